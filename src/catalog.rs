@@ -1,0 +1,278 @@
+//! Seed folder + state → the [`Catalog`] of articles to publish.
+//!
+//! This is where identity is decided: which file owns an id, which articles are
+//! new, updated, unchanged or removed, and which are held back because they are
+//! dated in the future. A broken seed never takes anything else down with it: it is
+//! reported, and if its id was already published the last good version stays up.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use crate::article::Article;
+use crate::config::Config;
+use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
+use crate::state::StoredArticle;
+
+#[derive(Debug, thiserror::Error)]
+#[error("seeds folder {path}: {source}\n  hint: check `paths.seeds` in config.toml")]
+pub struct CatalogError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// An article that is published, with the times every output agrees on.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub article: Article,
+    pub published: DateTime<Tz>,
+    /// `published`, or the time an edit was first seen if that is later.
+    pub updated: DateTime<Tz>,
+    /// When Herald first saw the article (what the newsletter uses for late arrivals).
+    pub first_seen: DateTime<Utc>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    pub new: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: usize,
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// Published articles, newest first.
+    pub entries: Vec<Entry>,
+    /// Articles dated in the future: `(id, publication time)`.
+    pub scheduled: Vec<(String, DateTime<Tz>)>,
+    pub problems: Vec<SeedError>,
+    pub changes: Changes,
+    /// State rows that differ from what is stored; saved after outputs are written.
+    pub state_updates: Vec<StoredArticle>,
+}
+
+impl Catalog {
+    /// The site description: the column introduction of the newest article that has one.
+    pub fn column_intro(&self) -> Option<&str> {
+        self.entries
+            .iter()
+            .find_map(|e| e.article.column_intro.as_deref())
+    }
+}
+
+struct Candidate {
+    name: String,
+    id: String,
+    hash: String,
+    result: Result<Article, SeedError>,
+}
+
+/// Reads every seed in the configured folder and reconciles it with `known`.
+pub fn collect(
+    config: &Config,
+    known: &HashMap<String, StoredArticle>,
+    now: DateTime<Utc>,
+) -> Result<Catalog, CatalogError> {
+    let dir = &config.paths.seeds;
+    let mut catalog = Catalog::default();
+    let mut by_id: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for (name, path) in list_seed_files(dir)? {
+        match read_candidate(config, known, &name, &path) {
+            Ok(candidate) => by_id
+                .entry(candidate.id.clone())
+                .or_default()
+                .push(candidate),
+            Err(problem) => catalog.problems.push(problem),
+        }
+    }
+
+    let tz = config.timezone;
+    let hour = config.site.publish_hour;
+    let now_ts = now.timestamp();
+    for (id, mut candidates) in by_id {
+        let stored = known.get(&id);
+        let owner_index = stored
+            .filter(|s| s.removed.is_none())
+            .and_then(|s| candidates.iter().position(|c| c.name == s.source_file))
+            .unwrap_or(0);
+        let owner = candidates.remove(owner_index);
+        for other in candidates {
+            catalog.problems.push(SeedError::new(
+                &other.name,
+                None,
+                format!("article id `{id}` is already used by {}", owner.name),
+                "give this file a different id (the part of its name after `NNN_`); ids are permanent",
+            ));
+        }
+        match owner.result {
+            Ok(article) => {
+                let published = article.published(tz, hour);
+                if published.with_timezone(&Utc) > now {
+                    catalog.scheduled.push((id, published));
+                    continue;
+                }
+                let json = serde_json::to_string(&article).unwrap_or_default();
+                let mut row = StoredArticle {
+                    id: id.clone(),
+                    source_file: owner.name.clone(),
+                    content_hash: owner.hash.clone(),
+                    article_json: json,
+                    first_seen: now_ts,
+                    modified: None,
+                    removed: None,
+                };
+                match stored {
+                    None => catalog.changes.new.push(id.clone()),
+                    Some(old) if old.removed.is_some() => {
+                        row.first_seen = old.first_seen;
+                        row.modified = Some(now_ts);
+                        catalog.changes.new.push(id.clone());
+                    }
+                    Some(old) => {
+                        row.first_seen = old.first_seen;
+                        row.modified = old.modified;
+                        if old.article_json != row.article_json {
+                            row.modified = Some(now_ts);
+                            catalog.changes.updated.push(id.clone());
+                        } else {
+                            catalog.changes.unchanged += 1;
+                        }
+                    }
+                }
+                if stored != Some(&row) {
+                    catalog.state_updates.push(row.clone());
+                }
+                catalog.entries.push(entry_from(article, &row, tz, hour));
+            }
+            Err(problem) => {
+                catalog.problems.push(problem);
+                if let Some(old) = stored.filter(|s| s.removed.is_none())
+                    && let Ok(article) = serde_json::from_str::<Article>(&old.article_json)
+                {
+                    catalog.entries.push(entry_from(article, old, tz, hour));
+                    catalog.changes.unchanged += 1;
+                }
+            }
+        }
+    }
+
+    let published: std::collections::HashSet<&str> = catalog
+        .entries
+        .iter()
+        .map(|e| e.article.id.as_str())
+        .chain(catalog.scheduled.iter().map(|(id, _)| id.as_str()))
+        .collect();
+    let mut removed: Vec<StoredArticle> = known
+        .values()
+        .filter(|s| s.removed.is_none() && !published.contains(s.id.as_str()))
+        .cloned()
+        .collect();
+    removed.sort_by(|a, b| a.id.cmp(&b.id));
+    for mut row in removed {
+        row.removed = Some(now_ts);
+        catalog.changes.removed.push(row.id.clone());
+        catalog.state_updates.push(row);
+    }
+
+    catalog.entries.sort_by(|a, b| {
+        b.published
+            .cmp(&a.published)
+            .then_with(|| a.article.id.cmp(&b.article.id))
+    });
+    catalog.scheduled.sort();
+    Ok(catalog)
+}
+
+fn entry_from(article: Article, row: &StoredArticle, tz: Tz, hour: u32) -> Entry {
+    let published = article.published(tz, hour);
+    let modified = row
+        .modified
+        .and_then(|t| tz.timestamp_opt(t, 0).single())
+        .filter(|m| *m > published);
+    Entry {
+        updated: modified.unwrap_or(published),
+        first_seen: Utc
+            .timestamp_opt(row.first_seen, 0)
+            .single()
+            .unwrap_or_default(),
+        published,
+        article,
+    }
+}
+
+/// Every non-hidden `*.txt` entry of the seeds folder, sorted by name. Entries
+/// whose names are not UTF-8 are returned with a lossy name so they get reported.
+fn list_seed_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
+    let wrap = |source| CatalogError {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(wrap)? {
+        let entry = entry.map_err(wrap)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_seed_name(&name) {
+            files.push((name, entry.path()));
+        } else {
+            tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn read_candidate(
+    config: &Config,
+    known: &HashMap<String, StoredArticle>,
+    name: &str,
+    path: &Path,
+) -> Result<Candidate, SeedError> {
+    let id = seed_id(name)?;
+    if path.is_dir() {
+        return Err(SeedError::new(
+            name,
+            None,
+            "this is a folder, not a seed file",
+            "move it out of the seeds folder or rename it so it does not end in .txt",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        SeedError::new(
+            name,
+            None,
+            format!("cannot read the file: {e}"),
+            "check that it is a readable regular file (not a broken link)",
+        )
+    })?;
+    let hash = content_hash(config, &bytes);
+    let cached = known
+        .get(&id)
+        .filter(|s| s.removed.is_none() && s.source_file == name && s.content_hash == hash)
+        .and_then(|s| serde_json::from_str::<Article>(&s.article_json).ok());
+    let result = match cached {
+        Some(article) => Ok(article),
+        None => parse_seed(name, &bytes, &config.seed, config.timezone),
+    };
+    Ok(Candidate {
+        name: name.to_string(),
+        id,
+        hash,
+        result,
+    })
+}
+
+/// Fingerprint of what parsing depends on: the bytes, the rules and the timezone.
+fn content_hash(config: &Config, bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{:?}\0{}\0", config.seed, config.site.timezone).as_bytes());
+    hasher.update(bytes);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

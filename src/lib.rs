@@ -1,0 +1,18 @@
+//! Herald publishes a weekly column: plain-text seed articles become RSS, Atom and
+//! JSON feeds, a static site, and a weekly e-mail digest.
+//!
+//! The pipeline, one module per stage, each producing plain data for the next:
+//! [`seed`] (files → [`article::Article`]) → [`catalog`] (articles + [`state`] →
+//! entries to publish) → [`site`] and [`feeds`] (entries → [`output::OutputFile`]s)
+//! → [`output`] (atomic writes). [`publish`] runs the stages for the CLI.
+
+pub mod article;
+pub mod catalog;
+pub mod config;
+pub mod feeds;
+pub mod output;
+pub mod publish;
+pub mod seed;
+pub mod site;
+pub mod state;
+pub mod templates;

@@ -1,0 +1,166 @@
+//! Writing outputs: atomically, and only when the bytes changed.
+//!
+//! Each file is written to a temporary file in the same folder and renamed over the
+//! old one, so a reader (a web server, a feed fetcher) sees either the old file or
+//! the new one, never half of either. A file whose bytes are unchanged is not
+//! touched, which keeps rebuilds cheap and modification times meaningful.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One file to write, at a path relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+impl OutputFile {
+    pub fn new(path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> Self {
+        OutputFile {
+            path: path.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot write {path}: {source}\n  hint: check that the output folder is writable and the disk is not full; the previous file was left intact"
+)]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Replaces `path` with `bytes` unless it already holds exactly them.
+/// Returns whether the file was written.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
+    let wrap = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Ok(existing) = std::fs::read(path)
+        && existing == bytes
+    {
+        return Ok(false);
+    }
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(wrap)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".herald-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(wrap)?;
+    temp.write_all(bytes).map_err(wrap)?;
+    temp.as_file().sync_data().map_err(wrap)?;
+    set_readable(temp.as_file()).map_err(wrap)?;
+    temp.persist(path).map_err(|e| wrap(e.error))?;
+    Ok(true)
+}
+
+/// Temp files are created 0600; published files must be readable by a web server.
+#[cfg(unix)]
+fn set_readable(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_readable(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// What writing a set of outputs did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub written: usize,
+    pub unchanged: usize,
+    pub deleted: usize,
+}
+
+/// Writes every file under `root`.
+pub fn write_all(root: &Path, files: &[OutputFile]) -> Result<WriteSummary, WriteError> {
+    let mut summary = WriteSummary::default();
+    for file in files {
+        if write_if_changed(&root.join(&file.path), &file.bytes)? {
+            summary.written += 1;
+        } else {
+            summary.unchanged += 1;
+        }
+    }
+    Ok(summary)
+}
+
+/// Deletes the files directly in `root/dir` with extension `ext` that are not in
+/// `keep` (outputs of articles that no longer exist). Touches nothing else.
+pub fn delete_stale(
+    root: &Path,
+    dir: &str,
+    ext: &str,
+    keep: &[OutputFile],
+) -> Result<usize, WriteError> {
+    let folder = root.join(dir);
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(WriteError {
+                path: folder,
+                source,
+            });
+        }
+    };
+    let keep: std::collections::HashSet<PathBuf> =
+        keep.iter().map(|f| root.join(&f.path)).collect();
+    let mut deleted = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_output = path.extension().is_some_and(|e| e == ext) && path.is_file();
+        if is_output && !keep.contains(&path) {
+            std::fs::remove_file(&path).map_err(|source| WriteError {
+                path: path.clone(),
+                source,
+            })?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchanged_files_are_not_rewritten_and_no_temp_files_remain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b.xml");
+        assert!(write_if_changed(&path, b"one").unwrap());
+        assert!(!write_if_changed(&path, b"one").unwrap());
+        assert!(write_if_changed(&path, b"two").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("a"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["b.xml"]);
+    }
+
+    #[test]
+    fn stale_outputs_are_deleted_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = vec![OutputFile::new("articles/a.html", "a")];
+        write_all(dir.path(), &keep).unwrap();
+        write_if_changed(&dir.path().join("articles/gone.html"), b"x").unwrap();
+        write_if_changed(&dir.path().join("articles/notes.txt"), b"x").unwrap();
+        assert_eq!(
+            delete_stale(dir.path(), "articles", "html", &keep).unwrap(),
+            1
+        );
+        assert!(dir.path().join("articles/a.html").exists());
+        assert!(dir.path().join("articles/notes.txt").exists());
+        assert!(!dir.path().join("articles/gone.html").exists());
+    }
+}

@@ -1,0 +1,678 @@
+//! Seed files → [`Article`].
+//!
+//! A seed is plain UTF-8 text. The rules, in order:
+//!
+//! 1. An optional TOML front matter between two `+++` lines may set `title`,
+//!    `date` (a date, a local date-time in the site timezone, or an offset
+//!    date-time), `author`, `tags`, `summary` and `link`.
+//! 2. The first non-blank line after it starts with `date YYYY-MM-DD` (leading
+//!    spaces tolerated); the rest of that line and the lines directly under it form
+//!    the lead. The date line may be left out only when the front matter has `date`.
+//! 3. The lead is split at the configured inline headings into the column
+//!    introduction and the episode introduction (the summary).
+//! 4. The rest is blocks separated by blank lines. A block equal to a footer marker
+//!    ends the article; blocks equal to a drop marker are removed.
+//! 5. A block is a *heading* when it is a single line of at most
+//!    `max_heading_chars` grapheme clusters that does not end in sentence
+//!    punctuation, and the block after it is not itself such a line (a heading
+//!    introduces a paragraph). Every other block is a paragraph.
+//! 6. The title is the front matter's `title`, else the first heading.
+//!
+//! A UTF-8 BOM, CRLF or CR line endings, and characters XML 1.0 forbids are
+//! tolerated: the first two are normalised, the last removed.
+
+use std::path::Path;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::article::{Article, Section};
+use crate::config::SeedRules;
+
+/// Why one seed could not be published. Always names the file; `line` when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}\n  hint: {hint}", location(file, *line))]
+pub struct SeedError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+    pub hint: String,
+}
+
+fn location(file: &str, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_string(),
+    }
+}
+
+impl SeedError {
+    pub fn new(
+        file: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        SeedError {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// Longest id accepted; ids appear in URLs and file names.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Whether a file in the seeds folder is a seed at all. Hidden files and files
+/// that do not end in `.txt` (editor backups, notes) are not.
+pub fn is_seed_name(file_name: &str) -> bool {
+    !file_name.starts_with('.') && file_name.ends_with(".txt")
+}
+
+/// The article id a seed file name carries: `NNN_<id>.txt` gives `<id>`, any other
+/// name its stem. Ids are limited to ASCII letters, digits, `-` and `_` so they are
+/// safe in a path and a URL.
+pub fn seed_id(file_name: &str) -> Result<String, SeedError> {
+    let stem = file_name.strip_suffix(".txt").unwrap_or(file_name);
+    let id = match stem.split_once('_') {
+        Some((prefix, rest))
+            if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => stem,
+    };
+    let safe = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if safe {
+        Ok(id.to_string())
+    } else {
+        Err(SeedError::new(
+            file_name,
+            None,
+            format!("the file name does not give a safe article id (`{id}`)"),
+            format!(
+                "rename the file to `NNN_<id>.txt` where <id> is 1 to {MAX_ID_LEN} ASCII letters, digits, `-` or `_`, starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    title: Option<String>,
+    date: Option<toml::value::Datetime>,
+    author: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    summary: Option<String>,
+    link: Option<String>,
+}
+
+struct Block {
+    lines: Vec<String>,
+}
+
+impl Block {
+    fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+    fn collapsed(&self) -> String {
+        collapse_whitespace(&self.text())
+    }
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Removes what XML 1.0 cannot carry (C0 controls other than tab and line breaks,
+/// DEL, U+FFFE, U+FFFF), so nothing downstream has to.
+pub fn strip_xml_illegal(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}')
+        })
+        .collect()
+}
+
+/// Parses one seed. `file_name` is used for the id and in messages.
+pub fn parse_seed(
+    file_name: &str,
+    bytes: &[u8],
+    rules: &SeedRules,
+    tz: Tz,
+) -> Result<Article, SeedError> {
+    let id = seed_id(file_name)?;
+    let err = |line: Option<usize>, message: String, hint: &str| {
+        SeedError::new(file_name, line, message, hint)
+    };
+    if bytes.len() as u64 > rules.max_seed_bytes {
+        return Err(err(
+            None,
+            format!(
+                "the seed is {} bytes, over the limit of {} bytes",
+                bytes.len(),
+                rules.max_seed_bytes
+            ),
+            "split the article, or raise `seed.max_seed_bytes` in config.toml",
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        err(
+            Some(line),
+            format!("the text is not valid UTF-8 (byte {})", e.valid_up_to()),
+            "save the file as UTF-8 (not Big5 or UTF-16)",
+        )
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = strip_xml_illegal(&text.replace("\r\n", "\n").replace('\r', "\n"));
+    let lines: Vec<&str> = text.split('\n').collect();
+
+    let mut pos = 0;
+    let skip_blank = |pos: &mut usize| {
+        while *pos < lines.len() && lines[*pos].trim().is_empty() {
+            *pos += 1;
+        }
+    };
+    skip_blank(&mut pos);
+    if pos == lines.len() {
+        return Err(err(
+            Some(1),
+            "the seed is empty".into(),
+            "start the file with a line `date YYYY-MM-DD` followed by the lead",
+        ));
+    }
+
+    let mut front = FrontMatter::default();
+    if lines[pos].trim() == "+++" {
+        let open = pos;
+        let close = (open + 1..lines.len())
+            .find(|&i| lines[i].trim() == "+++")
+            .ok_or_else(|| {
+                err(
+                    Some(open + 1),
+                    "the front matter opened here is never closed".into(),
+                    "end the front matter with a line containing only `+++`",
+                )
+            })?;
+        let toml_text = lines[open + 1..close].join("\n");
+        front = toml::from_str(&toml_text).map_err(|e| {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            let line = open
+                + 2
+                + toml_text[..offset.min(toml_text.len())]
+                    .matches('\n')
+                    .count();
+            err(
+                Some(line),
+                format!("invalid front matter: {}", collapse_whitespace(e.message())),
+                "front matter is TOML with the keys title, date, author, tags, summary, link",
+            )
+        })?;
+        pos = close + 1;
+        skip_blank(&mut pos);
+    }
+
+    if let Some(link) = front
+        .link
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        && !(link.starts_with("https://") || link.starts_with("http://"))
+    {
+        return Err(err(
+            None,
+            format!("front matter `link = \"{link}\"` is not an absolute http(s) URL"),
+            "write the full address, starting with https://",
+        ));
+    }
+    let (front_date, front_time) = match &front.date {
+        Some(dt) => {
+            let (d, t) = front_matter_datetime(dt, tz).ok_or_else(|| {
+                err(
+                    None,
+                    format!("front matter `date = {dt}` is not a usable date"),
+                    "write `date = 2026-01-21` or `date = 2026-01-21T08:00:00`",
+                )
+            })?;
+            (Some(d), t)
+        }
+        None => (None, None),
+    };
+
+    let mut lead_lines: Vec<String> = Vec::new();
+    let mut date = front_date;
+    if pos < lines.len() && is_date_line(lines[pos]) {
+        let line_no = pos + 1;
+        let rest = lines[pos].trim_start()["date".len()..].trim_start();
+        let (date_text, lead) = rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len()));
+        let parsed = parse_day(date_text).ok_or_else(|| {
+            err(
+                Some(line_no),
+                format!("`{date_text}` is not a valid date"),
+                "write the date as YYYY-MM-DD, for example `date 2026-01-21`",
+            )
+        })?;
+        date = Some(date.unwrap_or(parsed));
+        lead_lines.push(lead.trim().to_string());
+        pos += 1;
+        while pos < lines.len() && !lines[pos].trim().is_empty() {
+            lead_lines.push(lines[pos].trim().to_string());
+            pos += 1;
+        }
+    } else if date.is_none() {
+        let line = if pos < lines.len() {
+            pos + 1
+        } else {
+            lines.len()
+        };
+        return Err(err(
+            Some(line),
+            "the seed has no date line".into(),
+            "the first line must be `date YYYY-MM-DD` followed by the lead",
+        ));
+    }
+    let date = date.unwrap_or(NaiveDate::MIN);
+
+    let mut blocks: Vec<Block> = Vec::new();
+    while pos < lines.len() {
+        skip_blank(&mut pos);
+        if pos == lines.len() {
+            break;
+        }
+        let mut block = Block { lines: Vec::new() };
+        while pos < lines.len() && !lines[pos].trim().is_empty() {
+            block.lines.push(lines[pos].trim().to_string());
+            pos += 1;
+        }
+        blocks.push(block);
+    }
+    if let Some(cut) = blocks
+        .iter()
+        .position(|b| rules.footer_markers.iter().any(|m| *m == b.collapsed()))
+    {
+        blocks.truncate(cut);
+    }
+    blocks.retain(|b| !rules.drop_blocks.iter().any(|m| *m == b.collapsed()));
+
+    let candidate: Vec<bool> = blocks
+        .iter()
+        .map(|b| is_heading_candidate(b, rules))
+        .collect();
+    let mut intro = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        let heading = candidate[i] && candidate.get(i + 1) == Some(&false);
+        if heading {
+            sections.push(Section {
+                heading: block.text(),
+                paragraphs: Vec::new(),
+            });
+        } else {
+            match sections.last_mut() {
+                Some(section) => section.paragraphs.push(block.text()),
+                None => intro.push(block.text()),
+            }
+        }
+    }
+    let lead = lead_lines.join("\n");
+    let (column_intro, episode_intro) = split_lead(&lead, rules);
+
+    let title = match front.title.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => collapse_whitespace(t),
+        _ => match sections.first() {
+            Some(s) => s.heading.clone(),
+            None => {
+                return Err(err(
+                    None,
+                    "the seed has no title: no heading line was found".into(),
+                    "add a short heading line before the first paragraph, or `title = \"…\"` in a +++ front matter",
+                ));
+            }
+        },
+    };
+    let summary = front
+        .summary
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or(episode_intro)
+        .or_else(|| intro.first().cloned())
+        .or_else(|| {
+            sections
+                .iter()
+                .flat_map(|s| s.paragraphs.first())
+                .next()
+                .cloned()
+        })
+        .unwrap_or_default();
+
+    Ok(Article {
+        id,
+        title,
+        date,
+        time: front_time,
+        author: front.author.filter(|a| !a.trim().is_empty()),
+        tags: front.tags,
+        summary,
+        column_intro,
+        link: front.link.filter(|l| !l.trim().is_empty()),
+        intro,
+        sections,
+    })
+}
+
+/// `Path`-taking convenience over [`parse_seed`] for callers that have a file.
+pub fn read_seed(path: &Path, rules: &SeedRules, tz: Tz) -> Result<Article, SeedError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = std::fs::read(path).map_err(|e| {
+        SeedError::new(
+            &name,
+            None,
+            format!("cannot read the file: {e}"),
+            "check that it is a readable regular file",
+        )
+    })?;
+    parse_seed(&name, &bytes, rules, tz)
+}
+
+fn is_date_line(line: &str) -> bool {
+    let t = line.trim_start();
+    t.strip_prefix("date")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+}
+
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    if s.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+fn front_matter_datetime(
+    dt: &toml::value::Datetime,
+    tz: Tz,
+) -> Option<(NaiveDate, Option<NaiveTime>)> {
+    let text = dt.to_string();
+    if dt.time.is_none() {
+        return parse_day(&text).map(|d| (d, None));
+    }
+    if dt.offset.is_some() {
+        let instant = chrono::DateTime::parse_from_rfc3339(&text.replace(' ', "T")).ok()?;
+        let local = instant.with_timezone(&tz).naive_local();
+        return Some((local.date(), Some(local.time())));
+    }
+    let local = NaiveDateTime::parse_from_str(&text.replace(' ', "T"), "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(&text.replace(' ', "T"), "%Y-%m-%dT%H:%M"))
+        .ok()?;
+    dt.date.as_ref()?;
+    Some((local.date(), Some(local.time())))
+}
+
+fn is_heading_candidate(block: &Block, rules: &SeedRules) -> bool {
+    if block.lines.len() != 1 {
+        return false;
+    }
+    let line = block.lines[0].as_str();
+    let Some(last) = line.chars().last() else {
+        return false;
+    };
+    !rules.sentence_endings.contains(last)
+        && line.graphemes(true).count() <= rules.max_heading_chars
+}
+
+/// Splits the lead at the configured inline headings: `(column intro, episode intro)`.
+/// A lead without the episode heading is, as a whole, the episode introduction.
+fn split_lead(lead: &str, rules: &SeedRules) -> (Option<String>, Option<String>) {
+    let find = |h: &str| (!h.is_empty()).then(|| lead.find(h)).flatten();
+    let column_at = find(&rules.column_intro_heading);
+    let episode_at = find(&rules.episode_intro_heading);
+    let nonempty = |s: &str| {
+        let s = collapse_whitespace(s);
+        (!s.is_empty()).then_some(s)
+    };
+    let column = column_at.and_then(|start| {
+        let from = start + rules.column_intro_heading.len();
+        let to = episode_at.filter(|&e| e >= from).unwrap_or(lead.len());
+        nonempty(&lead[from..to])
+    });
+    let episode = match episode_at {
+        Some(start) => {
+            let from = start + rules.episode_intro_heading.len();
+            let to = column_at.filter(|&c| c >= from).unwrap_or(lead.len());
+            nonempty(&lead[from..to])
+        }
+        None if column_at.is_none() => nonempty(lead),
+        None => None,
+    };
+    (column, episode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &[u8] = include_bytes!("../seeds/000_1bd5276be7ff4f0b.txt");
+    const NAME: &str = "000_1bd5276be7ff4f0b.txt";
+
+    fn rules() -> SeedRules {
+        SeedRules::default()
+    }
+
+    fn parse(name: &str, text: &str) -> Result<Article, SeedError> {
+        parse_seed(name, text.as_bytes(), &rules(), chrono_tz::Asia::Taipei)
+    }
+
+    #[test]
+    fn shipped_seed_parses_as_specified() {
+        let a = parse_seed(NAME, SHIPPED, &rules(), chrono_tz::Asia::Taipei).unwrap();
+        assert_eq!(a.id, "1bd5276be7ff4f0b");
+        assert_eq!(a.date, NaiveDate::from_ymd_opt(2026, 1, 21).unwrap());
+        assert_eq!(a.title, "DeepSeek一週年：中國AI崛起的轉捩點");
+        assert!(
+            a.summary
+                .starts_with("本期《What's News Sunday》節目（1 月 18 日）"),
+            "{}",
+            a.summary
+        );
+        assert!(a.summary.ends_with("關鍵看點。"));
+        let headings: Vec<&str> = a.sections.iter().map(|s| s.heading.as_str()).collect();
+        assert_eq!(
+            headings,
+            [
+                "DeepSeek一週年：中國AI崛起的轉捩點",
+                "開源、便宜、好用：中國AI的全球南方戰略",
+                "矽谷的焦慮：定價權鬆動與路線之爭",
+                "晶片戰爭：中國的軟肋與突圍",
+                "展望2026：美中AI競賽的關鍵變數",
+            ]
+        );
+        let column = a.column_intro.as_deref().unwrap();
+        assert!(column.starts_with("我們從《華爾街日報》Podcast"));
+        assert!(column.ends_with("聽懂世界的聲音。"));
+        let all: String = serde_json::to_string(&a).unwrap();
+        assert!(!all.contains("廣告"));
+        assert!(!all.contains("更多風傳媒報導"));
+        assert!(!a.summary.contains("欄目介紹"));
+        let body: Vec<&String> = a.sections.iter().flat_map(|s| &s.paragraphs).collect();
+        assert!(!body.iter().any(|p| p.contains("每週更新")));
+        assert_eq!(a.sections[0].paragraphs.len(), 2);
+        assert!(
+            a.sections[4]
+                .paragraphs
+                .last()
+                .unwrap()
+                .ends_with("逐漸揭曉。")
+        );
+    }
+
+    #[test]
+    fn ids_come_from_the_file_name() {
+        assert_eq!(seed_id("000_abc.txt").unwrap(), "abc");
+        assert_eq!(seed_id("12_a_b-c.txt").unwrap(), "a_b-c");
+        assert_eq!(seed_id("my-post.txt").unwrap(), "my-post");
+        assert_eq!(seed_id("x_y.txt").unwrap(), "x_y");
+        for bad in [
+            "000_..txt",
+            "../etc.txt",
+            "a b.txt",
+            "文章.txt",
+            "000_.txt",
+            "-x.txt",
+        ] {
+            let e = seed_id(bad).unwrap_err();
+            assert!(e.hint.contains("rename"), "{bad}: {e}");
+        }
+        assert!(is_seed_name("000_x.txt"));
+        assert!(!is_seed_name(".000_x.txt"));
+        assert!(!is_seed_name("notes.md"));
+    }
+
+    #[test]
+    fn bom_crlf_and_indentation_are_tolerated() {
+        let text =
+            "\u{feff}\r\n   date 2026-02-02 Lead text.\r\n\r\nA heading\r\n\r\nA paragraph.\r\n";
+        let a = parse("1_x.txt", text).unwrap();
+        assert_eq!(a.date, NaiveDate::from_ymd_opt(2026, 2, 2).unwrap());
+        assert_eq!(a.title, "A heading");
+        assert_eq!(a.summary, "Lead text.");
+        assert_eq!(a.sections[0].paragraphs, ["A paragraph."]);
+    }
+
+    #[test]
+    fn bad_dates_and_missing_lines_name_the_line() {
+        let e = parse("1_x.txt", "\n\ndate 2026-02-30 lead\n\nH\n\nP.").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("2026-02-30"));
+        let e = parse("1_x.txt", "Title\n\nBody.").unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("no date line"));
+        let e = parse("1_x.txt", "  \n \n").unwrap_err();
+        assert!(e.message.contains("empty"));
+        let e = parse("1_x.txt", "date 2026-01-05 only a lead").unwrap_err();
+        assert!(e.message.contains("no title"));
+        let e = parse("1_x.txt", "date 26-1-5 lead\n\nH\n\nP.").unwrap_err();
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn invalid_utf8_reports_its_line() {
+        let mut bytes = b"date 2026-01-05 lead\n\nHeading\n\nfine ".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        let e = parse_seed("1_x.txt", &bytes, &rules(), chrono_tz::Asia::Taipei).unwrap_err();
+        assert_eq!(e.line, Some(5));
+        assert!(e.hint.contains("UTF-8"));
+    }
+
+    #[test]
+    fn heading_rule_needs_short_unpunctuated_line_before_a_paragraph() {
+        let text = "date 2026-01-05 lead\n\nFirst\n\nSecond heading\n\nBody one.\n\nNot a heading。\n\nBody two.\n\nTrailing short line";
+        let a = parse("1_x.txt", text).unwrap();
+        // "First" is followed by another candidate, so it is a paragraph.
+        assert_eq!(a.intro, ["First"]);
+        assert_eq!(a.sections.len(), 1);
+        assert_eq!(a.sections[0].heading, "Second heading");
+        assert_eq!(
+            a.sections[0].paragraphs,
+            [
+                "Body one.",
+                "Not a heading。",
+                "Body two.",
+                "Trailing short line"
+            ]
+        );
+        let long = format!("date 2026-01-05 lead\n\n{}\n\nBody.", "長".repeat(41));
+        let e = parse("1_x.txt", &long).unwrap_err();
+        assert!(e.message.contains("no title"));
+    }
+
+    #[test]
+    fn boilerplate_is_stripped_and_footer_ends_the_article() {
+        let text = "date 2026-01-05 lead\n\nH\n\nOne.\n\n廣告\n\nTwo.\n\n廣告   廣告\n\n更多風傳媒報導\n\nLink list\n\nMore.";
+        let a = parse("1_x.txt", text).unwrap();
+        assert_eq!(a.sections[0].paragraphs, ["One.", "Two."]);
+    }
+
+    #[test]
+    fn front_matter_overrides_title_date_and_summary() {
+        let text = "+++\ntitle = \"Front <title> & more\"\ndate = 2026-01-25T23:30:00\nauthor = \"Lin\"\ntags = [\"ai\", \"chips\"]\nsummary = \"Own summary\"\nlink = \"https://example.org/x\"\n+++\ndate 2026-01-01 lead\n\nH\n\nP.";
+        let a = parse("1_x.txt", text).unwrap();
+        assert_eq!(a.title, "Front <title> & more");
+        assert_eq!(a.date, NaiveDate::from_ymd_opt(2026, 1, 25).unwrap());
+        assert_eq!(a.time, NaiveTime::from_hms_opt(23, 30, 0));
+        assert_eq!(a.author.as_deref(), Some("Lin"));
+        assert_eq!(a.tags, ["ai", "chips"]);
+        assert_eq!(a.summary, "Own summary");
+        let no_date_line = "+++\ndate = 2026-03-01\n+++\nHeading\n\nBody.";
+        let a = parse("1_x.txt", no_date_line).unwrap();
+        assert_eq!(a.date, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        let offset = "+++\ndate = 2026-01-25T16:00:00Z\n+++\nHeading\n\nBody.";
+        let a = parse("1_x.txt", offset).unwrap();
+        assert_eq!(a.date, NaiveDate::from_ymd_opt(2026, 1, 26).unwrap());
+        assert_eq!(a.time, NaiveTime::from_hms_opt(0, 0, 0));
+    }
+
+    #[test]
+    fn broken_front_matter_names_the_line() {
+        let e = parse(
+            "1_x.txt",
+            "+++\ntitle = \"ok\"\ndate = yesterday\n+++\ndate 2026-01-01 l\n\nH\n\nP.",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = parse(
+            "1_x.txt",
+            "+++\ntitle = 5\n+++\ndate 2026-01-01 l\n\nH\n\nP.",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = parse("1_x.txt", "+++\ntitle = \"x\"\ndate 2026-01-01 l").unwrap_err();
+        assert!(e.message.contains("never closed"));
+        let e = parse(
+            "1_x.txt",
+            "+++\ntitel = \"x\"\n+++\ndate 2026-01-01 l\n\nH\n\nP.",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("titel"), "{e}");
+    }
+
+    #[test]
+    fn xml_illegal_characters_are_removed() {
+        let a = parse(
+            "1_x.txt",
+            "date 2026-01-05 le\u{0}ad\u{1b}\n\nHe\u{b}ad\n\nBo\u{fffe}dy.",
+        )
+        .unwrap();
+        assert_eq!(a.summary, "lead");
+        assert_eq!(a.title, "Head");
+        assert_eq!(a.sections[0].paragraphs, ["Body."]);
+    }
+
+    #[test]
+    fn oversize_seed_is_rejected_with_the_key_to_raise() {
+        let mut r = rules();
+        r.max_seed_bytes = 10;
+        let e = parse_seed(
+            "1_x.txt",
+            b"date 2026-01-05 a long lead",
+            &r,
+            chrono_tz::Asia::Taipei,
+        )
+        .unwrap_err();
+        assert!(e.hint.contains("max_seed_bytes"));
+    }
+}

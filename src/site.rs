@@ -1,0 +1,208 @@
+//! [`Entry`]s → the static site (index and one page per article), plus the
+//! per-article view that the feeds and the newsletter reuse.
+
+use chrono::SecondsFormat;
+use chrono_tz::Tz;
+use serde::Serialize;
+use tera::Context;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::catalog::Entry;
+use crate::config::Config;
+use crate::output::OutputFile;
+use crate::templates::{TemplateError, Templates};
+
+/// Folder (under the output root) that holds one page per article.
+pub const ARTICLES_DIR: &str = "articles";
+/// How long the shortened summary on index pages and in meta tags may be.
+pub const SHORT_SUMMARY_GRAPHEMES: usize = 120;
+
+/// Site-wide values every template and feed sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteMeta {
+    pub title: String,
+    pub description: String,
+    pub base_url: String,
+    pub language: String,
+    pub author: String,
+    pub feed_rss: String,
+    pub feed_atom: String,
+    pub feed_json: String,
+    pub newsletter_url: String,
+}
+
+impl SiteMeta {
+    pub fn new(config: &Config, column_intro: Option<&str>) -> SiteMeta {
+        let base = config.site.base_url.clone();
+        let description = column_intro
+            .map(str::to_string)
+            .filter(|d| !d.is_empty())
+            .or_else(|| Some(config.site.description.clone()).filter(|d| !d.is_empty()))
+            .unwrap_or_else(|| config.site.title.clone());
+        SiteMeta {
+            title: config.site.title.clone(),
+            description,
+            language: config.site.language.clone(),
+            author: config.site.author.clone(),
+            feed_rss: format!("{base}feed.xml"),
+            feed_atom: format!("{base}atom.xml"),
+            feed_json: format!("{base}feed.json"),
+            newsletter_url: format!("{base}newsletter/"),
+            base_url: base,
+        }
+    }
+
+    pub fn article_url(&self, id: &str) -> String {
+        format!("{}{ARTICLES_DIR}/{id}.html", self.base_url)
+    }
+}
+
+/// An article as templates see it: text plus derived URLs and formatted dates.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleView {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    /// `YYYY-MM-DD` in the site timezone.
+    pub date: String,
+    pub published_iso: String,
+    pub updated_iso: String,
+    pub author: String,
+    pub tags: Vec<String>,
+    pub summary: String,
+    pub summary_short: String,
+    pub link: Option<String>,
+    pub intro: Vec<String>,
+    pub sections: Vec<SectionView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionView {
+    pub heading: String,
+    /// False for the first heading when it is the title (shown as `<h1>` instead).
+    pub show_heading: bool,
+    pub paragraphs: Vec<String>,
+}
+
+/// An entry ready for any output: its view and its rendered HTML body.
+#[derive(Debug, Clone)]
+pub struct PreparedArticle {
+    pub entry: Entry,
+    pub view: ArticleView,
+    /// The article body as an HTML fragment (from `content.html`); all URLs absolute.
+    pub content_html: String,
+}
+
+/// Cuts `text` to at most `max` grapheme clusters, adding `…` when it cut.
+/// Works on text before escaping, so it can never split an entity or a tag.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.grapheme_indices(true).nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", text[..end].trim_end()),
+    }
+}
+
+fn iso(t: &chrono::DateTime<Tz>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn article_view(meta: &SiteMeta, entry: &Entry) -> ArticleView {
+    let a = &entry.article;
+    ArticleView {
+        id: a.id.clone(),
+        title: a.title.clone(),
+        url: meta.article_url(&a.id),
+        date: entry.published.format("%Y-%m-%d").to_string(),
+        published_iso: iso(&entry.published),
+        updated_iso: iso(&entry.updated),
+        author: a.author.clone().unwrap_or_else(|| meta.author.clone()),
+        tags: a.tags.clone(),
+        summary: a.summary.clone(),
+        summary_short: shorten(&a.summary, SHORT_SUMMARY_GRAPHEMES),
+        link: a.link.clone(),
+        intro: a.intro.clone(),
+        sections: a
+            .body_sections()
+            .map(|(show_heading, s)| SectionView {
+                heading: s.heading.clone(),
+                show_heading,
+                paragraphs: s.paragraphs.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn base_context(meta: &SiteMeta) -> Context {
+    let mut context = Context::new();
+    context.insert("site", meta);
+    context
+}
+
+/// Builds views and renders each article's body once, for every output to share.
+pub fn prepare(
+    meta: &SiteMeta,
+    entries: &[Entry],
+    templates: &Templates,
+) -> Result<Vec<PreparedArticle>, TemplateError> {
+    let mut context = base_context(meta);
+    entries
+        .iter()
+        .map(|entry| {
+            let view = article_view(meta, entry);
+            context.insert("article", &view);
+            let content_html = templates.render("content.html", &context)?;
+            Ok(PreparedArticle {
+                entry: entry.clone(),
+                view,
+                content_html,
+            })
+        })
+        .collect()
+}
+
+/// The index page and one page per article.
+pub fn render_pages(
+    meta: &SiteMeta,
+    articles: &[PreparedArticle],
+    templates: &Templates,
+) -> Result<Vec<OutputFile>, TemplateError> {
+    let mut files = Vec::with_capacity(articles.len() + 1);
+    let mut context = base_context(meta);
+    let views: Vec<&ArticleView> = articles.iter().map(|a| &a.view).collect();
+    context.insert("articles", &views);
+    files.push(OutputFile::new(
+        "index.html",
+        templates.render("index.html", &context)?,
+    ));
+    let mut context = base_context(meta);
+    for article in articles {
+        context.insert("article", &article.view);
+        context.insert("content", &article.content_html);
+        let html = templates.render("article.html", &context)?;
+        files.push(OutputFile::new(
+            format!("{ARTICLES_DIR}/{}.html", article.view.id),
+            html,
+        ));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_cuts_on_grapheme_boundaries() {
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("abcd", 3), "abc…");
+        assert_eq!(shorten("中文字串", 2), "中文…");
+        // A family emoji is one grapheme of several code points.
+        let family = "👨‍👩‍👧";
+        assert_eq!(
+            shorten(&format!("{family}{family}x"), 1),
+            format!("{family}…")
+        );
+        // e + combining acute stays together.
+        assert_eq!(shorten("e\u{301}e\u{301}", 1), "e\u{301}…");
+    }
+}

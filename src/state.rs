@@ -1,0 +1,235 @@
+//! The embedded SQLite state file: what has been published, and when.
+//!
+//! The state is what makes outputs deterministic and identities stable: an article's
+//! first-seen and modified times are recorded once, so rebuilding with no change
+//! produces the same bytes, and an edited seed gets a new `updated` time while
+//! keeping its id. WAL mode and a busy timeout let a cron run and other readers
+//! share the file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("state file {path}: cannot create its folder: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "state file {path} was written by a newer Herald (schema {found}, this one knows {known}); upgrade Herald"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS articles (
+    id           TEXT PRIMARY KEY,
+    source_file  TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    article_json TEXT NOT NULL,
+    first_seen   INTEGER NOT NULL,
+    modified     INTEGER,
+    removed      INTEGER
+);
+";
+
+/// One article as the state remembers it. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArticle {
+    pub id: String,
+    pub source_file: String,
+    /// Fingerprint of the seed bytes and the parsing rules; equal means the stored
+    /// `article_json` is still what parsing would produce.
+    pub content_hash: String,
+    pub article_json: String,
+    pub first_seen: i64,
+    /// Last time the parsed article changed after it was first seen.
+    pub modified: Option<i64>,
+    /// When its seed disappeared; `None` while it is published.
+    pub removed: Option<i64>,
+}
+
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl State {
+    /// Opens (creating if needed) the state file read-write.
+    pub fn open(path: &Path) -> Result<State, StateError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StateError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let state = State {
+            conn,
+            path: path.to_path_buf(),
+        };
+        state.init()?;
+        Ok(state)
+    }
+
+    /// Opens an existing state file without writing to it, or an empty in-memory
+    /// state when there is none yet (what `check` wants).
+    pub fn open_read_only(path: &Path) -> Result<State, StateError> {
+        let wrap = |source| StateError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            let conn = Connection::open_in_memory().map_err(wrap)?;
+            let state = State {
+                conn,
+                path: path.to_path_buf(),
+            };
+            state.conn.execute_batch(SCHEMA).map_err(wrap)?;
+            return Ok(state);
+        }
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(wrap)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
+        Ok(State {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn wrap(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn init(&self) -> Result<(), StateError> {
+        self.conn
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(|e| self.wrap(e))?;
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| self.wrap(e))?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.wrap(e))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.wrap(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        self.conn.execute_batch(SCHEMA).map_err(|e| self.wrap(e))?;
+        self.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| self.wrap(e))?;
+        Ok(())
+    }
+
+    /// Every article the state knows, removed ones included, by id.
+    pub fn articles(&self) -> Result<HashMap<String, StoredArticle>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, source_file, content_hash, article_json, first_seen, modified, removed FROM articles",
+            )
+            .map_err(|e| self.wrap(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(StoredArticle {
+                    id: r.get(0)?,
+                    source_file: r.get(1)?,
+                    content_hash: r.get(2)?,
+                    article_json: r.get(3)?,
+                    first_seen: r.get(4)?,
+                    modified: r.get(5)?,
+                    removed: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.wrap(e))?;
+        rows.map(|r| r.map(|a| (a.id.clone(), a)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// Writes every changed row in one transaction: a crash leaves either the old
+    /// or the new state, never a mix.
+    pub fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let wrap = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3, article_json = ?4,
+                         first_seen = ?5, modified = ?6, removed = ?7",
+                )
+                .map_err(wrap)?;
+            for a in rows {
+                stmt.execute(params![
+                    a.id,
+                    a.source_file,
+                    a.content_hash,
+                    a.article_json,
+                    a.first_seen,
+                    a.modified,
+                    a.removed
+                ])
+                .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// The raw connection, for stages that keep their own tables in the same file.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `PRAGMA integrity_check`: `true` when SQLite finds nothing wrong.
+    pub fn integrity_ok(&self) -> Result<bool, StateError> {
+        let result: Option<String> = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.wrap(e))?;
+        Ok(result.as_deref() == Some("ok"))
+    }
+}

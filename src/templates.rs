@@ -1,0 +1,124 @@
+//! Tera templates: embedded defaults, each overridable by a file of the same name in
+//! the configured templates folder.
+//!
+//! Templates whose names end in `.html` or `.xml` are auto-escaped by Tera, so seed
+//! text can never become markup; `.txt` templates are not.
+
+use std::path::{Path, PathBuf};
+
+use tera::{Context, Tera};
+
+/// The templates Herald knows, with their embedded defaults.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("index.html", include_str!("../templates/index.html")),
+    ("article.html", include_str!("../templates/article.html")),
+    ("content.html", include_str!("../templates/content.html")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error(
+        "template {path}: cannot read it: {source}\n  hint: fix its permissions or delete it to use the built-in default"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "templates: {message}\n  hint: fix the template named above, or delete it from the templates folder to use the built-in default"
+    )]
+    Parse { message: String },
+    #[error(
+        "template {name}: {message}\n  hint: check the variable named above against the documented context in README.md"
+    )]
+    Render { name: String, message: String },
+}
+
+/// A loaded set of templates; cheap to share across renders.
+pub struct Templates {
+    tera: Tera,
+    /// Which templates differ from the built-in ones, for messages.
+    overridden: Vec<String>,
+}
+
+impl Templates {
+    /// Loads the embedded defaults, replacing each with `dir/<name>` when that exists.
+    pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        let mut sources = Vec::with_capacity(EMBEDDED.len());
+        let mut overridden = Vec::new();
+        for (name, default) in EMBEDDED {
+            let path = dir.join(name);
+            let source = match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    if text != *default {
+                        tracing::info!("template {}: overrides the built-in one", path.display());
+                        overridden.push(name.to_string());
+                    }
+                    text
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => default.to_string(),
+                Err(source) => return Err(TemplateError::Read { path, source }),
+            };
+            sources.push((*name, source));
+        }
+        let mut tera = Tera::new();
+        tera.add_raw_templates(sources.iter().map(|(n, s)| (*n, s.as_str())))
+            .map_err(|e| TemplateError::Parse {
+                message: error_chain(&e),
+            })?;
+        Ok(Templates { tera, overridden })
+    }
+
+    pub fn overridden(&self) -> &[String] {
+        &self.overridden
+    }
+
+    pub fn render(&self, name: &str, context: &Context) -> Result<String, TemplateError> {
+        self.tera
+            .render(name, context)
+            .map_err(|e| TemplateError::Render {
+                name: name.to_string(),
+                message: error_chain(&e),
+            })
+    }
+
+    /// Renders a template given as a string (a subject line from config, say).
+    pub fn render_str(
+        &self,
+        label: &str,
+        source: &str,
+        context: &Context,
+    ) -> Result<String, TemplateError> {
+        self.tera
+            .render_str(source, context, false)
+            .map_err(|e| TemplateError::Render {
+                name: label.to_string(),
+                message: error_chain(&e),
+            })
+    }
+}
+
+/// Escapes text for HTML (and XML) element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len() + 16);
+    // Writing into a Vec cannot fail.
+    let _ = tera::escape_html(text, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Tera's message and its causes on one line each: the causes carry the line and
+/// the variable.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str("\n  ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
