@@ -1,0 +1,124 @@
+//! A throw-away Herald site in a temp folder, driven through the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const SHIPPED_SEED: &str = "000_1bd5276be7ff4f0b.txt";
+
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Site {
+    /// A site with the repository's config (paths are relative, so they land in the temp dir).
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = std::fs::read_to_string(repo().join("config.toml")).expect("config.toml");
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        std::fs::create_dir_all(dir.path().join("seeds")).unwrap();
+        Site { dir }
+    }
+
+    pub fn with_shipped_seed() -> Site {
+        let site = Site::new();
+        std::fs::copy(
+            repo().join("seeds").join(SHIPPED_SEED),
+            site.path("seeds").join(SHIPPED_SEED),
+        )
+        .unwrap();
+        site
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write_seed(&self, name: &str, text: &str) {
+        std::fs::write(self.path("seeds").join(name), text).unwrap();
+    }
+
+    pub fn append_config(&self, extra: &str) {
+        let path = self.path("config.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(extra);
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Runs `herald --config <site>/config.toml ARGS` at the given moment.
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+        cmd.arg("--config")
+            .arg(self.path("config.toml"))
+            .args(args)
+            .env("HERALD_NOW", now)
+            .env_remove("HERALD_LOG")
+            .current_dir(std::env::temp_dir());
+        run(cmd)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_at("2026-11-29T00:00:00Z", args)
+    }
+
+    /// Every file under `public/`, with its bytes, sorted by path.
+    pub fn snapshot(&self, rel: &str) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        collect(&self.path(rel), &mut files);
+        files.sort();
+        files
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            out.push((path, bytes));
+        }
+    }
+}
+
+pub fn run(mut cmd: Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run herald");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Parses a feed file with the independent `feed-rs` parser.
+pub fn parse_feed(site: &Site, rel: &str) -> feed_rs::model::Feed {
+    let bytes = std::fs::read(site.path("public").join(rel)).unwrap();
+    feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| panic!("{rel} does not parse: {e}"))
+}
+
+/// A short seed of our own: a date line with lead, one heading, one paragraph.
+pub fn simple_seed(date: &str, title: &str, body: &str) -> String {
+    format!("date {date} A lead for {title}.\n\n{title}\n\n{body}\n")
+}

@@ -1,0 +1,311 @@
+//! `herald build` / `herald check` end to end: the real binary on a temp site, its
+//! feeds read back with the independent `feed-rs` parser.
+
+mod common;
+
+use chrono::{TimeZone, Utc};
+use common::{SHIPPED_SEED, Site, parse_feed, simple_seed};
+
+const URL: &str = "https://example.com/herald/articles/1bd5276be7ff4f0b.html";
+const TITLE: &str = "DeepSeek一週年：中國AI崛起的轉捩點";
+
+#[test]
+fn shipped_seed_becomes_three_valid_feeds_and_a_site() {
+    let site = Site::with_shipped_seed();
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("new: 1bd5276be7ff4f0b"), "{}", run.stdout);
+
+    let published = Utc.with_ymd_and_hms(2026, 1, 21, 0, 0, 0).unwrap(); // 08:00 Taipei
+    for feed_file in ["feed.xml", "atom.xml", "feed.json"] {
+        let feed = parse_feed(&site, feed_file);
+        let description = feed
+            .description
+            .as_ref()
+            .map(|d| d.content.clone())
+            .unwrap_or_default();
+        assert!(
+            description.starts_with("我們從《華爾街日報》Podcast"),
+            "{feed_file}: {description}"
+        );
+        assert_eq!(feed.entries.len(), 1, "{feed_file}");
+        let entry = &feed.entries[0];
+        assert_eq!(entry.id, URL, "{feed_file}");
+        assert_eq!(entry.title.as_ref().unwrap().content, TITLE, "{feed_file}");
+        assert_eq!(entry.links[0].href, URL, "{feed_file}");
+        assert_eq!(entry.published, Some(published), "{feed_file}");
+        let summary = &entry.summary.as_ref().unwrap().content;
+        // RSS descriptions are HTML, so the apostrophe may arrive as an entity.
+        assert!(summary.contains("News Sunday》節目（1 月 18 日）"), "{feed_file}: {summary}");
+        assert!(!summary.contains("欄目介紹"), "{feed_file}");
+        let content = entry.content.as_ref().unwrap().body.as_deref().unwrap();
+        assert!(content.contains("<h2>開源、便宜、好用：中國AI的全球南方戰略</h2>"), "{feed_file}");
+        assert_eq!(content.matches("<h2>").count(), 4, "{feed_file}: title is not repeated");
+        for banned in ["廣告", "更多風傳媒報導", "每週更新"] {
+            assert!(!content.contains(banned), "{feed_file} contains {banned}");
+        }
+    }
+    let atom = parse_feed(&site, "atom.xml");
+    assert_eq!(atom.entries[0].authors[0].name.as_deref(), Some("華爾街聊什麼編輯部"));
+    assert_eq!(atom.language.as_deref(), Some("zh-TW"));
+    let rss = site.read("public/feed.xml");
+    assert!(rss.contains(
+        r#"<atom:link href="https://example.com/herald/feed.xml" rel="self" type="application/rss+xml"/>"#
+    ));
+    assert!(rss.contains("<pubDate>Wed, 21 Jan 2026 08:00:00 +0800</pubDate>"));
+
+    let page = site.read("public/articles/1bd5276be7ff4f0b.html");
+    assert!(page.contains(r#"<html lang="zh-TW""#));
+    assert!(page.contains(&format!("<h1>{TITLE}</h1>")));
+    assert!(page.contains(r#"<link rel="alternate" type="application/atom+xml""#));
+    assert!(page.contains("Noto Sans TC"));
+    let index = site.read("public/index.html");
+    assert!(index.contains(&format!(r#"<a href="{URL}">{TITLE}</a>"#)));
+}
+
+#[test]
+fn rebuilding_without_changes_is_byte_identical_and_writes_nothing() {
+    let site = Site::with_shipped_seed();
+    assert_eq!(site.run(&["build"]).code, 0);
+    let before = site.snapshot("public");
+    let mtimes: Vec<_> = before
+        .iter()
+        .map(|(p, _)| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    // Even a later clock must not change any byte.
+    let run = site.run_at("2027-03-01T00:00:00Z", &["build"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("0 written"), "{}", run.stdout);
+    let after = site.snapshot("public");
+    assert_eq!(before, after);
+    let mtimes_after: Vec<_> = after
+        .iter()
+        .map(|(p, _)| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(mtimes, mtimes_after);
+}
+
+#[test]
+fn editing_a_seed_keeps_its_guid_and_moves_updated() {
+    let site = Site::new();
+    site.write_seed("001_tides.txt", &simple_seed("2026-02-02", "Tides", "The sea rose."));
+    assert_eq!(site.run_at("2026-02-03T00:00:00Z", &["build"]).code, 0);
+    let first = parse_feed(&site, "atom.xml");
+    site.write_seed(
+        "001_tides.txt",
+        &simple_seed("2026-02-02", "Tides", "The sea rose, then fell."),
+    );
+    let run = site.run_at("2026-02-10T12:00:00Z", &["build"]);
+    assert!(run.stdout.contains("updated: tides"), "{}", run.stdout);
+    for file in ["atom.xml", "feed.json"] {
+        let feed = parse_feed(&site, file);
+        let entry = &feed.entries[0];
+        assert_eq!(entry.id, first.entries[0].id, "{file}");
+        assert_eq!(entry.published, first.entries[0].published, "{file}");
+        assert_eq!(
+            entry.updated,
+            Some(Utc.with_ymd_and_hms(2026, 2, 10, 12, 0, 0).unwrap()),
+            "{file}"
+        );
+        assert!(
+            entry.content.as_ref().unwrap().body.as_ref().unwrap().contains("then fell"),
+            "{file}"
+        );
+    }
+    let rss = parse_feed(&site, "feed.xml");
+    assert_eq!(rss.entries.len(), 1);
+}
+
+#[test]
+fn broken_seeds_are_reported_and_skipped_while_the_rest_publish() {
+    let site = Site::with_shipped_seed();
+    site.write_seed("010_good.txt", &simple_seed("2026-03-01", "Good news", "It works."));
+    site.write_seed("011_nodate.txt", "A title\n\nA paragraph without a date line.\n");
+    site.write_seed("012_baddate.txt", "\ndate 2026-02-31 lead\n\nHeading\n\nBody.\n");
+    site.write_seed("013_empty.txt", "");
+    std::fs::write(
+        site.path("seeds/014_latin1.txt"),
+        b"date 2026-03-02 lead\n\nCaf\xe9 heading\n\nBody.\n",
+    )
+    .unwrap();
+    site.write_seed("015_bad name.txt", &simple_seed("2026-03-03", "Spaces", "Body."));
+    site.write_seed("016_good.txt", &simple_seed("2026-03-04", "Same id", "Body."));
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for expected in [
+        "011_nodate.txt:1: the seed has no date line",
+        "012_baddate.txt:2: `2026-02-31` is not a valid date",
+        "013_empty.txt:1: the seed is empty",
+        "014_latin1.txt:3: the text is not valid UTF-8",
+        "015_bad name.txt: the file name does not give a safe article id",
+        "016_good.txt: article id `good` is already used by 010_good.txt",
+        "hint:",
+        "6 seed(s) skipped",
+    ] {
+        assert!(run.stderr.contains(expected), "missing {expected:?} in\n{}", run.stderr);
+    }
+    let feed = parse_feed(&site, "feed.json");
+    let titles: Vec<_> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().unwrap().content.clone())
+        .collect();
+    assert_eq!(titles, ["Good news", TITLE]);
+    assert!(site.path("public/articles/good.html").exists());
+}
+
+#[test]
+fn the_file_already_holding_an_id_keeps_it() {
+    let site = Site::new();
+    site.write_seed("005_shared.txt", &simple_seed("2026-03-01", "Original", "First."));
+    assert_eq!(site.run(&["build"]).code, 0);
+    // Sorts before the original: without the state it would win.
+    site.write_seed("001_shared.txt", &simple_seed("2026-03-02", "Intruder", "Second."));
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("001_shared.txt: article id `shared` is already used by 005_shared.txt"),
+        "{}",
+        run.stderr
+    );
+    let feed = parse_feed(&site, "atom.xml");
+    assert_eq!(feed.entries.len(), 1);
+    assert_eq!(feed.entries[0].title.as_ref().unwrap().content, "Original");
+}
+
+#[test]
+fn a_published_article_whose_seed_breaks_stays_up_in_its_last_good_version() {
+    let site = Site::new();
+    site.write_seed("001_steady.txt", &simple_seed("2026-03-01", "Steady", "Kept."));
+    assert_eq!(site.run(&["build"]).code, 0);
+    site.write_seed("001_steady.txt", "date 2026-13-01 broken edit\n");
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("001_steady.txt:1"), "{}", run.stderr);
+    let feed = parse_feed(&site, "feed.xml");
+    assert_eq!(feed.entries.len(), 1);
+    assert!(site.read("public/articles/steady.html").contains("Kept."));
+}
+
+#[test]
+fn removing_a_seed_removes_it_from_every_output() {
+    let site = Site::new();
+    site.write_seed("001_stay.txt", &simple_seed("2026-03-01", "Stay", "Here."));
+    site.write_seed("002_go.txt", &simple_seed("2026-03-02", "Go", "Gone soon."));
+    assert_eq!(site.run(&["build"]).code, 0);
+    assert!(site.path("public/articles/go.html").exists());
+    std::fs::remove_file(site.path("seeds/002_go.txt")).unwrap();
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("removed: go"), "{}", run.stdout);
+    assert!(!site.path("public/articles/go.html").exists());
+    for file in ["feed.xml", "atom.xml", "feed.json"] {
+        assert_eq!(parse_feed(&site, file).entries.len(), 1, "{file}");
+    }
+    assert!(!site.read("public/index.html").contains("Gone soon"));
+}
+
+#[test]
+fn future_articles_are_held_back_until_their_date_in_the_site_timezone() {
+    let site = Site::new();
+    site.write_seed("001_later.txt", &simple_seed("2026-05-01", "Later", "Not yet."));
+    // 07:59 Taipei on the day: one minute before the 08:00 publish hour.
+    let run = site.run_at("2026-04-30T23:59:00Z", &["build"]);
+    assert!(run.stdout.contains("scheduled: later"), "{}", run.stdout);
+    assert_eq!(parse_feed(&site, "atom.xml").entries.len(), 0);
+    assert!(!site.path("public/articles/later.html").exists());
+    let run = site.run_at("2026-05-01T00:00:00Z", &["build"]);
+    assert!(run.stdout.contains("new: later"), "{}", run.stdout);
+    assert_eq!(parse_feed(&site, "atom.xml").entries.len(), 1);
+}
+
+#[test]
+fn seed_text_cannot_inject_markup() {
+    let site = Site::new();
+    let seed = "+++\ntitle = \"Tom & Jerry <script>alert(1)</script>\"\n+++\ndate 2026-03-01 Lead with </item> and ]]> inside.\n\nA heading\n\nBody <b>bold</b> & <img src=x onerror=alert(1)> ]]> end.\n";
+    site.write_seed("001_inject.txt", seed);
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for file in ["feed.xml", "atom.xml", "feed.json"] {
+        let feed = parse_feed(&site, file);
+        let entry = &feed.entries[0];
+        assert_eq!(
+            entry.title.as_ref().unwrap().content,
+            "Tom & Jerry <script>alert(1)</script>",
+            "{file}"
+        );
+        let content = entry.content.as_ref().unwrap().body.clone().unwrap();
+        assert!(!content.contains("<img"), "{file}: {content}");
+        assert!(!content.contains("<b>"), "{file}: {content}");
+        assert!(content.contains("&lt;img"), "{file}: {content}");
+    }
+    let page = site.read("public/articles/inject.html");
+    assert!(!page.contains("<script>alert"));
+    assert!(page.contains("&lt;script&gt;"));
+    assert!(!page.contains("<img src=x"));
+}
+
+#[test]
+fn check_reports_problems_and_writes_nothing() {
+    let site = Site::with_shipped_seed();
+    site.write_seed("002_broken.txt", "no date here\n");
+    let run = site.run(&["check"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("002_broken.txt:1"), "{}", run.stderr);
+    assert!(run.stdout.contains("check: 1 published"), "{}", run.stdout);
+    assert!(!site.path("public").exists());
+    assert!(!site.path("state").exists());
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_folder() {
+    let site = Site::with_shipped_seed();
+    // run() starts the binary in the system temp dir, not in the site.
+    assert_eq!(site.run(&["build"]).code, 0);
+    assert!(site.path("public/feed.xml").exists());
+    assert!(site.path("state/herald.sqlite").exists());
+}
+
+#[test]
+fn a_template_in_the_templates_folder_overrides_the_built_in_one() {
+    let site = Site::with_shipped_seed();
+    std::fs::create_dir_all(site.path("templates")).unwrap();
+    std::fs::write(
+        site.path("templates/index.html"),
+        "<!DOCTYPE html><p>Custom index: {% for a in articles %}{{ a.title }}{% endfor %}</p>",
+    )
+    .unwrap();
+    assert_eq!(site.run(&["build"]).code, 0);
+    assert_eq!(
+        site.read("public/index.html"),
+        format!("<!DOCTYPE html><p>Custom index: {TITLE}</p>")
+    );
+}
+
+#[test]
+fn a_broken_template_names_the_file_and_writes_nothing() {
+    let site = Site::with_shipped_seed();
+    std::fs::create_dir_all(site.path("templates")).unwrap();
+    std::fs::write(site.path("templates/article.html"), "{% if %}").unwrap();
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 3);
+    assert!(run.stderr.contains("article.html"), "{}", run.stderr);
+    assert!(!site.path("public").exists());
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let site = Site::with_shipped_seed();
+    site.append_config("");
+    let text = site.read("config.toml").replace("Asia/Taipei", "Asia/Atlantis");
+    std::fs::write(site.path("config.toml"), text).unwrap();
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("site.timezone"), "{}", run.stderr);
+    assert!(run.stderr.contains("config.toml"), "{}", run.stderr);
+}
+
+#[test]
+fn the_shipped_seed_filename_is_the_one_in_the_repository() {
+    assert!(common::repo().join("seeds").join(SHIPPED_SEED).exists());
+}
