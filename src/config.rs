@@ -83,6 +83,8 @@ pub struct PathsConfig {
     pub templates: PathBuf,
     pub output: PathBuf,
     pub state: PathBuf,
+    /// Where `herald digest` writes previews unless `--out` says otherwise.
+    pub preview: PathBuf,
 }
 
 impl Default for PathsConfig {
@@ -92,6 +94,7 @@ impl Default for PathsConfig {
             templates: "templates".into(),
             output: "public".into(),
             state: "state/herald.sqlite".into(),
+            preview: "preview".into(),
         }
     }
 }
@@ -282,6 +285,7 @@ impl Config {
             templates: resolve(&raw.paths.templates),
             output: resolve(&raw.paths.output),
             state: resolve(&raw.paths.state),
+            preview: resolve(&raw.paths.preview),
         };
         Ok(Config {
             site,

@@ -9,7 +9,10 @@
 pub mod article;
 pub mod catalog;
 pub mod config;
+pub mod digest;
+pub mod edition;
 pub mod feeds;
+pub mod message;
 pub mod output;
 pub mod publish;
 pub mod seed;

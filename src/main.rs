@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use herald::config::Config;
-use herald::publish::{self, BuildReport};
+use herald::edition::Week;
+use herald::publish::{self, BuildReport, DigestPreview};
 
 /// Publishes a weekly column: feeds, a static site and an e-mail digest.
 #[derive(Parser)]
@@ -28,6 +29,15 @@ enum Command {
     Build,
     /// Validate the config, the templates and every seed without writing anything.
     Check,
+    /// Render one edition of the newsletter for preview (HTML, text and .eml); sends nothing.
+    Digest {
+        /// ISO week of the edition, e.g. 2026-W04 (default: the latest edition due).
+        #[arg(long)]
+        week: Option<Week>,
+        /// Folder to write into (default: `paths.preview` from the config).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Exit codes, documented in README.md.
@@ -90,6 +100,28 @@ fn run(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
             let report = publish::check(config, now()?).context("check failed")?;
             print_report(&report, "check");
             Ok(seed_exit_code(&report))
+        }
+        Command::Digest { week, out } => {
+            let out = out.clone().unwrap_or_else(|| config.paths.preview.clone());
+            match publish::digest_preview(config, *week, &out, now()?).context("digest failed")? {
+                DigestPreview::Written {
+                    week,
+                    subject,
+                    articles,
+                    html,
+                    text,
+                    eml,
+                } => {
+                    println!("digest {week}: {articles} article(s), subject: {subject}");
+                    for path in [html, text, eml] {
+                        println!("{}", path.display());
+                    }
+                }
+                DigestPreview::Empty { week } => {
+                    println!("digest {week}: empty (no articles), no e-mail produced");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

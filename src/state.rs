@@ -46,7 +46,22 @@ CREATE TABLE IF NOT EXISTS articles (
     modified     INTEGER,
     removed      INTEGER
 );
+CREATE TABLE IF NOT EXISTS editions (
+    week         TEXT PRIMARY KEY,
+    article_ids  TEXT NOT NULL,
+    frozen_at    INTEGER NOT NULL
+);
 ";
+
+/// An edition whose article list was fixed when its sending began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrozenEdition {
+    /// ISO week key, `2026-W04`.
+    pub week: String,
+    pub article_ids: Vec<String>,
+    /// Unix seconds when sending began.
+    pub frozen_at: i64,
+}
 
 /// One article as the state remembers it. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +223,37 @@ impl State {
             }
         }
         tx.commit().map_err(wrap)
+    }
+
+    /// Every frozen edition, oldest week first.
+    pub fn frozen_editions(&self) -> Result<Vec<FrozenEdition>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT week, article_ids, frozen_at FROM editions ORDER BY week")
+            .map_err(|e| self.wrap(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let ids: String = r.get(1)?;
+                Ok(FrozenEdition {
+                    week: r.get(0)?,
+                    article_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                    frozen_at: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.wrap(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.wrap(e))
+    }
+
+    /// Fixes an edition's article list; a second call for the same week keeps the first.
+    pub fn freeze_edition(&self, edition: &FrozenEdition) -> Result<(), StateError> {
+        let ids = serde_json::to_string(&edition.article_ids).unwrap_or_else(|_| "[]".into());
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO editions (week, article_ids, frozen_at) VALUES (?1, ?2, ?3)",
+                params![edition.week, ids, edition.frozen_at],
+            )
+            .map_err(|e| self.wrap(e))?;
+        Ok(())
     }
 
     /// The raw connection, for stages that keep their own tables in the same file.

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tera::{Context, Tera};
+use tera::{Context, Kwargs, State, Tera, TeraResult};
 
 /// The templates Herald knows, with their embedded defaults.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -14,6 +14,12 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("index.html", include_str!("../templates/index.html")),
     ("article.html", include_str!("../templates/article.html")),
     ("content.html", include_str!("../templates/content.html")),
+    ("digest.html", include_str!("../templates/digest.html")),
+    ("digest.txt", include_str!("../templates/digest.txt")),
+    (
+        "newsletter_index.html",
+        include_str!("../templates/newsletter_index.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +69,7 @@ impl Templates {
             sources.push((*name, source));
         }
         let mut tera = Tera::new();
+        tera.register_filter("wrap", wrap_filter);
         tera.add_raw_templates(sources.iter().map(|(n, s)| (*n, s.as_str())))
             .map_err(|e| TemplateError::Parse {
                 message: error_chain(&e),
@@ -97,6 +104,21 @@ impl Templates {
                 message: error_chain(&e),
             })
     }
+}
+
+/// `{{ text | wrap(width=72) }}`: fills text to a column width for plain-text mail.
+/// Widths are display columns (a CJK character is two), and lines may break
+/// between CJK characters as well as at spaces.
+fn wrap_filter(text: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
+    let width = kwargs.get::<usize>("width")?.unwrap_or(72).max(8);
+    let options = textwrap::Options::new(width)
+        .word_separator(textwrap::WordSeparator::UnicodeBreakProperties)
+        .break_words(true);
+    Ok(text
+        .split('\n')
+        .map(|line| textwrap::fill(line, &options))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Escapes text for HTML (and XML) element content and attribute values.

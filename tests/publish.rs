@@ -14,7 +14,11 @@ fn shipped_seed_becomes_three_valid_feeds_and_a_site() {
     let site = Site::with_shipped_seed();
     let run = site.run(&["build"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("new: 1bd5276be7ff4f0b"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("new: 1bd5276be7ff4f0b"),
+        "{}",
+        run.stdout
+    );
 
     let published = Utc.with_ymd_and_hms(2026, 1, 21, 0, 0, 0).unwrap(); // 08:00 Taipei
     for feed_file in ["feed.xml", "atom.xml", "feed.json"] {
@@ -36,17 +40,30 @@ fn shipped_seed_becomes_three_valid_feeds_and_a_site() {
         assert_eq!(entry.published, Some(published), "{feed_file}");
         let summary = &entry.summary.as_ref().unwrap().content;
         // RSS descriptions are HTML, so the apostrophe may arrive as an entity.
-        assert!(summary.contains("News Sunday》節目（1 月 18 日）"), "{feed_file}: {summary}");
+        assert!(
+            summary.contains("News Sunday》節目（1 月 18 日）"),
+            "{feed_file}: {summary}"
+        );
         assert!(!summary.contains("欄目介紹"), "{feed_file}");
         let content = entry.content.as_ref().unwrap().body.as_deref().unwrap();
-        assert!(content.contains("<h2>開源、便宜、好用：中國AI的全球南方戰略</h2>"), "{feed_file}");
-        assert_eq!(content.matches("<h2>").count(), 4, "{feed_file}: title is not repeated");
+        assert!(
+            content.contains("<h2>開源、便宜、好用：中國AI的全球南方戰略</h2>"),
+            "{feed_file}"
+        );
+        assert_eq!(
+            content.matches("<h2>").count(),
+            4,
+            "{feed_file}: title is not repeated"
+        );
         for banned in ["廣告", "更多風傳媒報導", "每週更新"] {
             assert!(!content.contains(banned), "{feed_file} contains {banned}");
         }
     }
     let atom = parse_feed(&site, "atom.xml");
-    assert_eq!(atom.entries[0].authors[0].name.as_deref(), Some("華爾街聊什麼編輯部"));
+    assert_eq!(
+        atom.entries[0].authors[0].name.as_deref(),
+        Some("華爾街聊什麼編輯部")
+    );
     assert_eq!(atom.language.as_deref(), Some("zh-TW"));
     let rss = site.read("public/feed.xml");
     assert!(rss.contains(
@@ -88,7 +105,10 @@ fn rebuilding_without_changes_is_byte_identical_and_writes_nothing() {
 #[test]
 fn editing_a_seed_keeps_its_guid_and_moves_updated() {
     let site = Site::new();
-    site.write_seed("001_tides.txt", &simple_seed("2026-02-02", "Tides", "The sea rose."));
+    site.write_seed(
+        "001_tides.txt",
+        &simple_seed("2026-02-02", "Tides", "The sea rose."),
+    );
     assert_eq!(site.run_at("2026-02-03T00:00:00Z", &["build"]).code, 0);
     let first = parse_feed(&site, "atom.xml");
     site.write_seed(
@@ -108,7 +128,14 @@ fn editing_a_seed_keeps_its_guid_and_moves_updated() {
             "{file}"
         );
         assert!(
-            entry.content.as_ref().unwrap().body.as_ref().unwrap().contains("then fell"),
+            entry
+                .content
+                .as_ref()
+                .unwrap()
+                .body
+                .as_ref()
+                .unwrap()
+                .contains("then fell"),
             "{file}"
         );
     }
@@ -119,17 +146,32 @@ fn editing_a_seed_keeps_its_guid_and_moves_updated() {
 #[test]
 fn broken_seeds_are_reported_and_skipped_while_the_rest_publish() {
     let site = Site::with_shipped_seed();
-    site.write_seed("010_good.txt", &simple_seed("2026-03-01", "Good news", "It works."));
-    site.write_seed("011_nodate.txt", "A title\n\nA paragraph without a date line.\n");
-    site.write_seed("012_baddate.txt", "\ndate 2026-02-31 lead\n\nHeading\n\nBody.\n");
+    site.write_seed(
+        "010_good.txt",
+        &simple_seed("2026-03-01", "Good news", "It works."),
+    );
+    site.write_seed(
+        "011_nodate.txt",
+        "A title\n\nA paragraph without a date line.\n",
+    );
+    site.write_seed(
+        "012_baddate.txt",
+        "\ndate 2026-02-31 lead\n\nHeading\n\nBody.\n",
+    );
     site.write_seed("013_empty.txt", "");
     std::fs::write(
         site.path("seeds/014_latin1.txt"),
         b"date 2026-03-02 lead\n\nCaf\xe9 heading\n\nBody.\n",
     )
     .unwrap();
-    site.write_seed("015_bad name.txt", &simple_seed("2026-03-03", "Spaces", "Body."));
-    site.write_seed("016_good.txt", &simple_seed("2026-03-04", "Same id", "Body."));
+    site.write_seed(
+        "015_bad name.txt",
+        &simple_seed("2026-03-03", "Spaces", "Body."),
+    );
+    site.write_seed(
+        "016_good.txt",
+        &simple_seed("2026-03-04", "Same id", "Body."),
+    );
     let run = site.run(&["build"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     for expected in [
@@ -142,7 +184,11 @@ fn broken_seeds_are_reported_and_skipped_while_the_rest_publish() {
         "hint:",
         "6 seed(s) skipped",
     ] {
-        assert!(run.stderr.contains(expected), "missing {expected:?} in\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(expected),
+            "missing {expected:?} in\n{}",
+            run.stderr
+        );
     }
     let feed = parse_feed(&site, "feed.json");
     let titles: Vec<_> = feed
@@ -157,14 +203,21 @@ fn broken_seeds_are_reported_and_skipped_while_the_rest_publish() {
 #[test]
 fn the_file_already_holding_an_id_keeps_it() {
     let site = Site::new();
-    site.write_seed("005_shared.txt", &simple_seed("2026-03-01", "Original", "First."));
+    site.write_seed(
+        "005_shared.txt",
+        &simple_seed("2026-03-01", "Original", "First."),
+    );
     assert_eq!(site.run(&["build"]).code, 0);
     // Sorts before the original: without the state it would win.
-    site.write_seed("001_shared.txt", &simple_seed("2026-03-02", "Intruder", "Second."));
+    site.write_seed(
+        "001_shared.txt",
+        &simple_seed("2026-03-02", "Intruder", "Second."),
+    );
     let run = site.run(&["build"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("001_shared.txt: article id `shared` is already used by 005_shared.txt"),
+        run.stderr
+            .contains("001_shared.txt: article id `shared` is already used by 005_shared.txt"),
         "{}",
         run.stderr
     );
@@ -176,7 +229,10 @@ fn the_file_already_holding_an_id_keeps_it() {
 #[test]
 fn a_published_article_whose_seed_breaks_stays_up_in_its_last_good_version() {
     let site = Site::new();
-    site.write_seed("001_steady.txt", &simple_seed("2026-03-01", "Steady", "Kept."));
+    site.write_seed(
+        "001_steady.txt",
+        &simple_seed("2026-03-01", "Steady", "Kept."),
+    );
     assert_eq!(site.run(&["build"]).code, 0);
     site.write_seed("001_steady.txt", "date 2026-13-01 broken edit\n");
     let run = site.run(&["build"]);
@@ -208,7 +264,10 @@ fn removing_a_seed_removes_it_from_every_output() {
 #[test]
 fn future_articles_are_held_back_until_their_date_in_the_site_timezone() {
     let site = Site::new();
-    site.write_seed("001_later.txt", &simple_seed("2026-05-01", "Later", "Not yet."));
+    site.write_seed(
+        "001_later.txt",
+        &simple_seed("2026-05-01", "Later", "Not yet."),
+    );
     // 07:59 Taipei on the day: one minute before the 08:00 publish hour.
     let run = site.run_at("2026-04-30T23:59:00Z", &["build"]);
     assert!(run.stdout.contains("scheduled: later"), "{}", run.stdout);
@@ -297,7 +356,9 @@ fn a_broken_template_names_the_file_and_writes_nothing() {
 fn config_errors_name_the_key() {
     let site = Site::with_shipped_seed();
     site.append_config("");
-    let text = site.read("config.toml").replace("Asia/Taipei", "Asia/Atlantis");
+    let text = site
+        .read("config.toml")
+        .replace("Asia/Taipei", "Asia/Atlantis");
     std::fs::write(site.path("config.toml"), text).unwrap();
     let run = site.run(&["build"]);
     assert_eq!(run.code, 2);

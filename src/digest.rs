@@ -1,0 +1,218 @@
+//! An [`Edition`] → the weekly digest: subject, inlined-CSS HTML, plain text, and
+//! the web archive pages.
+//!
+//! The digest is rendered once per edition, not per subscriber: the unsubscribe
+//! link is rendered as [`UNSUBSCRIBE_PLACEHOLDER`] and each recipient's URL is put in
+//! by [`Digest::personalise`]. The placeholder is a plain ASCII URL, so neither
+//! escaping nor CSS inlining can alter it.
+
+use serde::Serialize;
+use tera::Context;
+
+use crate::config::{Config, DigestContent};
+use crate::edition::{Edition, Week};
+use crate::output::OutputFile;
+use crate::site::{ArticleView, PreparedArticle, SiteMeta, shorten};
+use crate::templates::{TemplateError, Templates, escape_html};
+
+/// Rendered where the per-recipient unsubscribe URL goes.
+pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.herald.invalid/placeholder";
+/// Folder (under the output root) of the newsletter's web archive.
+pub const NEWSLETTER_DIR: &str = "newsletter";
+/// Gmail clips messages whose HTML is larger than about 102 KB.
+pub const GMAIL_CLIP_BYTES: usize = 100 * 1024;
+const PREHEADER_GRAPHEMES: usize = 90;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(
+        "digest.html: cannot inline its CSS: {0}\n  hint: check the <style> block of templates/digest.html"
+    )]
+    Inline(String),
+}
+
+/// One edition's newsletter, ready to personalise and send.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub week: Week,
+    pub subject: String,
+    /// HTML with all CSS inlined; contains the unsubscribe placeholder.
+    pub html: String,
+    /// Plain-text part; contains the unsubscribe placeholder.
+    pub text: String,
+    /// The web version (the "view in browser" target).
+    pub web_url: String,
+    /// Ids of the articles it carries, newest first.
+    pub article_ids: Vec<String>,
+}
+
+impl Digest {
+    /// The HTML and text parts with `unsubscribe_url` in place of the placeholder.
+    pub fn personalise(&self, unsubscribe_url: &str) -> (String, String) {
+        (
+            self.html
+                .replace(UNSUBSCRIBE_PLACEHOLDER, &escape_html(unsubscribe_url)),
+            self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EditionView {
+    pub key: String,
+    pub year: i32,
+    pub week: u32,
+    /// Monday and Sunday, `YYYY-MM-DD`.
+    pub start: String,
+    pub end: String,
+    /// Human label, e.g. `2026 年第 4 週（1/19–1/25）`.
+    pub label: String,
+    pub web_url: String,
+    pub article_count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct DigestArticle<'a> {
+    #[serde(flatten)]
+    view: &'a ArticleView,
+    /// The full body as HTML, when `newsletter.content = "full"`.
+    content: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct NewsletterMeta<'a> {
+    title: &'a str,
+    full_text: bool,
+}
+
+pub fn edition_web_url(meta: &SiteMeta, week: Week) -> String {
+    format!("{}{NEWSLETTER_DIR}/{week}.html", meta.base_url)
+}
+
+pub fn edition_view(meta: &SiteMeta, week: Week, article_count: usize) -> EditionView {
+    let (monday, sunday) = (week.monday(), week.sunday());
+    EditionView {
+        key: week.to_string(),
+        year: week.year,
+        week: week.week,
+        start: monday.format("%Y-%m-%d").to_string(),
+        end: sunday.format("%Y-%m-%d").to_string(),
+        label: format!(
+            "{} 年第 {} 週（{}–{}）",
+            week.year,
+            week.week,
+            monday.format("%-m/%-d"),
+            sunday.format("%-m/%-d")
+        ),
+        web_url: edition_web_url(meta, week),
+        article_count,
+    }
+}
+
+/// Renders one edition. `articles` are the edition's articles, newest first; the
+/// edition must not be empty (the caller reports empty editions).
+pub fn render_digest(
+    config: &Config,
+    meta: &SiteMeta,
+    week: Week,
+    articles: &[&PreparedArticle],
+    templates: &Templates,
+) -> Result<Digest, DigestError> {
+    let full = config.newsletter.content == DigestContent::Full;
+    let edition = edition_view(meta, week, articles.len());
+    let items: Vec<DigestArticle> = articles
+        .iter()
+        .map(|a| DigestArticle {
+            view: &a.view,
+            content: full.then_some(a.content_html.as_str()),
+        })
+        .collect();
+    let mut context = Context::new();
+    context.insert("site", meta);
+    context.insert(
+        "newsletter",
+        &NewsletterMeta {
+            title: &config.newsletter.title,
+            full_text: full,
+        },
+    );
+    context.insert("edition", &edition);
+    context.insert("articles", &items);
+    if let Some(lead) = items.first() {
+        context.insert("lead", &lead.view);
+    }
+    let subject =
+        templates.render_str("newsletter.subject", &config.newsletter.subject, &context)?;
+    // A subject is one header line: no template may smuggle a line break into it.
+    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    let preheader = items
+        .first()
+        .map(|a| shorten(&a.view.summary, PREHEADER_GRAPHEMES))
+        .unwrap_or_default();
+    context.insert("subject", &subject);
+    context.insert("preheader", &preheader);
+    context.insert("unsubscribe_url", UNSUBSCRIBE_PLACEHOLDER);
+    let html = templates.render("digest.html", &context)?;
+    let html = inline_css(&html)?;
+    let text = templates.render("digest.txt", &context)?;
+    Ok(Digest {
+        week,
+        subject,
+        html,
+        text,
+        web_url: edition.web_url,
+        article_ids: articles.iter().map(|a| a.view.id.clone()).collect(),
+    })
+}
+
+/// Moves every CSS rule onto the elements it styles, as e-mail clients need; at-rules
+/// (the dark-mode media query) stay in a `<style>` for the clients that honour them.
+fn inline_css(html: &str) -> Result<String, DigestError> {
+    let inliner = css_inline::CSSInliner::options()
+        .load_remote_stylesheets(false)
+        .keep_style_tags(false)
+        .keep_at_rules(true)
+        .build();
+    inliner
+        .inline(html)
+        .map_err(|e| DigestError::Inline(e.to_string()))
+}
+
+/// The web archive: one page per edition plus an index of them, newest first.
+pub fn render_archive(
+    meta: &SiteMeta,
+    digests: &[(&Edition, &Digest)],
+    templates: &Templates,
+) -> Result<Vec<OutputFile>, TemplateError> {
+    let unsubscribe_page = format!("{}unsubscribe", meta.base_url);
+    let mut files = Vec::with_capacity(digests.len() + 1);
+    let mut listed = Vec::with_capacity(digests.len());
+    for (edition, digest) in digests.iter().rev() {
+        let (html, _) = digest.personalise(&unsubscribe_page);
+        files.push(OutputFile::new(
+            format!("{NEWSLETTER_DIR}/{}.html", edition.week),
+            html,
+        ));
+        listed.push(EditionListing {
+            edition: edition_view(meta, edition.week, edition.articles.len()),
+            subject: &digest.subject,
+        });
+    }
+    let mut context = Context::new();
+    context.insert("site", meta);
+    context.insert("editions", &listed);
+    files.push(OutputFile::new(
+        format!("{NEWSLETTER_DIR}/index.html"),
+        templates.render("newsletter_index.html", &context)?,
+    ));
+    Ok(files)
+}
+
+#[derive(Serialize)]
+struct EditionListing<'a> {
+    #[serde(flatten)]
+    edition: EditionView,
+    subject: &'a str,
+}
