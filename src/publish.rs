@@ -252,7 +252,7 @@ pub fn digest_preview(
             reply_to: reply_to.as_ref(),
             message_id: deterministic_message_id(
                 &week.to_string(),
-                &to.email.to_string(),
+                to.email.as_ref(),
                 config.site_domain(),
             ),
             to,
