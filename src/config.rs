@@ -39,6 +39,8 @@ struct RawConfig {
     seed: SeedRules,
     #[serde(default)]
     newsletter: NewsletterConfig,
+    smtp: Option<SmtpConfig>,
+    dkim: Option<DkimConfig>,
 }
 
 /// The loaded, validated configuration. Paths are absolute.
@@ -48,6 +50,9 @@ pub struct Config {
     pub paths: PathsConfig,
     pub seed: SeedRules,
     pub newsletter: NewsletterConfig,
+    /// `None`: messages go to the outbox folder as `.eml` files.
+    pub smtp: Option<SmtpConfig>,
+    pub dkim: Option<DkimConfig>,
     /// Parsed form of `site.timezone`.
     pub timezone: Tz,
 }
@@ -85,6 +90,10 @@ pub struct PathsConfig {
     pub state: PathBuf,
     /// Where `herald digest` writes previews unless `--out` says otherwise.
     pub preview: PathBuf,
+    /// Where messages go as `.eml` files when no `[smtp]` is configured.
+    pub outbox: PathBuf,
+    /// Lock file that keeps two `herald run` from overlapping.
+    pub lock: PathBuf,
 }
 
 impl Default for PathsConfig {
@@ -95,6 +104,8 @@ impl Default for PathsConfig {
             output: "public".into(),
             state: "state/herald.sqlite".into(),
             preview: "preview".into(),
+            outbox: "outbox".into(),
+            lock: "state/herald.lock".into(),
         }
     }
 }
@@ -148,13 +159,27 @@ pub struct NewsletterConfig {
     pub title: String,
     pub from: String,
     pub reply_to: Option<String>,
-    /// Tera template for the subject; sees `newsletter`, `edition` and `lead`.
+    /// Tera template for the subject; sees `newsletter`, `edition` and `lead` (the
+    /// newest article; none in an empty edition).
     pub subject: String,
     /// Weekday (in the site timezone) on which last week's edition is due.
     pub send_weekday: String,
     pub send_hour: u32,
     pub content: DigestContent,
     pub skip_empty: bool,
+    /// File holding the secret that signs unsubscribe tokens; the environment
+    /// variable `HERALD_SECRET` takes precedence.
+    pub secret_file: Option<PathBuf>,
+    /// Base of unsubscribe links; `<base_url>unsubscribe` by default. The token is
+    /// appended as `?token=…`.
+    pub unsubscribe_url: Option<String>,
+    /// Optional `mailto:` address for `List-Unsubscribe`.
+    pub unsubscribe_mailto: Option<String>,
+    /// `List-Id` identifier; `newsletter.<site domain>` by default.
+    pub list_id: Option<String>,
+    /// Consecutive permanent failures (over editions) after which a subscriber is
+    /// marked bounced.
+    pub bounce_after: u32,
 }
 
 impl Default for NewsletterConfig {
@@ -163,13 +188,90 @@ impl Default for NewsletterConfig {
             title: "《華爾街聊什麼》週報".into(),
             from: "Herald <newsletter@example.com>".into(),
             reply_to: None,
-            subject: "{{ newsletter.title }} {{ edition.year }} 第 {{ edition.week }} 週：{{ lead.title }}".into(),
+            subject: "{{ newsletter.title }} {{ edition.year }} 第 {{ edition.week }} 週{% if lead %}：{{ lead.title }}{% endif %}".into(),
             send_weekday: "Mon".into(),
             send_hour: 8,
             content: DigestContent::Summary,
             skip_empty: true,
+            secret_file: None,
+            unsubscribe_url: None,
+            unsubscribe_mailto: None,
+            list_id: None,
+            bounce_after: 3,
         }
     }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption: only for a server on this machine unless `allow_insecure`.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_tls")]
+    pub tls: TlsMode,
+    /// Allows `tls = "none"` towards a host that is not loopback.
+    #[serde(default)]
+    pub allow_insecure: bool,
+    pub username: Option<String>,
+    /// File holding the password; `HERALD_SMTP_PASSWORD` takes precedence. The
+    /// password itself never goes in config.toml.
+    pub password_file: Option<PathBuf>,
+    /// Connections used in parallel.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// Messages per second across all connections; unlimited when absent.
+    pub rate_limit: Option<f64>,
+    /// Limit for connecting and for every SMTP command, in seconds.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Tries per message within one run before it is left for the next run.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubles with each retry.
+    #[serde(default = "default_retry_base_ms")]
+    pub retry_base_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimConfig {
+    pub selector: String,
+    /// Signing domain (`d=`); the site's domain by default.
+    pub domain: Option<String>,
+    /// PEM private key: Ed25519 (preferred) or RSA.
+    pub key_file: PathBuf,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_tls() -> TlsMode {
+    TlsMode::Starttls
+}
+fn default_pool_size() -> usize {
+    4
+}
+fn default_timeout_secs() -> u64 {
+    30
+}
+fn default_max_attempts() -> u32 {
+    3
+}
+fn default_retry_base_ms() -> u64 {
+    1000
 }
 
 fn default_language() -> String {
@@ -273,6 +375,55 @@ impl Config {
                 ),
             ));
         }
+        if let Some(smtp) = &raw.smtp {
+            if smtp.host.trim().is_empty() {
+                return Err(invalid("smtp.host", "must not be empty".into()));
+            }
+            if smtp.pool_size == 0 || smtp.pool_size > 64 {
+                return Err(invalid("smtp.pool_size", "must be 1 to 64".into()));
+            }
+            if smtp.max_attempts == 0 {
+                return Err(invalid("smtp.max_attempts", "must be at least 1".into()));
+            }
+            if smtp.timeout_secs == 0 {
+                return Err(invalid("smtp.timeout_secs", "must be at least 1".into()));
+            }
+            if smtp.rate_limit.is_some_and(|r| r.is_nan() || r <= 0.0) {
+                return Err(invalid(
+                    "smtp.rate_limit",
+                    "must be a positive number of messages per second".into(),
+                ));
+            }
+            let loopback = matches!(smtp.host.as_str(), "localhost" | "::1" | "[::1]")
+                || smtp
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if smtp.tls == TlsMode::None && !loopback && !smtp.allow_insecure {
+                return Err(invalid(
+                    "smtp.tls",
+                    format!(
+                        "\"none\" would send mail and credentials to {} unencrypted; use \"starttls\" or \"tls\", or set smtp.allow_insecure = true",
+                        smtp.host
+                    ),
+                ));
+            }
+        }
+        if raw.newsletter.bounce_after == 0 {
+            return Err(invalid(
+                "newsletter.bounce_after",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &raw.newsletter.unsubscribe_url
+            && !url.starts_with("https://")
+            && !url.starts_with("http://")
+        {
+            return Err(invalid(
+                "newsletter.unsubscribe_url",
+                format!("`{url}` must be an absolute http(s) URL"),
+            ));
+        }
         let resolve = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -286,12 +437,26 @@ impl Config {
             output: resolve(&raw.paths.output),
             state: resolve(&raw.paths.state),
             preview: resolve(&raw.paths.preview),
+            outbox: resolve(&raw.paths.outbox),
+            lock: resolve(&raw.paths.lock),
         };
+        let mut newsletter = raw.newsletter;
+        newsletter.secret_file = newsletter.secret_file.as_deref().map(resolve);
+        let smtp = raw.smtp.map(|mut s| {
+            s.password_file = s.password_file.as_deref().map(resolve);
+            s
+        });
+        let dkim = raw.dkim.map(|mut d| {
+            d.key_file = resolve(&d.key_file);
+            d
+        });
         Ok(Config {
             site,
             paths,
             seed: raw.seed,
-            newsletter: raw.newsletter,
+            newsletter,
+            smtp,
+            dkim,
             timezone,
         })
     }
@@ -343,6 +508,11 @@ mod tests {
         let no_scheme = MINIMAL.replace("https://example.com/news", "example.com");
         let err = load(&no_scheme).unwrap_err().to_string();
         assert!(err.contains("site.base_url"), "{err}");
+        let insecure = format!("{MINIMAL}[smtp]\nhost = \"mail.example.com\"\ntls = \"none\"\n");
+        let err = load(&insecure).unwrap_err().to_string();
+        assert!(err.contains("smtp.tls"), "{err}");
+        let loopback = format!("{MINIMAL}[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\n");
+        assert!(load(&loopback).is_ok());
         let unknown = format!("{MINIMAL}titel = \"x\"\n");
         let err = load(&unknown).unwrap_err().to_string();
         assert!(err.contains("titel"), "{err}");

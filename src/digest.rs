@@ -111,8 +111,7 @@ pub fn edition_view(meta: &SiteMeta, week: Week, article_count: usize) -> Editio
     }
 }
 
-/// Renders one edition. `articles` are the edition's articles, newest first; the
-/// edition must not be empty (the caller reports empty editions).
+/// Renders one edition. `articles` are the edition's articles, newest first.
 pub fn render_digest(
     config: &Config,
     meta: &SiteMeta,
@@ -140,9 +139,7 @@ pub fn render_digest(
     );
     context.insert("edition", &edition);
     context.insert("articles", &items);
-    if let Some(lead) = items.first() {
-        context.insert("lead", &lead.view);
-    }
+    context.insert("lead", &items.first().map(|a| a.view));
     let subject =
         templates.render_str("newsletter.subject", &config.newsletter.subject, &context)?;
     // A subject is one header line: no template may smuggle a line break into it.

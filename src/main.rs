@@ -6,8 +6,14 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use herald::config::Config;
+use std::io::IsTerminal;
+
+use herald::dispatch::{self, DispatchError, SendOutcome};
 use herald::edition::Week;
 use herald::publish::{self, BuildReport, DigestPreview};
+use herald::state::State;
+use herald::subscribers::{AddOutcome, Status, Subscribers};
+use herald::token::TokenError;
 
 /// Publishes a weekly column: feeds, a static site and an e-mail digest.
 #[derive(Parser)]
@@ -38,13 +44,56 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Manage the subscriber list.
+    #[command(subcommand)]
+    Subscribers(SubscribersCommand),
+    /// Unsubscribe the address an unsubscribe link's token was made for.
+    Unsubscribe {
+        /// The `token` parameter of the link.
+        token: String,
+    },
+    /// Send one edition to every active subscriber who does not have it yet.
+    Send {
+        /// ISO week of the edition (default: the latest edition due).
+        #[arg(long)]
+        week: Option<Week>,
+        /// Show who would get what, send nothing, record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// What cron runs: build, then send the edition that is due if it is not sent yet.
+    Run,
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Add one address (an unsubscribed or bounced one is reactivated).
+    Add {
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Import a CSV file of `email,name` rows (header optional). Never reactivates.
+    Import { file: PathBuf },
+    /// List subscribers.
+    List {
+        #[arg(long)]
+        status: Option<Status>,
+    },
+    /// Delete an address from the list.
+    Remove { email: String },
 }
 
 /// Exit codes, documented in README.md.
 mod exit {
-    pub const SEEDS_SKIPPED: u8 = 1;
+    /// Some seeds were skipped or some recipients were not reached.
+    pub const PARTIAL: u8 = 1;
     pub const CONFIG: u8 = 2;
     pub const FAILED: u8 = 3;
+    /// The unsubscribe token was refused.
+    pub const REFUSED: u8 = 4;
+    /// Another `herald run` holds the lock (EX_TEMPFAIL).
+    pub const LOCKED: u8 = 75;
 }
 
 fn main() -> ExitCode {
@@ -74,7 +123,13 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit::FAILED)
+            if let Some(DispatchError::LockHeld { .. }) = e.downcast_ref::<DispatchError>() {
+                ExitCode::from(exit::LOCKED)
+            } else if let Some(TokenError::Invalid) = e.downcast_ref::<TokenError>() {
+                ExitCode::from(exit::REFUSED)
+            } else {
+                ExitCode::from(exit::FAILED)
+            }
         }
     }
 }
@@ -123,6 +178,156 @@ fn run(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Subscribers(command) => subscribers(command, config),
+        Command::Unsubscribe { token } => {
+            let email = dispatch::token_key(config)?.verify_unsubscribe(token)?;
+            let state = State::open(&config.paths.state)?;
+            Subscribers::new(state.connection()).set_status(
+                &email,
+                Status::Unsubscribed,
+                now()?,
+            )?;
+            println!("unsubscribed {email}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Send { week, dry_run } => {
+            let now = now()?;
+            let week = week.unwrap_or_else(|| publish::schedule(config).latest_due(now));
+            let outcome = dispatch::send_edition(config, week, now, *dry_run, progress_wanted())
+                .with_context(|| format!("sending edition {week} failed"))?;
+            print_send(&outcome, true);
+            Ok(if outcome.is_partial() {
+                ExitCode::from(exit::PARTIAL)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Run => {
+            let report = dispatch::run(config, now()?, progress_wanted()).context("run failed")?;
+            let b = &report.build;
+            let c = &b.changes;
+            if !(c.new.is_empty()
+                && c.updated.is_empty()
+                && c.removed.is_empty()
+                && b.problems.is_empty())
+            {
+                print_report(b, "build");
+            }
+            if let Some(outcome) = &report.send {
+                print_send(outcome, false);
+            }
+            let partial =
+                !b.is_clean() || report.send.as_ref().is_some_and(SendOutcome::is_partial);
+            Ok(if partial {
+                ExitCode::from(exit::PARTIAL)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+/// A progress bar only for a person watching, never under cron.
+fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn subscribers(command: &SubscribersCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let state = State::open(&config.paths.state)?;
+    let subs = Subscribers::new(state.connection());
+    let now = now()?;
+    match command {
+        SubscribersCommand::Add { email, name } => {
+            let outcome = subs.add(email, name, now, true)?;
+            let email = herald::subscribers::normalise_email(email)?;
+            match outcome {
+                AddOutcome::Added => println!("added {email}"),
+                AddOutcome::AlreadyActive => println!("{email} is already subscribed"),
+                AddOutcome::Reactivated => println!("reactivated {email}"),
+                AddOutcome::Inactive(status) => println!("{email} stays {status}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SubscribersCommand::Import { file } => {
+            let reader = std::fs::File::open(file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let report = subs.import(reader, &file.display().to_string(), now)?;
+            for (line, why) in &report.rejected {
+                eprintln!("{}:{line}: {why} (row skipped)", file.display());
+            }
+            println!(
+                "import: {} added, {} already on the list, {} rejected",
+                report.added,
+                report.unchanged,
+                report.rejected.len()
+            );
+            Ok(if report.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(exit::PARTIAL)
+            })
+        }
+        SubscribersCommand::List { status } => {
+            for s in subs.list(*status)? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    s.email,
+                    s.status,
+                    s.name,
+                    s.changed.to_rfc3339()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SubscribersCommand::Remove { email } => {
+            subs.remove(email)?;
+            println!("removed {}", herald::subscribers::normalise_email(email)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_send(outcome: &SendOutcome, verbose: bool) {
+    match outcome {
+        SendOutcome::Empty { week } => println!("send {week}: empty edition, nothing to send"),
+        SendOutcome::AlreadySent { week, counts } => {
+            if verbose {
+                println!(
+                    "send {week}: already sent to every subscriber ({} sent), nothing to do",
+                    counts.sent
+                );
+            }
+        }
+        SendOutcome::DryRun {
+            week,
+            subject,
+            recipients,
+            route,
+        } => {
+            println!(
+                "send {week} (dry run): would send \"{subject}\" to {recipients} subscriber(s) through {route}"
+            );
+        }
+        SendOutcome::Delivered {
+            week,
+            report,
+            counts,
+            route,
+            ..
+        } => {
+            for (email, reply) in &report.permanent_failures {
+                eprintln!("send {week}: {email}: rejected permanently: {reply}");
+            }
+            println!(
+                "send {week}: {} sent, {} to retry, {} rejected, {} skipped (unsubscribed) through {route}; edition total {} of {} sent",
+                report.sent,
+                report.failed_temporary,
+                report.failed_permanent,
+                report.skipped,
+                counts.sent,
+                counts.total()
+            );
+        }
     }
 }
 
@@ -130,7 +335,7 @@ fn seed_exit_code(report: &BuildReport) -> ExitCode {
     if report.is_clean() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(exit::SEEDS_SKIPPED)
+        ExitCode::from(exit::PARTIAL)
     }
 }
 

@@ -109,10 +109,11 @@ impl Prepared {
             .unwrap_or_default()
     }
 
-    /// Renders one edition's digest; `None` when it has no articles.
+    /// Renders one edition's digest; `None` when it has no articles and
+    /// `newsletter.skip_empty` is on.
     pub fn digest(&self, config: &Config, week: Week) -> Result<Option<Digest>, BuildError> {
         let articles = self.edition_articles(week);
-        if articles.is_empty() {
+        if articles.is_empty() && config.newsletter.skip_empty {
             return Ok(None);
         }
         Ok(Some(render_digest(

@@ -118,7 +118,9 @@ impl State {
                 conn,
                 path: path.to_path_buf(),
             };
-            state.conn.execute_batch(SCHEMA).map_err(wrap)?;
+            for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
+                state.conn.execute_batch(schema).map_err(wrap)?;
+            }
             return Ok(state);
         }
         let conn =
@@ -158,7 +160,9 @@ impl State {
                 known: SCHEMA_VERSION,
             });
         }
-        self.conn.execute_batch(SCHEMA).map_err(|e| self.wrap(e))?;
+        for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
+            self.conn.execute_batch(schema).map_err(|e| self.wrap(e))?;
+        }
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| self.wrap(e))?;

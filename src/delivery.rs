@@ -1,0 +1,550 @@
+//! A [`Digest`] + the subscriber list → one personalised message per subscriber,
+//! delivered and journaled.
+//!
+//! Guarantees (see [`crate::journal`]): a recipient is marked sent only after the
+//! server's 250, committed before that connection carries another message; 4xx
+//! replies and dropped connections are retried with exponential backoff up to
+//! `smtp.max_attempts` and then left for the next run; 5xx replies are permanent for
+//! that recipient and never stop the others; a subscriber who unsubscribes while an
+//! edition is going out is checked right before their message and skipped.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+use lettre::message::header::HeaderName;
+use lettre::message::{Mailbox, dkim_sign};
+use rusqlite::Connection;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::digest::Digest;
+use crate::journal::{Job, SendJournal, SendStatus};
+use crate::message::{
+    Envelope, ListHeaders, MessageError, compose, deterministic_message_id, parse_mailbox,
+};
+use crate::token::TokenKey;
+use crate::transport::{Failure, Outbox, SmtpLink, SmtpSettings, TransportError};
+
+/// Rows fetched from the journal at a time: memory stays flat in list size.
+const BATCH: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    #[error("send journal: {0}")]
+    Journal(#[from] rusqlite::Error),
+    #[error(
+        "DKIM key {path}: {message}\n  hint: use an Ed25519 key (base64 of the 32-byte seed) or an RSA key in PKCS#1 PEM"
+    )]
+    Dkim { path: String, message: String },
+    #[error("cannot start the sender: {0}")]
+    Runtime(std::io::Error),
+    #[error(
+        "gave up on the mail server: {0}\n  hint: the remaining recipients stay pending; the next run continues where this one stopped"
+    )]
+    ServerUnavailable(String),
+}
+
+/// What one sending run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub attempted: u64,
+    pub sent: u64,
+    pub failed_temporary: u64,
+    pub failed_permanent: u64,
+    /// Unsubscribed after the run began; nothing was sent to them.
+    pub skipped: u64,
+    /// Each permanent failure: `(address, server reply)`.
+    pub permanent_failures: Vec<(String, String)>,
+}
+
+/// Everything that is the same for every message of an edition.
+pub struct MessageFactory {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    domain: String,
+    list_id: String,
+    unsubscribe_base: String,
+    unsubscribe_mailto: Option<String>,
+    keys: TokenKey,
+    dkim: Option<DkimConfig>,
+    date: SystemTime,
+}
+
+impl MessageFactory {
+    pub fn new(
+        config: &Config,
+        keys: TokenKey,
+        now: DateTime<Utc>,
+    ) -> Result<MessageFactory, DeliveryError> {
+        let n = &config.newsletter;
+        let domain = config.site_domain().to_string();
+        Ok(MessageFactory {
+            from: parse_mailbox("newsletter.from", &n.from)?,
+            reply_to: n
+                .reply_to
+                .as_deref()
+                .map(|r| parse_mailbox("newsletter.reply_to", r))
+                .transpose()?,
+            list_id: match &n.list_id {
+                Some(id) => id.clone(),
+                None => format!("<newsletter.{domain}>"),
+            },
+            unsubscribe_base: n
+                .unsubscribe_url
+                .clone()
+                .unwrap_or_else(|| format!("{}unsubscribe", config.site.base_url)),
+            unsubscribe_mailto: n.unsubscribe_mailto.clone(),
+            dkim: load_dkim(config, &domain)?,
+            domain,
+            keys,
+            date: now.into(),
+        })
+    }
+
+    pub fn unsubscribe_url(&self, email: &str) -> String {
+        let separator = if self.unsubscribe_base.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}token={}",
+            self.unsubscribe_base,
+            self.keys.unsubscribe_token(email)
+        )
+    }
+
+    /// The exact bytes and envelope for one recipient.
+    pub fn build(
+        &self,
+        digest: &Digest,
+        job: &Job,
+    ) -> Result<(lettre::address::Envelope, Vec<u8>), MessageError> {
+        let address = job
+            .email
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MessageError::Address {
+                field: "subscriber".into(),
+                value: job.email.clone(),
+                reason: e.to_string(),
+            })?;
+        let name = (!job.name.is_empty()).then(|| job.name.clone());
+        let to = Mailbox::new(name, address);
+        let unsubscribe_url = self.unsubscribe_url(&job.email);
+        let (html, text) = digest.personalise(&unsubscribe_url);
+        let mut message = compose(
+            digest,
+            Envelope {
+                from: &self.from,
+                reply_to: self.reply_to.as_ref(),
+                to,
+                message_id: deterministic_message_id(
+                    &digest.week.to_string(),
+                    &job.email,
+                    &self.domain,
+                ),
+                date: self.date,
+                list: Some(ListHeaders {
+                    list_id: self.list_id.clone(),
+                    unsubscribe_url,
+                    unsubscribe_mailto: self.unsubscribe_mailto.clone(),
+                }),
+            },
+            html,
+            text,
+        )?;
+        if let Some(dkim) = &self.dkim {
+            dkim_sign(&mut message, dkim);
+        }
+        Ok((message.envelope().clone(), message.formatted()))
+    }
+}
+
+/// Headers the DKIM signature covers: lettre's defaults plus the ones RFC 8058
+/// requires for one-click unsubscribe to be trusted.
+const DKIM_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+];
+
+fn load_dkim(config: &Config, domain: &str) -> Result<Option<DkimConfig>, DeliveryError> {
+    let Some(dkim) = &config.dkim else {
+        return Ok(None);
+    };
+    let path = dkim.key_file.display().to_string();
+    let err = |message: String| DeliveryError::Dkim {
+        path: path.clone(),
+        message,
+    };
+    crate::token::warn_if_readable_by_others(&dkim.key_file);
+    let pem = std::fs::read_to_string(&dkim.key_file).map_err(|e| err(e.to_string()))?;
+    let algorithm = if pem.contains("BEGIN RSA PRIVATE KEY") {
+        DkimSigningAlgorithm::Rsa
+    } else {
+        DkimSigningAlgorithm::Ed25519
+    };
+    let key = DkimSigningKey::new(pem.trim(), algorithm).map_err(|e| err(format!("{e:?}")))?;
+    Ok(Some(DkimConfig::new(
+        dkim.selector.clone(),
+        dkim.domain.clone().unwrap_or_else(|| domain.to_string()),
+        key,
+        DKIM_HEADERS
+            .iter()
+            .map(|h| HeaderName::new_from_ascii_str(h))
+            .collect(),
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    )))
+}
+
+/// How messages leave: SMTP with a pool of connections, or the outbox folder.
+pub enum Route {
+    Smtp {
+        settings: SmtpSettings,
+        pool_size: usize,
+        rate_limit: Option<f64>,
+        max_attempts: u32,
+        retry_base: Duration,
+    },
+    Outbox(std::path::PathBuf),
+}
+
+impl Route {
+    pub fn from_config(config: &Config) -> Result<Route, DeliveryError> {
+        Ok(match &config.smtp {
+            Some(smtp) => Route::Smtp {
+                settings: SmtpSettings::from_config(smtp)?,
+                pool_size: smtp.pool_size,
+                rate_limit: smtp.rate_limit,
+                max_attempts: smtp.max_attempts,
+                retry_base: Duration::from_millis(smtp.retry_base_ms),
+            },
+            None => Route::Outbox(config.paths.outbox.clone()),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Route::Smtp { pool_size, .. } => format!("SMTP ({pool_size} connection(s))"),
+            Route::Outbox(dir) => format!("the outbox {}", dir.display()),
+        }
+    }
+}
+
+/// Spaces messages out to at most `rate` per second across all connections.
+struct RateLimiter {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl RateLimiter {
+    fn new(rate: Option<f64>) -> Option<RateLimiter> {
+        rate.map(|r| RateLimiter {
+            interval: Duration::from_secs_f64(1.0 / r),
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        })
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// State shared by the sending workers.
+struct Shared<'a> {
+    db: Mutex<&'a Connection>,
+    digest: &'a Digest,
+    factory: &'a MessageFactory,
+    bounce_after: u32,
+    report: Mutex<DeliveryReport>,
+    stop: AtomicBool,
+    fatal: Mutex<Option<String>>,
+    done: AtomicU64,
+    progress: ProgressBar,
+    now: i64,
+}
+
+impl Shared<'_> {
+    fn record(
+        &self,
+        job: &Job,
+        status: SendStatus,
+        attempts: u32,
+        reply: &str,
+    ) -> Result<(), rusqlite::Error> {
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        SendJournal::new(&db).record(job, status, attempts, reply, self.now, self.bounce_after)?;
+        drop(db);
+        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        report.attempted += 1;
+        match status {
+            SendStatus::Sent => report.sent += 1,
+            SendStatus::FailedTemporary => report.failed_temporary += 1,
+            SendStatus::FailedPermanent => {
+                report.failed_permanent += 1;
+                report
+                    .permanent_failures
+                    .push((job.email.clone(), reply.to_string()));
+            }
+            SendStatus::Pending => {}
+        }
+        self.done.fetch_add(1, Ordering::Relaxed);
+        self.progress.inc(1);
+        Ok(())
+    }
+
+    fn still_active(&self, job: &Job) -> Result<bool, rusqlite::Error> {
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        SendJournal::new(&db).still_active(job.subscriber_id)
+    }
+
+    fn give_up(&self, why: String) {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut fatal = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
+        fatal.get_or_insert(why);
+    }
+}
+
+enum Link {
+    Smtp(SmtpLink),
+    Outbox(Arc<Outbox>),
+}
+
+impl Link {
+    async fn send(
+        &mut self,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> Result<String, Failure> {
+        match self {
+            Link::Smtp(link) => link.send(envelope, bytes).await,
+            Link::Outbox(outbox) => outbox.send(envelope, bytes),
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Link::Smtp(link) = self {
+            link.close().await;
+        }
+    }
+}
+
+/// Delivers `digest` to every journal row of its edition that is not yet sent.
+/// The journal rows must already exist ([`SendJournal::enqueue`]).
+pub fn deliver(
+    conn: &Connection,
+    digest: &Digest,
+    factory: &MessageFactory,
+    route: &Route,
+    bounce_after: u32,
+    now: DateTime<Utc>,
+    show_progress: bool,
+) -> Result<DeliveryReport, DeliveryError> {
+    let week = digest.week.to_string();
+    let total = SendJournal::new(conn).remaining(&week)?;
+    let progress = if show_progress {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} sent  {per_sec}  eta {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let shared = Shared {
+        db: Mutex::new(conn),
+        digest,
+        factory,
+        bounce_after,
+        report: Mutex::new(DeliveryReport::default()),
+        stop: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+        done: AtomicU64::new(0),
+        progress,
+        now: now.timestamp(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(DeliveryError::Runtime)?;
+    let result = runtime.block_on(run_workers(&shared, route, &week));
+    shared.progress.finish_and_clear();
+    result?;
+    if let Some(why) = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        return Err(DeliveryError::ServerUnavailable(why));
+    }
+    Ok(shared
+        .report
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner()))
+}
+
+async fn run_workers(shared: &Shared<'_>, route: &Route, week: &str) -> Result<(), DeliveryError> {
+    let (workers, limiter, max_attempts, retry_base) = match route {
+        Route::Smtp {
+            pool_size,
+            rate_limit,
+            max_attempts,
+            retry_base,
+            ..
+        } => (
+            *pool_size,
+            RateLimiter::new(*rate_limit),
+            *max_attempts,
+            *retry_base,
+        ),
+        Route::Outbox(_) => (1, None, 1, Duration::ZERO),
+    };
+    let outbox = match route {
+        Route::Outbox(dir) => Some(Arc::new(Outbox::open(dir.clone())?)),
+        Route::Smtp { .. } => None,
+    };
+    let (sender, receiver) = mpsc::channel::<Job>(workers * 2);
+    let receiver = tokio::sync::Mutex::new(receiver);
+    let feeder = async {
+        let mut after = 0;
+        loop {
+            if shared.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let batch = {
+                let db = shared.db.lock().unwrap_or_else(|e| e.into_inner());
+                SendJournal::new(&db).next_batch(week, after, BATCH)?
+            };
+            let Some(last) = batch.last() else { break };
+            after = last.rowid;
+            for job in batch {
+                if shared.stop.load(Ordering::SeqCst) || sender.send(job).await.is_err() {
+                    break;
+                }
+            }
+        }
+        drop(sender);
+        Ok(())
+    };
+    let worker = |_: usize| {
+        let mut link = match (&outbox, route) {
+            (Some(outbox), _) => Link::Outbox(outbox.clone()),
+            (None, Route::Smtp { settings, .. }) => Link::Smtp(SmtpLink::new(settings.clone())),
+            (None, Route::Outbox(_)) => unreachable!("outbox is opened above"),
+        };
+        let receiver = &receiver;
+        let limiter = limiter.as_ref();
+        async move {
+            loop {
+                let Some(job) = receiver.lock().await.recv().await else {
+                    break;
+                };
+                // After a stop, drain what the feeder already queued so it can finish.
+                if !shared.stop.load(Ordering::SeqCst) {
+                    send_one(shared, &mut link, limiter, &job, max_attempts, retry_base).await?;
+                }
+            }
+            link.close().await;
+            Ok::<(), DeliveryError>(())
+        }
+    };
+    // Workers borrow the shared state, so they run concurrently on this task
+    // (joined, not spawned).
+    let workers: Vec<_> = (0..workers).map(worker).collect();
+    tokio::try_join!(feeder, try_join_all(workers))?;
+    Ok(())
+}
+
+async fn send_one(
+    shared: &Shared<'_>,
+    link: &mut Link,
+    limiter: Option<&RateLimiter>,
+    job: &Job,
+    max_attempts: u32,
+    retry_base: Duration,
+) -> Result<(), DeliveryError> {
+    if !shared.still_active(job)? {
+        let mut report = shared.report.lock().unwrap_or_else(|e| e.into_inner());
+        report.skipped += 1;
+        return Ok(());
+    }
+    let (envelope, bytes) = match shared.factory.build(shared.digest, job) {
+        Ok(built) => built,
+        Err(e) => {
+            shared.record(job, SendStatus::FailedPermanent, 1, &e.to_string())?;
+            return Ok(());
+        }
+    };
+    let mut attempts = 0;
+    let mut connect_failures = 0;
+    loop {
+        attempts += 1;
+        if let Some(limiter) = limiter {
+            limiter.wait().await;
+        }
+        match link.send(&envelope, &bytes).await {
+            Ok(reply) => {
+                shared.record(job, SendStatus::Sent, attempts, &reply)?;
+                return Ok(());
+            }
+            Err(failure) if failure.permanent && !failure.connecting => {
+                shared.record(job, SendStatus::FailedPermanent, attempts, &failure.message)?;
+                return Ok(());
+            }
+            Err(failure) => {
+                if failure.connecting {
+                    connect_failures += 1;
+                }
+                tracing::debug!(
+                    "{}: attempt {attempts} failed: {}",
+                    job.email,
+                    failure.message
+                );
+                if attempts >= max_attempts || shared.stop.load(Ordering::SeqCst) {
+                    shared.record(job, SendStatus::FailedTemporary, attempts, &failure.message)?;
+                    if connect_failures >= max_attempts || failure.permanent {
+                        // The server itself is unreachable or refuses us: stop the
+                        // run instead of failing every recipient the same way.
+                        shared.give_up(failure.message);
+                    }
+                    return Ok(());
+                }
+                let backoff = retry_base.saturating_mul(1 << (attempts - 1).min(10));
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The `send` and `run` commands: pick the edition, freeze it, fill the journal,
+//! deliver, and (for `run`) keep two cron jobs from overlapping.
+
+use std::fs::File;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::delivery::{DeliveryError, DeliveryReport, MessageFactory, Route, deliver};
+use crate::edition::Week;
+use crate::journal::{JournalCounts, SendJournal};
+use crate::publish::{BuildError, BuildReport, Prepared, build, schedule};
+use crate::state::{FrozenEdition, State, StateError};
+use crate::subscribers::{Status, Subscribers};
+use crate::token::{TokenError, TokenKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("send journal: {0}")]
+    Journal(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Subscribers(#[from] crate::subscribers::SubscriberError),
+    #[error("another `herald run` holds the lock {path}; exiting without touching anything")]
+    LockHeld { path: String },
+    #[error("cannot open the lock file {path}: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What sending one edition came to.
+#[derive(Debug)]
+pub enum SendOutcome {
+    /// The edition has no articles: no e-mail exists for it.
+    Empty { week: Week },
+    /// Every active subscriber already has it.
+    AlreadySent { week: Week, counts: JournalCounts },
+    /// `--dry-run`: who would get what.
+    DryRun {
+        week: Week,
+        subject: String,
+        recipients: u64,
+        route: String,
+    },
+    Delivered {
+        week: Week,
+        subject: String,
+        report: DeliveryReport,
+        counts: JournalCounts,
+        route: String,
+    },
+}
+
+impl SendOutcome {
+    /// True when something is left undelivered (cron should hear about it).
+    pub fn is_partial(&self) -> bool {
+        matches!(self, SendOutcome::Delivered { report, .. }
+            if report.failed_temporary > 0 || report.failed_permanent > 0)
+    }
+}
+
+/// The signing key for unsubscribe tokens (see [`crate::token`]).
+pub fn token_key(config: &Config) -> Result<TokenKey, TokenError> {
+    let generated = config
+        .paths
+        .state
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("secret");
+    TokenKey::load(config.newsletter.secret_file.as_deref(), &generated)
+}
+
+/// Sends edition `week` to every active subscriber who does not have it yet.
+pub fn send_edition(
+    config: &Config,
+    week: Week,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    show_progress: bool,
+) -> Result<SendOutcome, DispatchError> {
+    let state = State::open(&config.paths.state)?;
+    let prepared = Prepared::load(config, &state, now)?;
+    let Some(digest) = prepared.digest(config, week)? else {
+        return Ok(SendOutcome::Empty { week });
+    };
+    let key = week.to_string();
+    let conn = state.connection();
+    let journal = SendJournal::new(conn);
+    let route = Route::from_config(config)?;
+    if dry_run {
+        let active = Subscribers::new(conn).count(Status::Active)?;
+        let sent = journal.counts(&key)?.sent;
+        return Ok(SendOutcome::DryRun {
+            week,
+            subject: digest.subject,
+            recipients: active.saturating_sub(sent),
+            route: route.describe(),
+        });
+    }
+    state.freeze_edition(&FrozenEdition {
+        week: key.clone(),
+        article_ids: digest.article_ids.clone(),
+        frozen_at: now.timestamp(),
+    })?;
+    journal.enqueue(&key, now.timestamp())?;
+    if journal.remaining(&key)? == 0 {
+        return Ok(SendOutcome::AlreadySent {
+            week,
+            counts: journal.counts(&key)?,
+        });
+    }
+    let factory = MessageFactory::new(config, token_key(config)?, now)?;
+    let report = deliver(
+        conn,
+        &digest,
+        &factory,
+        &route,
+        config.newsletter.bounce_after,
+        now,
+        show_progress,
+    )?;
+    Ok(SendOutcome::Delivered {
+        week,
+        subject: digest.subject,
+        counts: journal.counts(&key)?,
+        report,
+        route: route.describe(),
+    })
+}
+
+/// What `herald run` did.
+#[derive(Debug)]
+pub struct RunReport {
+    pub build: BuildReport,
+    /// The edition that is due now, and what sending it came to (`None` when it
+    /// is empty or already complete and nothing was attempted).
+    pub due: Week,
+    pub send: Option<SendOutcome>,
+}
+
+/// Holds the run lock until dropped; the OS releases it if the process dies.
+pub struct RunLock {
+    _file: File,
+}
+
+/// Takes the exclusive run lock, or fails at once with [`DispatchError::LockHeld`].
+pub fn lock(path: &Path) -> Result<RunLock, DispatchError> {
+    let shown = path.display().to_string();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| DispatchError::Lock {
+            path: shown.clone(),
+            source,
+        })?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| DispatchError::Lock {
+            path: shown.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DispatchError::LockHeld { path: shown }),
+        Err(std::fs::TryLockError::Error(source)) => Err(DispatchError::Lock {
+            path: shown,
+            source,
+        }),
+    }
+}
+
+/// What cron calls: build, then send the most recent due edition if it has
+/// articles and is not completely sent. Older editions are never sent from here.
+pub fn run(
+    config: &Config,
+    now: DateTime<Utc>,
+    show_progress: bool,
+) -> Result<RunReport, DispatchError> {
+    let _lock = lock(&config.paths.lock)?;
+    let build_report = build(config, now)?;
+    let due = schedule(config).latest_due(now);
+    let send = match send_edition(config, due, now, false, show_progress)? {
+        SendOutcome::Empty { .. } | SendOutcome::AlreadySent { .. } => None,
+        outcome => Some(outcome),
+    };
+    Ok(RunReport {
+        build: build_report,
+        due,
+        send,
+    })
+}

@@ -1,0 +1,193 @@
+//! `SendJournal`: one row per (edition, subscriber), the single source of truth for
+//! who got what.
+//!
+//! A row becomes `sent` only after the server's 250 reply to the message, and that
+//! update is committed before the connection carries another message. So after a
+//! crash the next run resends only rows that are not `sent`, and the duplicates a
+//! crash can cause are bounded by the messages in flight at that moment: at most one
+//! per connection (`smtp.pool_size`).
+
+use rusqlite::{Connection, params};
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS send_journal (
+    week           TEXT NOT NULL,
+    subscriber_id  INTEGER NOT NULL,
+    email          TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_reply     TEXT,
+    updated        INTEGER NOT NULL,
+    PRIMARY KEY (week, subscriber_id)
+);
+CREATE INDEX IF NOT EXISTS send_journal_status ON send_journal (week, status);
+";
+
+/// Where one recipient stands for one edition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendStatus {
+    Pending,
+    Sent,
+    FailedTemporary,
+    FailedPermanent,
+}
+
+impl SendStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendStatus::Pending => "pending",
+            SendStatus::Sent => "sent",
+            SendStatus::FailedTemporary => "failed-temporary",
+            SendStatus::FailedPermanent => "failed-permanent",
+        }
+    }
+}
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub rowid: i64,
+    pub subscriber_id: i64,
+    pub email: String,
+    pub name: String,
+}
+
+/// Counts of journal rows for one edition.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JournalCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub failed_temporary: u64,
+    pub failed_permanent: u64,
+}
+
+impl JournalCounts {
+    pub fn total(&self) -> u64 {
+        self.pending + self.sent + self.failed_temporary + self.failed_permanent
+    }
+}
+
+pub struct SendJournal<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> SendJournal<'a> {
+    pub fn new(conn: &'a Connection) -> SendJournal<'a> {
+        SendJournal { conn }
+    }
+
+    /// Adds a pending row for every active subscriber who has none for `week`.
+    /// Returns how many were added.
+    pub fn enqueue(&self, week: &str, now: i64) -> rusqlite::Result<usize> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO send_journal (week, subscriber_id, email, status, attempts, updated)
+             SELECT ?1, id, email, 'pending', 0, ?2 FROM subscribers WHERE status = 'active'",
+            params![week, now],
+        )
+    }
+
+    /// Up to `limit` rows still to send, after `after_rowid`, for subscribers who are
+    /// still active. Callers page through with the last rowid they got, so memory
+    /// stays flat however long the list is.
+    pub fn next_batch(
+        &self,
+        week: &str,
+        after_rowid: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Job>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT j.rowid, j.subscriber_id, s.email, s.name
+             FROM send_journal j JOIN subscribers s ON s.id = j.subscriber_id
+             WHERE j.week = ?1 AND j.rowid > ?2 AND j.status IN ('pending', 'failed-temporary')
+               AND s.status = 'active'
+             ORDER BY j.rowid LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![week, after_rowid, limit as i64], |r| {
+            Ok(Job {
+                rowid: r.get(0)?,
+                subscriber_id: r.get(1)?,
+                email: r.get(2)?,
+                name: r.get(3)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Whether the subscriber may still be sent to (not unsubscribed meanwhile).
+    pub fn still_active(&self, subscriber_id: i64) -> rusqlite::Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM subscribers WHERE id = ?1 AND status = 'active'")?;
+        stmt.exists([subscriber_id])
+    }
+
+    /// Records the outcome of a delivery attempt series, in its own transaction.
+    /// A permanent failure counts towards bouncing the subscriber; a success resets
+    /// that count.
+    pub fn record(
+        &self,
+        job: &Job,
+        status: SendStatus,
+        attempts: u32,
+        reply: &str,
+        now: i64,
+        bounce_after: u32,
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.prepare_cached(
+            "UPDATE send_journal SET status = ?2, attempts = attempts + ?3, last_reply = ?4, updated = ?5
+             WHERE rowid = ?1",
+        )?
+        .execute(params![job.rowid, status.as_str(), attempts, reply, now])?;
+        match status {
+            SendStatus::Sent => {
+                tx.prepare_cached(
+                    "UPDATE subscribers SET permanent_failures = 0 WHERE id = ?1 AND permanent_failures != 0",
+                )?
+                .execute([job.subscriber_id])?;
+            }
+            SendStatus::FailedPermanent => {
+                tx.prepare_cached(
+                    "UPDATE subscribers SET permanent_failures = permanent_failures + 1,
+                         status = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN 'bounced' ELSE status END,
+                         changed = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN ?3 ELSE changed END
+                     WHERE id = ?1",
+                )?
+                .execute(params![job.subscriber_id, bounce_after, now])?;
+            }
+            _ => {}
+        }
+        tx.commit()
+    }
+
+    pub fn counts(&self, week: &str) -> rusqlite::Result<JournalCounts> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT status, COUNT(*) FROM send_journal WHERE week = ?1 GROUP BY status")?;
+        let mut counts = JournalCounts::default();
+        let rows = stmt.query_map([week], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            let (status, n) = row?;
+            match status.as_str() {
+                "pending" => counts.pending = n,
+                "sent" => counts.sent = n,
+                "failed-temporary" => counts.failed_temporary = n,
+                "failed-permanent" => counts.failed_permanent = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Rows still to send to active subscribers (what a run would try).
+    pub fn remaining(&self, week: &str) -> rusqlite::Result<u64> {
+        self.conn.query_row(
+            "SELECT COUNT(*) FROM send_journal j JOIN subscribers s ON s.id = j.subscriber_id
+             WHERE j.week = ?1 AND j.status IN ('pending', 'failed-temporary') AND s.status = 'active'",
+            [week],
+            |r| r.get::<_, i64>(0).map(|n| n as u64),
+        )
+    }
+}

@@ -1,0 +1,356 @@
+//! The subscriber list, kept in the state file.
+//!
+//! Addresses are validated with lettre's parser and stored lower-cased, so the list
+//! is unique case-insensitively. Status is `active`, `unsubscribed` or `bounced`; an
+//! import never reactivates someone who left.
+
+use std::fmt;
+use std::io::Read;
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use lettre::Address;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS subscribers (
+    id                  INTEGER PRIMARY KEY,
+    email               TEXT NOT NULL UNIQUE,
+    name                TEXT NOT NULL DEFAULT '',
+    status              TEXT NOT NULL,
+    created             INTEGER NOT NULL,
+    changed             INTEGER NOT NULL,
+    permanent_failures  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS subscribers_status ON subscribers (status, id);
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Unsubscribed,
+    Bounced,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Unsubscribed => "unsubscribed",
+            Status::Bounced => "bounced",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Status, String> {
+        match s {
+            "active" => Ok(Status::Active),
+            "unsubscribed" => Ok(Status::Unsubscribed),
+            "bounced" => Ok(Status::Bounced),
+            other => Err(format!(
+                "`{other}` is not a status (active, unsubscribed, bounced)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: Status,
+    pub created: DateTime<Utc>,
+    pub changed: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriberError {
+    #[error("`{address}` is not a valid e-mail address: {reason}")]
+    InvalidAddress { address: String, reason: String },
+    #[error("a name must not contain line breaks or control characters")]
+    InvalidName,
+    #[error("{0} is not on the list")]
+    NotFound(String),
+    #[error("subscriber database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{path}: {message}")]
+    Csv { path: String, message: String },
+}
+
+/// Validates and normalises an address: trimmed, lower-cased, accepted by lettre.
+pub fn normalise_email(raw: &str) -> Result<String, SubscriberError> {
+    let lowered = raw.trim().to_lowercase();
+    lowered
+        .parse::<Address>()
+        .map(|a| a.to_string())
+        .map_err(|e| SubscriberError::InvalidAddress {
+            address: raw.trim().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+fn clean_name(name: &str) -> Result<String, SubscriberError> {
+    if name.chars().any(char::is_control) {
+        return Err(SubscriberError::InvalidName);
+    }
+    Ok(name.trim().to_string())
+}
+
+/// What `add` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    Added,
+    /// Already active; nothing changed.
+    AlreadyActive,
+    /// On the list but unsubscribed or bounced; left as it was.
+    Inactive(Status),
+    /// Was unsubscribed or bounced and is active again (explicit `add` only).
+    Reactivated,
+}
+
+/// Report of an import: rows added, already there, and rejected with line numbers.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub added: usize,
+    pub unchanged: usize,
+    pub rejected: Vec<(u64, String)>,
+}
+
+pub struct Subscribers<'a> {
+    conn: &'a Connection,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(t: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(t, 0).single().unwrap_or_default()
+}
+
+impl<'a> Subscribers<'a> {
+    pub fn new(conn: &'a Connection) -> Subscribers<'a> {
+        Subscribers { conn }
+    }
+
+    pub fn find(&self, email: &str) -> Result<Option<Subscriber>, SubscriberError> {
+        let email = normalise_email(email)?;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, email, name, status, created, changed FROM subscribers WHERE email = ?1",
+                [&email],
+                row_to_subscriber,
+            )
+            .optional()?)
+    }
+
+    /// Adds an address. `reactivate` lets an explicit add bring back someone who
+    /// left (the editor re-adding them by hand); imports never do.
+    pub fn add(
+        &self,
+        email: &str,
+        name: &str,
+        now: DateTime<Utc>,
+        reactivate: bool,
+    ) -> Result<AddOutcome, SubscriberError> {
+        let email = normalise_email(email)?;
+        let name = clean_name(name)?;
+        if let Some(existing) = self.find(&email)? {
+            return match existing.status {
+                Status::Active => Ok(AddOutcome::AlreadyActive),
+                other if !reactivate => Ok(AddOutcome::Inactive(other)),
+                _ => {
+                    self.set_status(&email, Status::Active, now)?;
+                    Ok(AddOutcome::Reactivated)
+                }
+            };
+        }
+        self.conn.execute(
+            "INSERT INTO subscribers (email, name, status, created, changed) VALUES (?1, ?2, 'active', ?3, ?3)",
+            params![email, name, ts(now)],
+        )?;
+        Ok(AddOutcome::Added)
+    }
+
+    /// Imports `email,name` rows (a header row is optional). Each bad row is
+    /// reported with its line number and skipped; the rest are added in one transaction.
+    pub fn import(
+        &self,
+        source: impl Read,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport, SubscriberError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(source);
+        let mut report = ImportReport::default();
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| {
+            for (index, record) in reader.records().enumerate() {
+                let record = record.map_err(|e| SubscriberError::Csv {
+                    path: label.to_string(),
+                    message: e.to_string(),
+                })?;
+                let line = record
+                    .position()
+                    .map(|p| p.line())
+                    .unwrap_or(index as u64 + 1);
+                let email = record.get(0).unwrap_or("");
+                if index == 0 && email.eq_ignore_ascii_case("email") {
+                    continue;
+                }
+                if email.is_empty() && record.len() <= 1 {
+                    continue;
+                }
+                let name = record.get(1).unwrap_or("");
+                match self.add(email, name, now, false) {
+                    Ok(AddOutcome::Added) => report.added += 1,
+                    Ok(_) => report.unchanged += 1,
+                    Err(SubscriberError::Sqlite(e)) => return Err(SubscriberError::Sqlite(e)),
+                    Err(e) => report.rejected.push((line, e.to_string())),
+                }
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(report)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    pub fn list(&self, status: Option<Status>) -> Result<Vec<Subscriber>, SubscriberError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, email, name, status, created, changed FROM subscribers
+             WHERE ?1 IS NULL OR status = ?1 ORDER BY email",
+        )?;
+        let rows = stmt.query_map([status.map(Status::as_str)], row_to_subscriber)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn set_status(
+        &self,
+        email: &str,
+        status: Status,
+        now: DateTime<Utc>,
+    ) -> Result<(), SubscriberError> {
+        let email = normalise_email(email)?;
+        let changed = self.conn.execute(
+            "UPDATE subscribers SET status = ?2, changed = ?3,
+                 permanent_failures = CASE WHEN ?2 = 'active' THEN 0 ELSE permanent_failures END
+             WHERE email = ?1 AND status != ?2",
+            params![email, status.as_str(), ts(now)],
+        )?;
+        if changed == 0 && self.find(&email)?.is_none() {
+            return Err(SubscriberError::NotFound(email));
+        }
+        Ok(())
+    }
+
+    /// Deletes a subscriber entirely (their send history stays in the journal).
+    pub fn remove(&self, email: &str) -> Result<(), SubscriberError> {
+        let email = normalise_email(email)?;
+        if self
+            .conn
+            .execute("DELETE FROM subscribers WHERE email = ?1", [&email])?
+            == 0
+        {
+            return Err(SubscriberError::NotFound(email));
+        }
+        Ok(())
+    }
+
+    pub fn count(&self, status: Status) -> Result<u64, SubscriberError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM subscribers WHERE status = ?1",
+            [status.as_str()],
+            |r| r.get::<_, i64>(0).map(|n| n as u64),
+        )?)
+    }
+}
+
+fn row_to_subscriber(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
+    let status: String = r.get(3)?;
+    Ok(Subscriber {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        status: status.parse().unwrap_or(Status::Unsubscribed),
+        created: from_ts(r.get(4)?),
+        changed: from_ts(r.get(5)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn
+    }
+
+    #[test]
+    fn addresses_are_validated_and_unique_case_insensitively() {
+        let conn = db();
+        let subs = Subscribers::new(&conn);
+        let now = Utc::now();
+        assert_eq!(
+            subs.add(" Reader@Example.COM ", "讀者", now, false)
+                .unwrap(),
+            AddOutcome::Added
+        );
+        assert_eq!(
+            subs.add("reader@example.com", "", now, false).unwrap(),
+            AddOutcome::AlreadyActive
+        );
+        assert!(subs.add("not-an-address", "", now, false).is_err());
+        assert!(subs.add("a@b.c", "Evil\r\nBcc: x@y.z", now, false).is_err());
+        let all = subs.list(None).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].email, "reader@example.com");
+        assert_eq!(all[0].name, "讀者");
+    }
+
+    #[test]
+    fn import_reports_bad_rows_by_line_and_never_reactivates() {
+        let conn = db();
+        let subs = Subscribers::new(&conn);
+        let now = Utc::now();
+        subs.add("left@example.com", "", now, false).unwrap();
+        subs.set_status("left@example.com", Status::Unsubscribed, now)
+            .unwrap();
+        let csv = "email,name\none@example.com,One\nbroken-address,Two\n\nleft@example.com,Back\nTWO@example.com,\n";
+        let report = subs.import(csv.as_bytes(), "list.csv", now).unwrap();
+        assert_eq!(report.added, 2);
+        assert_eq!(report.unchanged, 1);
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].0, 3);
+        assert_eq!(
+            subs.find("left@example.com").unwrap().unwrap().status,
+            Status::Unsubscribed
+        );
+        let again = subs.import(csv.as_bytes(), "list.csv", now).unwrap();
+        assert_eq!(again.added, 0);
+        assert_eq!(subs.list(None).unwrap().len(), 3);
+        assert_eq!(subs.list(Some(Status::Active)).unwrap().len(), 2);
+    }
+}

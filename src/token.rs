@@ -1,0 +1,283 @@
+//! Signed tokens for links in mail: `<payload>.<signature>`, both base64url.
+//!
+//! The signature is HMAC-SHA256 over a purpose label and the payload, so a token
+//! made for one purpose (unsubscribing) is useless for another, and verification
+//! compares in constant time (`hmac`'s `verify_slice`). The secret comes from
+//! `HERALD_SECRET`, else from `newsletter.secret_file`, else from a file Herald
+//! generates once next to its state (mode 0600), so a fresh install works.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Environment variable that holds the signing secret.
+pub const SECRET_ENV: &str = "HERALD_SECRET";
+const MIN_SECRET_BYTES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the link is not valid (it was altered, truncated or not made by this newsletter)")]
+    Invalid,
+    #[error(
+        "cannot read the token secret from {path}: {source}\n  hint: check `newsletter.secret_file`, or set HERALD_SECRET"
+    )]
+    ReadSecret {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the token secret from {origin} is shorter than {MIN_SECRET_BYTES} bytes\n  hint: use a long random value, e.g. `openssl rand -hex 32`"
+    )]
+    WeakSecret { origin: String },
+    #[error("cannot create the token secret {path}: {source}")]
+    CreateSecret {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a token is for; part of what is signed.
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose {
+    Unsubscribe,
+    Confirm,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::Unsubscribe => b"herald-unsubscribe-v1",
+            Purpose::Confirm => b"herald-confirm-v1",
+        }
+    }
+}
+
+/// The signing key. Its bytes never appear in logs or errors (no `Debug` of them).
+pub struct TokenKey {
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(…)")
+    }
+}
+
+impl TokenKey {
+    pub fn from_secret(secret: &[u8]) -> Result<TokenKey, TokenError> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(TokenError::WeakSecret {
+                origin: "the given secret".into(),
+            });
+        }
+        Ok(TokenKey {
+            secret: secret.to_vec(),
+        })
+    }
+
+    /// `HERALD_SECRET`, else `secret_file`, else `generated` (created on first use).
+    pub fn load(secret_file: Option<&Path>, generated: &Path) -> Result<TokenKey, TokenError> {
+        if let Ok(value) = std::env::var(SECRET_ENV) {
+            let value = value.trim();
+            if value.len() < MIN_SECRET_BYTES {
+                return Err(TokenError::WeakSecret {
+                    origin: SECRET_ENV.into(),
+                });
+            }
+            return Ok(TokenKey {
+                secret: value.as_bytes().to_vec(),
+            });
+        }
+        let path = secret_file.unwrap_or(generated);
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let text = text.trim();
+                if text.len() < MIN_SECRET_BYTES {
+                    return Err(TokenError::WeakSecret {
+                        origin: path.display().to_string(),
+                    });
+                }
+                warn_if_readable_by_others(path);
+                Ok(TokenKey {
+                    secret: text.as_bytes().to_vec(),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && secret_file.is_none() => {
+                create_secret(generated)
+            }
+            Err(source) => Err(TokenError::ReadSecret {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    fn mac(&self, purpose: Purpose, payload: &[u8]) -> HmacSha256 {
+        // HMAC accepts keys of any length.
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(purpose.label());
+        mac.update(&[0]);
+        mac.update(payload);
+        mac
+    }
+
+    pub fn sign(&self, purpose: Purpose, payload: &str) -> String {
+        let signature = self
+            .mac(purpose, payload.as_bytes())
+            .finalize()
+            .into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    /// The payload of a token this key signed for `purpose`.
+    pub fn verify(&self, purpose: Purpose, token: &str) -> Result<String, TokenError> {
+        let (payload, signature) = token.trim().split_once('.').ok_or(TokenError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenError::Invalid)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::Invalid)?;
+        self.mac(purpose, &payload)
+            .verify_slice(&signature)
+            .map_err(|_| TokenError::Invalid)?;
+        String::from_utf8(payload).map_err(|_| TokenError::Invalid)
+    }
+
+    /// The token an unsubscribe link carries for `email` (already normalised).
+    pub fn unsubscribe_token(&self, email: &str) -> String {
+        self.sign(Purpose::Unsubscribe, email)
+    }
+
+    /// The address an unsubscribe token was made for.
+    pub fn verify_unsubscribe(&self, token: &str) -> Result<String, TokenError> {
+        self.verify(Purpose::Unsubscribe, token)
+    }
+}
+
+fn create_secret(path: &Path) -> Result<TokenKey, TokenError> {
+    let wrap = |source| TokenError::CreateSecret {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(wrap)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            use std::io::Write;
+            file.write_all(hex.as_bytes()).map_err(wrap)?;
+            file.sync_all().map_err(wrap)?;
+            tracing::warn!(
+                "created a new token secret in {} (keep it: unsubscribe links depend on it)",
+                path.display()
+            );
+            Ok(TokenKey {
+                secret: hex.into_bytes(),
+            })
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => TokenKey::load(Some(path), path),
+        Err(source) => Err(wrap(source)),
+    }
+}
+
+/// Warns when a secret file can be read by other users.
+pub fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "{} is readable by other users; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> TokenKey {
+        TokenKey::from_secret(b"a test secret of enough length").unwrap()
+    }
+
+    #[test]
+    fn a_token_verifies_to_its_address() {
+        let token = key().unsubscribe_token("reader@example.com");
+        assert_eq!(
+            key().verify_unsubscribe(&token).unwrap(),
+            "reader@example.com"
+        );
+        assert!(!token.contains(['+', '/', '=']), "URL-safe: {token}");
+    }
+
+    #[test]
+    fn forged_truncated_altered_and_foreign_tokens_are_refused() {
+        let k = key();
+        let token = k.unsubscribe_token("reader@example.com");
+        let other = k.unsubscribe_token("other@example.com");
+        let (_, other_sig) = other.split_once('.').unwrap();
+        let (payload, _) = token.split_once('.').unwrap();
+        let cases = [
+            token[..token.len() - 3].to_string(),
+            format!("{payload}.{other_sig}"),
+            format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode("someone@example.com"),
+                "AAAA"
+            ),
+            "garbage".to_string(),
+            String::new(),
+            TokenKey::from_secret(b"another secret, also long")
+                .unwrap()
+                .unsubscribe_token("reader@example.com"),
+            k.sign(Purpose::Confirm, "reader@example.com"),
+        ];
+        for forged in cases {
+            assert!(k.verify_unsubscribe(&forged).is_err(), "{forged}");
+        }
+    }
+
+    #[test]
+    fn a_generated_secret_is_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/secret");
+        let first = TokenKey::load(None, &path).unwrap();
+        let second = TokenKey::load(None, &path).unwrap();
+        assert_eq!(first.secret, second.secret);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(TokenKey::from_secret(b"short").is_err());
+    }
+}
