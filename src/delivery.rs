@@ -336,7 +336,7 @@ impl Shared<'_> {
 }
 
 enum Link {
-    Smtp(SmtpLink),
+    Smtp(Box<SmtpLink>),
     Outbox(Arc<Outbox>),
 }
 
@@ -462,7 +462,9 @@ async fn run_workers(shared: &Shared<'_>, route: &Route, week: &str) -> Result<(
     let worker = |_: usize| {
         let mut link = match (&outbox, route) {
             (Some(outbox), _) => Link::Outbox(outbox.clone()),
-            (None, Route::Smtp { settings, .. }) => Link::Smtp(SmtpLink::new(settings.clone())),
+            (None, Route::Smtp { settings, .. }) => {
+                Link::Smtp(Box::new(SmtpLink::new(settings.clone())))
+            }
             (None, Route::Outbox(_)) => unreachable!("outbox is opened above"),
         };
         let receiver = &receiver;
