@@ -1,6 +1,8 @@
 //! A throw-away Herald site in a temp folder, driven through the real binary.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

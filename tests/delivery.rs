@@ -1,0 +1,464 @@
+//! `herald send`, `run`, `subscribers` and `unsubscribe`, end to end against a real
+//! SMTP server on loopback (mailin-embedded, in this test process).
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Site;
+use common::smtp::{DroppingProxy, TestSmtp};
+use mail_parser::MessageParser;
+
+/// Monday 26 January 2026, 09:00 Taipei: week 4's edition is due.
+const DUE: &str = "2026-01-26T01:00:00Z";
+const SUBJECT: &str = "《華爾街聊什麼》週報 2026 第 4 週：DeepSeek一週年：中國AI崛起的轉捩點";
+
+fn smtp_site(addr: std::net::SocketAddr, extra: &str) -> Site {
+    let site = Site::with_shipped_seed();
+    site.append_config(&format!(
+        "\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout_secs = 5\nretry_base_ms = 20\n{extra}\n",
+        addr.port()
+    ));
+    site
+}
+
+fn add_subscribers(site: &Site, emails: &[String]) {
+    let csv: String = emails.iter().map(|e| format!("{e},讀者 {e}\n")).collect();
+    std::fs::write(site.path("list.csv"), csv).unwrap();
+    let list = site.path("list.csv");
+    let run = site.run(&["subscribers", "import", list.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+fn emails(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("reader{i:02}@example.com"))
+        .collect()
+}
+
+fn send(site: &Site) -> common::Run {
+    site.run_at(DUE, &["send", "--week", "2026-W04"])
+}
+
+fn journal_statuses(site: &Site) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT email, status FROM send_journal WHERE week = '2026-W04' ORDER BY email")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn header(message: &mail_parser::Message, name: &str) -> String {
+    message
+        .header_raw(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn every_subscriber_gets_exactly_one_personal_message_and_a_resend_sends_nothing() {
+    let server = TestSmtp::start();
+    let site = smtp_site(server.addr, "pool_size = 2");
+    let list = emails(6);
+    add_subscribers(&site, &list);
+
+    let run = send(&site);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("6 sent"), "{}", run.stdout);
+    let counts = server.per_recipient();
+    assert_eq!(counts.len(), 6);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+
+    let mut message_ids = HashSet::new();
+    let mut unsubscribe_urls = HashSet::new();
+    for received in server.messages() {
+        assert_eq!(received.recipients.len(), 1, "one recipient per message");
+        let to = &received.recipients[0];
+        let message = MessageParser::default().parse(&received.data).unwrap();
+        assert_eq!(message.subject(), Some(SUBJECT));
+        let header_to = message
+            .to()
+            .unwrap()
+            .first()
+            .unwrap()
+            .address()
+            .unwrap()
+            .to_string();
+        assert_eq!(&header_to, to, "To is the recipient alone");
+        assert!(message.header_raw("Cc").is_none() && message.header_raw("Bcc").is_none());
+        let id = message.message_id().unwrap().to_string();
+        assert!(
+            id.starts_with("2026-W04.") && id.ends_with("@example.com"),
+            "{id}"
+        );
+        message_ids.insert(id);
+        assert_eq!(header(&message, "List-Id"), "<newsletter.example.com>");
+        assert_eq!(
+            header(&message, "List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click"
+        );
+        let unsubscribe = header(&message, "List-Unsubscribe");
+        assert!(
+            unsubscribe.starts_with("<https://example.com/herald/unsubscribe?token="),
+            "{unsubscribe}"
+        );
+        let url = unsubscribe
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string();
+        let html = message.body_html(0).unwrap();
+        let text = message.body_text(0).unwrap();
+        assert!(
+            text.contains(&url),
+            "text part carries the recipient's own link"
+        );
+        assert!(html.contains(&url.replace('&', "&amp;")));
+        assert!(!html.contains("herald.invalid") && !text.contains("herald.invalid"));
+        unsubscribe_urls.insert(url);
+        assert!(message.date().is_some());
+    }
+    assert_eq!(message_ids.len(), 6);
+    assert_eq!(unsubscribe_urls.len(), 6);
+    assert!(journal_statuses(&site).iter().all(|(_, s)| s == "sent"));
+
+    let again = send(&site);
+    assert_eq!(again.code, 0);
+    assert!(again.stdout.contains("already sent"), "{}", again.stdout);
+    assert_eq!(server.count(), 6);
+}
+
+#[test]
+fn greylisted_recipients_are_retried_and_rejected_ones_do_not_stop_the_others() {
+    let server = TestSmtp::start();
+    let site = smtp_site(server.addr, "pool_size = 1\nmax_attempts = 3");
+    site.append_config("\n[newsletter]\nbounce_after = 1\n");
+    let list = emails(5);
+    add_subscribers(&site, &list);
+    {
+        let mut b = server.behaviour.lock().unwrap();
+        b.greylist.insert(list[1].clone(), 2); // accepted on the third try
+        b.greylist.insert(list[2].clone(), 100); // never within this run
+        b.reject.insert(list[3].clone());
+    }
+    let run = send(&site);
+    assert_eq!(run.code, 1, "partial delivery exits 1\n{}", run.stdout);
+    assert!(
+        run.stdout.contains("3 sent, 1 to retry, 1 rejected"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains(&list[3]) && run.stderr.contains("550"),
+        "{}",
+        run.stderr
+    );
+    let statuses = journal_statuses(&site);
+    let status_of = |e: &str| statuses.iter().find(|(x, _)| x == e).unwrap().1.clone();
+    assert_eq!(status_of(&list[1]), "sent");
+    assert_eq!(status_of(&list[2]), "failed-temporary");
+    assert_eq!(status_of(&list[3]), "failed-permanent");
+    // bounce_after = 1: one permanent failure marks the address bounced.
+    let bounced = site.run(&["subscribers", "list", "--status", "bounced"]);
+    assert!(bounced.stdout.contains(&list[3]), "{}", bounced.stdout);
+
+    // The server relents; the next run delivers only what is missing.
+    server.behaviour.lock().unwrap().greylist.clear();
+    let run = send(&site);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("1 sent"), "{}", run.stdout);
+    let counts = server.per_recipient();
+    for (i, e) in list.iter().enumerate() {
+        let expected = if i == 3 { 0 } else { 1 };
+        assert_eq!(counts.get(e).copied().unwrap_or(0), expected, "{e}");
+    }
+}
+
+#[test]
+fn a_connection_dropped_mid_message_is_resumed_without_duplicates() {
+    let server = TestSmtp::start();
+    let proxy = DroppingProxy::start(server.addr, 3);
+    let site = smtp_site(proxy.addr, "pool_size = 1\nmax_attempts = 3");
+    let list = emails(6);
+    add_subscribers(&site, &list);
+    let run = send(&site);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(proxy.drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let counts = server.per_recipient();
+    assert_eq!(counts.len(), 6);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+}
+
+#[test]
+fn after_kill_9_mid_send_the_next_run_completes_within_the_in_flight_bound() {
+    let server = TestSmtp::start();
+    server.behaviour.lock().unwrap().data_delay = Duration::from_millis(40);
+    let pool = 2;
+    let site = smtp_site(server.addr, &format!("pool_size = {pool}"));
+    let list = emails(40);
+    add_subscribers(&site, &list);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("--config")
+        .arg(site.path("config.toml"))
+        .args(["send", "--week", "2026-W04"])
+        .env("HERALD_NOW", DUE)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        server.wait_for(8, Duration::from_secs(30)),
+        "sending started"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before_restart = server.count();
+    assert!(
+        before_restart < 40,
+        "killed before the end ({before_restart})"
+    );
+
+    let run = send(&site);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let counts = server.per_recipient();
+    assert_eq!(counts.len(), 40, "nobody is skipped");
+    let total: usize = counts.values().sum();
+    assert!(
+        total <= 40 + pool,
+        "at most one duplicate per connection in flight: {total}"
+    );
+    let statuses = journal_statuses(&site);
+    assert_eq!(statuses.len(), 40);
+    assert!(statuses.iter().all(|(_, s)| s == "sent"), "{statuses:?}");
+    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+#[test]
+fn two_runs_at_once_one_works_the_other_exits_with_the_lock_code() {
+    let server = TestSmtp::start();
+    server.behaviour.lock().unwrap().data_delay = Duration::from_millis(100);
+    let site = smtp_site(server.addr, "pool_size = 1");
+    add_subscribers(&site, &emails(10));
+    let mut first = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("--config")
+        .arg(site.path("config.toml"))
+        .arg("run")
+        .env("HERALD_NOW", DUE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(server.wait_for(1, Duration::from_secs(30)));
+    let second = site.run_at(DUE, &["run"]);
+    assert_eq!(second.code, 75, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("another `herald run` holds the lock"),
+        "{}",
+        second.stderr
+    );
+    let status = first.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(server.count(), 10);
+    // Safe to run every hour: the edition goes out once.
+    let third = site.run_at("2026-01-26T02:00:00Z", &["run"]);
+    assert_eq!(third.code, 0);
+    assert_eq!(third.stdout, "", "quiet when there is nothing to do");
+    assert_eq!(server.count(), 10);
+}
+
+#[test]
+fn run_sends_only_the_latest_due_edition() {
+    let server = TestSmtp::start();
+    let site = smtp_site(server.addr, "");
+    add_subscribers(&site, &emails(2));
+    // Ten months later the seed's week is long past: nothing is sent automatically.
+    let run = site.run_at("2026-11-29T00:00:00Z", &["run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(server.count(), 0);
+    // On purpose, any edition can still be sent.
+    let run = send(&site);
+    assert_eq!(run.code, 0);
+    assert_eq!(server.count(), 2);
+}
+
+#[test]
+fn unsubscribe_tokens_are_verified_and_honoured() {
+    let server = TestSmtp::start();
+    let site = smtp_site(server.addr, "");
+    let list = emails(3);
+    add_subscribers(&site, &list);
+    assert_eq!(send(&site).code, 0);
+    let message = server
+        .messages()
+        .into_iter()
+        .find(|m| m.recipients[0] == list[0])
+        .unwrap();
+    let parsed = MessageParser::default().parse(&message.data).unwrap();
+    let link = header(&parsed, "List-Unsubscribe");
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('>')
+        .to_string();
+    let other = server
+        .messages()
+        .into_iter()
+        .find(|m| m.recipients[0] == list[1])
+        .unwrap();
+    let other = MessageParser::default().parse(&other.data).unwrap();
+    let other_token = header(&other, "List-Unsubscribe")
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('>')
+        .to_string();
+    let (payload, _) = token.split_once('.').unwrap();
+    let (_, other_signature) = other_token.split_once('.').unwrap();
+    for forged in [
+        token[..token.len() - 4].to_string(),
+        format!("{payload}.{other_signature}"),
+        format!("{payload}.AAAA"),
+        "nonsense".to_string(),
+    ] {
+        let run = site.run(&["unsubscribe", &forged]);
+        assert_eq!(run.code, 4, "{forged}: {}", run.stderr);
+        assert!(run.stderr.contains("not valid"), "{}", run.stderr);
+    }
+    let active = site.run(&["subscribers", "list", "--status", "active"]);
+    assert_eq!(active.stdout.lines().count(), 3);
+
+    let run = site.run(&["unsubscribe", &token]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(&list[0]));
+    let unsubscribed = site.run(&["subscribers", "list", "--status", "unsubscribed"]);
+    assert!(unsubscribed.stdout.contains(&list[0]));
+
+    // The next edition does not reach them.
+    site.write_seed(
+        "002_next.txt",
+        &common::simple_seed("2026-01-28", "Next week", "More news."),
+    );
+    let run = site.run_at("2026-02-02T01:00:00Z", &["send", "--week", "2026-W05"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let w05: Vec<_> = server
+        .messages()
+        .into_iter()
+        .filter(|m| {
+            let p = MessageParser::default().parse(&m.data).unwrap();
+            p.subject().unwrap_or("").contains("第 5 週")
+        })
+        .flat_map(|m| m.recipients)
+        .collect();
+    assert_eq!(w05.len(), 2);
+    assert!(!w05.contains(&list[0]));
+}
+
+#[test]
+fn a_subscriber_who_leaves_during_sending_gets_nothing_further() {
+    let server = TestSmtp::start();
+    server.behaviour.lock().unwrap().data_delay = Duration::from_millis(150);
+    let site = smtp_site(server.addr, "pool_size = 1");
+    let list = emails(8);
+    add_subscribers(&site, &list);
+    let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("--config")
+        .arg(site.path("config.toml"))
+        .args(["send", "--week", "2026-W04"])
+        .env("HERALD_NOW", DUE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(server.wait_for(1, Duration::from_secs(30)));
+    let leaving = list.last().unwrap();
+    // Another process changes the list while the send runs (as `herald
+    // unsubscribe` or the web endpoint would).
+    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute(
+        "UPDATE subscribers SET status = 'unsubscribed' WHERE email = ?1",
+        [leaving],
+    )
+    .unwrap();
+    drop(conn);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("7 sent") && stdout.contains("1 skipped"),
+        "{stdout}"
+    );
+    assert!(!server.per_recipient().contains_key(leaving));
+}
+
+#[test]
+fn import_reports_rejected_rows_by_line_and_is_idempotent() {
+    let site = Site::with_shipped_seed();
+    std::fs::write(
+        site.path("list.csv"),
+        "email,name\na@example.com,甲\nnot an address,乙\nB@Example.com,丙\n",
+    )
+    .unwrap();
+    let list = site.path("list.csv");
+    let run = site.run(&["subscribers", "import", list.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("list.csv:3:"), "{}", run.stderr);
+    assert!(run.stdout.contains("2 added"), "{}", run.stdout);
+    let again = site.run(&["subscribers", "import", list.to_str().unwrap()]);
+    assert!(
+        again.stdout.contains("0 added, 2 already"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        site.run(&["subscribers", "remove", "b@example.com"]).code,
+        0
+    );
+    let listed = site.run(&["subscribers", "list"]);
+    assert_eq!(listed.stdout.lines().count(), 1);
+}
+
+#[test]
+fn without_smtp_the_outbox_gets_one_eml_per_recipient() {
+    let site = Site::with_shipped_seed();
+    add_subscribers(&site, &emails(3));
+    let run = send(&site);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let files: Vec<_> = std::fs::read_dir(site.path("outbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(files.len(), 3);
+    let mut recipients = HashSet::new();
+    for file in files {
+        let bytes = std::fs::read(file).unwrap();
+        let message = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(message.subject(), Some(SUBJECT));
+        recipients.insert(
+            message
+                .to()
+                .unwrap()
+                .first()
+                .unwrap()
+                .address()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(recipients.len(), 3);
+}
