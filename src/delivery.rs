@@ -180,12 +180,9 @@ const DKIM_HEADERS: &[&str] = &[
     "Subject",
     "Date",
     "Message-ID",
-    "Reply-To",
     "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
-    "MIME-Version",
-    "Content-Type",
 ];
 
 fn load_dkim(config: &Config, domain: &str) -> Result<Option<DkimConfig>, DeliveryError> {

@@ -462,3 +462,59 @@ fn without_smtp_the_outbox_gets_one_eml_per_recipient() {
     }
     assert_eq!(recipients.len(), 3);
 }
+
+/// Runs the independent DKIM checker (Python dkimpy, installed by .ci/run).
+fn dkim_check(args: &[&str]) -> common::Run {
+    let mut cmd = Command::new("python3");
+    cmd.arg(common::repo().join("tests/support/dkim_check.py"))
+        .args(args);
+    common::run(cmd)
+}
+
+#[test]
+fn dkim_signatures_cover_the_unsubscribe_headers_and_verify_independently() {
+    let keys = dkim_check(&["keygen"]);
+    assert_eq!(
+        keys.code, 0,
+        "python3 with dkimpy and pynacl is required: {}",
+        keys.stderr
+    );
+    let (private, public) = keys.stdout.trim().split_once(' ').unwrap();
+    let site = Site::with_shipped_seed();
+    std::fs::write(site.path("dkim.key"), private).unwrap();
+    site.append_config("\n[dkim]\nselector = \"herald\"\nkey_file = \"dkim.key\"\n");
+    add_subscribers(&site, &emails(1));
+    let run = send(&site);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let eml = std::fs::read_dir(site.path("outbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "eml"))
+        .unwrap();
+    let check = dkim_check(&["verify", eml.to_str().unwrap(), public]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("verified"));
+    let signed: Vec<&str> = check
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("signed: "))
+        .unwrap()
+        .split(':')
+        .collect();
+    for header in [
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "message-id",
+        "from",
+        "subject",
+    ] {
+        assert!(signed.contains(&header), "{header} not signed: {signed:?}");
+    }
+    // A tampered List-Unsubscribe no longer verifies.
+    let text = std::fs::read_to_string(&eml).unwrap();
+    let tampered = text.replacen("unsubscribe?token=", "unsubscribe?token=x", 1);
+    std::fs::write(&eml, tampered).unwrap();
+    let check = dkim_check(&["verify", eml.to_str().unwrap(), public]);
+    assert_eq!(check.code, 1, "{}", check.stdout);
+}
