@@ -153,6 +153,12 @@ pub fn render_digest(
     context.insert("unsubscribe_url", UNSUBSCRIBE_PLACEHOLDER);
     let html = templates.render("digest.html", &context)?;
     let html = inline_css(&html)?;
+    if html.len() > GMAIL_CLIP_BYTES {
+        tracing::warn!(
+            "the {week} digest is {} KB of HTML; Gmail clips messages over about 100 KB (use newsletter.content = \"summary\")",
+            html.len() / 1024
+        );
+    }
     let text = templates.render("digest.txt", &context)?;
     Ok(Digest {
         week,

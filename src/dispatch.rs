@@ -29,7 +29,9 @@ pub enum DispatchError {
     Journal(#[from] rusqlite::Error),
     #[error(transparent)]
     Subscribers(#[from] crate::subscribers::SubscriberError),
-    #[error("another `herald run` holds the lock {path}; exiting without touching anything")]
+    #[error(
+        "another `herald run` or `herald send` holds the lock {path}; exiting without touching anything"
+    )]
     LockHeld { path: String },
     #[error("cannot open the lock file {path}: {source}")]
     Lock {
@@ -138,6 +140,23 @@ pub fn send_edition(
     })
 }
 
+/// `herald send`: [`send_edition`] under the run lock, so it never overlaps a cron
+/// run working on the same journal. A dry run needs no lock.
+pub fn send(
+    config: &Config,
+    week: Week,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    show_progress: bool,
+) -> Result<SendOutcome, DispatchError> {
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(lock(&config.paths.lock)?)
+    };
+    send_edition(config, week, now, dry_run, show_progress)
+}
+
 /// What `herald run` did.
 #[derive(Debug)]
 pub struct RunReport {
@@ -153,7 +172,7 @@ pub struct RunLock {
     _file: File,
 }
 
-/// Takes the exclusive run lock, or fails at once with [`DispatchError::LockHeld`].
+/// Takes the exclusive run lock (shared by `run` and `send`), or fails at once with [`DispatchError::LockHeld`].
 pub fn lock(path: &Path) -> Result<RunLock, DispatchError> {
     let shown = path.display().to_string();
     if let Some(dir) = path.parent() {

@@ -193,7 +193,7 @@ fn run(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
         Command::Send { week, dry_run } => {
             let now = now()?;
             let week = week.unwrap_or_else(|| publish::schedule(config).latest_due(now));
-            let outcome = dispatch::send_edition(config, week, now, *dry_run, progress_wanted())
+            let outcome = dispatch::send(config, week, now, *dry_run, progress_wanted())
                 .with_context(|| format!("sending edition {week} failed"))?;
             print_send(&outcome, true);
             Ok(if outcome.is_partial() {

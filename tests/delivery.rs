@@ -264,7 +264,7 @@ fn two_runs_at_once_one_works_the_other_exits_with_the_lock_code() {
     assert!(
         second
             .stderr
-            .contains("another `herald run` holds the lock"),
+            .contains("another `herald run` or `herald send` holds the lock"),
         "{}",
         second.stderr
     );
@@ -541,4 +541,34 @@ fn dkim_signatures_cover_the_unsubscribe_headers_and_verify_independently() {
     std::fs::write(&eml, tampered).unwrap();
     let check = dkim_check(&["verify", eml.to_str().unwrap(), public]);
     assert_eq!(check.code, 1, "{}", check.stdout);
+}
+
+#[test]
+fn send_also_waits_for_the_lock() {
+    let site = Site::with_shipped_seed();
+    add_subscribers(&site, &emails(1));
+    std::fs::create_dir_all(site.path("state")).unwrap();
+    let held = std::fs::File::create(site.path("state/herald.lock")).unwrap();
+    held.lock().unwrap();
+    let run = send(&site);
+    assert_eq!(run.code, 75, "{}", run.stderr);
+    assert!(!site.path("outbox").exists());
+    drop(held);
+    assert_eq!(send(&site).code, 0);
+}
+
+#[test]
+fn the_rate_limit_spaces_messages_out() {
+    let server = TestSmtp::start();
+    let site = smtp_site(server.addr, "pool_size = 4\nrate_limit = 10.0");
+    add_subscribers(&site, &emails(6));
+    let start = std::time::Instant::now();
+    assert_eq!(send(&site).code, 0);
+    // Six messages at ten per second need at least half a second between first and last.
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(server.count(), 6);
 }

@@ -370,3 +370,33 @@ fn config_errors_name_the_key() {
 fn the_shipped_seed_filename_is_the_one_in_the_repository() {
     assert!(common::repo().join("seeds").join(SHIPPED_SEED).exists());
 }
+
+#[test]
+fn feeds_carry_only_the_newest_feed_items() {
+    let site = Site::new();
+    site.append_config("");
+    let text = site
+        .read("config.toml")
+        .replace("feed_items = 50", "feed_items = 2");
+    std::fs::write(site.path("config.toml"), text).unwrap();
+    for (i, day) in ["2026-03-01", "2026-03-02", "2026-03-03"]
+        .iter()
+        .enumerate()
+    {
+        site.write_seed(
+            &format!("00{i}_day{i}.txt"),
+            &simple_seed(day, &format!("Day {i}"), "Body."),
+        );
+    }
+    assert_eq!(site.run(&["build"]).code, 0);
+    for file in ["feed.xml", "atom.xml", "feed.json"] {
+        let titles: Vec<String> = parse_feed(&site, file)
+            .entries
+            .iter()
+            .map(|e| e.title.as_ref().unwrap().content.clone())
+            .collect();
+        assert_eq!(titles, ["Day 2", "Day 1"], "{file}");
+    }
+    // The site itself lists every article.
+    assert!(site.read("public/index.html").contains("Day 0"));
+}
