@@ -41,6 +41,8 @@ struct RawConfig {
     newsletter: NewsletterConfig,
     smtp: Option<SmtpConfig>,
     dkim: Option<DkimConfig>,
+    #[serde(default)]
+    serve: ServeConfig,
 }
 
 /// The loaded, validated configuration. Paths are absolute.
@@ -53,6 +55,7 @@ pub struct Config {
     /// `None`: messages go to the outbox folder as `.eml` files.
     pub smtp: Option<SmtpConfig>,
     pub dkim: Option<DkimConfig>,
+    pub serve: ServeConfig,
     /// Parsed form of `site.timezone`.
     pub timezone: Tz,
 }
@@ -255,6 +258,38 @@ pub struct DkimConfig {
     pub key_file: PathBuf,
 }
 
+/// `herald serve`: the subscribe / confirm / unsubscribe endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Address to listen on unless `--listen` says otherwise.
+    pub listen: String,
+    /// How long a confirmation link stays valid.
+    pub confirm_hours: u64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Subscribe requests allowed per client IP per hour.
+    pub subscribe_per_ip: u32,
+    /// Subscribe requests allowed per address per hour.
+    pub subscribe_per_address: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a reverse proxy
+    /// that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8080".into(),
+            confirm_hours: 48,
+            max_body_bytes: 8 * 1024,
+            subscribe_per_ip: 10,
+            subscribe_per_address: 3,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
 fn default_smtp_port() -> u16 {
     587
 }
@@ -409,6 +444,15 @@ impl Config {
                 ));
             }
         }
+        if raw.serve.confirm_hours == 0 {
+            return Err(invalid("serve.confirm_hours", "must be at least 1".into()));
+        }
+        if raw.serve.max_body_bytes < 256 {
+            return Err(invalid(
+                "serve.max_body_bytes",
+                "must be at least 256".into(),
+            ));
+        }
         if raw.newsletter.bounce_after == 0 {
             return Err(invalid(
                 "newsletter.bounce_after",
@@ -457,6 +501,7 @@ impl Config {
             newsletter,
             smtp,
             dkim,
+            serve: raw.serve,
             timezone,
         })
     }

@@ -145,7 +145,7 @@ impl MessageFactory {
         let unsubscribe_url = self.unsubscribe_url(&job.email);
         let (html, text) = digest.personalise(&unsubscribe_url);
         let mut message = compose(
-            digest,
+            &digest.subject,
             Envelope {
                 from: &self.from,
                 reply_to: self.reply_to.as_ref(),

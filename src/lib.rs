@@ -19,6 +19,7 @@ pub mod message;
 pub mod output;
 pub mod publish;
 pub mod seed;
+pub mod serve;
 pub mod site;
 pub mod state;
 pub mod subscribers;

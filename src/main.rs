@@ -63,6 +63,12 @@ enum Command {
     },
     /// What cron runs: build, then send the edition that is due if it is not sent yet.
     Run,
+    /// Serve the site, subscribe/confirm/unsubscribe endpoints and edition previews.
+    Serve {
+        /// Address to listen on (default: `serve.listen` from the config).
+        #[arg(long)]
+        listen: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +207,14 @@ fn run(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Serve { listen } => {
+            let clock = match std::env::var("HERALD_NOW") {
+                Ok(_) => Some(now()?),
+                Err(_) => None,
+            };
+            herald::serve::serve(config.clone(), listen.clone(), clock)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
             let report = dispatch::run(config, now()?, progress_wanted()).context("run failed")?;

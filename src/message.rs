@@ -1,4 +1,5 @@
-//! A [`Digest`] + one recipient → the MIME message they receive, built with lettre.
+//! A digest (or a confirmation) + one recipient → the MIME message they receive,
+//! built with lettre.
 //!
 //! `multipart/alternative` with the text part first and the HTML part second (clients
 //! show the last part they understand), UTF-8 throughout, the subject RFC 2047-encoded
@@ -11,8 +12,6 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use sha2::{Digest as _, Sha256};
-
-use crate::digest::Digest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
@@ -72,7 +71,7 @@ pub fn deterministic_message_id(week: &str, recipient: &str, domain: &str) -> St
 
 /// Builds the message for one recipient from already personalised parts.
 pub fn compose(
-    digest: &Digest,
+    subject: &str,
     envelope: Envelope<'_>,
     html: String,
     text: String,
@@ -80,7 +79,7 @@ pub fn compose(
     let mut builder = Message::builder()
         .from(envelope.from.clone())
         .to(envelope.to)
-        .subject(digest.subject.clone())
+        .subject(subject)
         .date(envelope.date)
         .message_id(Some(envelope.message_id));
     if let Some(reply_to) = envelope.reply_to {

@@ -247,7 +247,7 @@ pub fn digest_preview(
     let to = parse_mailbox("preview recipient", PREVIEW_RECIPIENT)?;
     let (html, text) = digest.personalise(&format!("{}unsubscribe", prepared.meta.base_url));
     let message = compose(
-        &digest,
+        &digest.subject,
         Envelope {
             from: &from,
             reply_to: reply_to.as_ref(),

@@ -20,6 +20,28 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "newsletter_index.html",
         include_str!("../templates/newsletter_index.html"),
     ),
+    (
+        "subscribe_form.html",
+        include_str!("../templates/subscribe_form.html"),
+    ),
+    (
+        "subscribe.html",
+        include_str!("../templates/subscribe.html"),
+    ),
+    ("confirm.html", include_str!("../templates/confirm.html")),
+    (
+        "unsubscribe.html",
+        include_str!("../templates/unsubscribe.html"),
+    ),
+    ("message.html", include_str!("../templates/message.html")),
+    (
+        "confirm_email.txt",
+        include_str!("../templates/confirm_email.txt"),
+    ),
+    (
+        "confirm_email.html",
+        include_str!("../templates/confirm_email.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
