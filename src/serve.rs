@@ -8,11 +8,14 @@
 //!   the same page, at the same speed (the mail goes out in the background), whatever
 //!   the address's state, so it reveals nothing about the list.
 //! - Cross-site request forgery: a browser POST to `/subscribe` must come from the site
-//!   itself (`Origin` equal to `site.base_url`'s origin or to this server's own host;
-//!   `Sec-Fetch-Site: cross-site` is refused). `/unsubscribe` needs the subscriber's own
+//!   itself: `Sec-Fetch-Site` must be `same-origin`/`same-site`/`none`, or, from a
+//!   browser that does not send it, `Origin` must be `site.base_url`'s origin or this
+//!   server's own host. `/unsubscribe` needs the subscriber's own
 //!   signed token, which a forger does not have, so the RFC 8058 one-click POST from a
 //!   mail provider (no `Origin`) works as it must.
-//! - Every response carries `Referrer-Policy: no-referrer` (tokens live in URLs) and
+//! - Every response carries `Referrer-Policy: same-origin` (tokens live in URLs and
+//!   must not leak to other sites; `no-referrer` would make browsers send
+//!   `Origin: null` on the site's own forms) and
 //!   `X-Content-Type-Options: nosniff`; the request log prints the path without the
 //!   query, so tokens never reach logs.
 
@@ -311,12 +314,11 @@ fn origin_of(url: &str) -> &str {
 }
 
 /// Whether a browser request comes from the site itself (see the module notes).
+/// Browsers send `Sec-Fetch-Site`; where it is absent, a non-null `Origin` must be
+/// the site's. Requests with neither header are not from a browser form.
 fn same_site(app: &App, headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
-        return false;
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"same-site" | b"none");
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;

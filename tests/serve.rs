@@ -314,6 +314,14 @@ fn oversize_bodies_cross_site_posts_and_bursts_are_refused() {
         .send()
         .unwrap();
     assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    let fetch_cross = http
+        .post(server.url("/subscribe"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .header("Origin", "null")
+        .form(&[("email", "victim@example.com")])
+        .send()
+        .unwrap();
+    assert_eq!(fetch_cross.status(), StatusCode::FORBIDDEN);
     let same = http
         .post(server.url("/subscribe"))
         .header("Origin", "https://example.com")
@@ -351,7 +359,7 @@ fn preview_healthz_and_escaping() {
     let http = client();
     let health = http.get(server.url("/healthz")).send().unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    assert_eq!(health.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(health.headers()["referrer-policy"], "same-origin");
 
     let preview = http.get(server.url("/preview/2026-W04")).send().unwrap();
     assert_eq!(preview.status(), StatusCode::OK);
