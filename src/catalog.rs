@@ -184,6 +184,7 @@ pub fn collect(
             .then_with(|| a.article.id.cmp(&b.article.id))
     });
     catalog.scheduled.sort();
+    catalog.problems.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(catalog)
 }
 
@@ -232,12 +233,39 @@ fn read_candidate(
     path: &Path,
 ) -> Result<Candidate, SeedError> {
     let id = seed_id(name)?;
-    if path.is_dir() {
+    // Only regular files are read: a FIFO would block the build forever, and a
+    // device or folder is not an article.
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        SeedError::new(
+            name,
+            None,
+            format!("cannot read the file: {e}"),
+            "check that it is a readable regular file (not a broken or looping link)",
+        )
+    })?;
+    if !metadata.is_file() {
+        let what = if metadata.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file"
+        };
         return Err(SeedError::new(
             name,
             None,
-            "this is a folder, not a seed file",
+            format!("this is {what}, not a seed file"),
             "move it out of the seeds folder or rename it so it does not end in .txt",
+        ));
+    }
+    if metadata.len() > config.seed.max_seed_bytes {
+        return Err(SeedError::new(
+            name,
+            None,
+            format!(
+                "the seed is {} bytes, over the limit of {} bytes",
+                metadata.len(),
+                config.seed.max_seed_bytes
+            ),
+            "split the article, or raise `seed.max_seed_bytes` in config.toml",
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| {

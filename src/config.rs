@@ -123,6 +123,8 @@ pub struct SeedRules {
     pub episode_intro_heading: String,
     /// A heading is at most this many characters (grapheme clusters).
     pub max_heading_chars: usize,
+    /// A front-matter title longer than this is an error, never silently cut.
+    pub max_title_chars: usize,
     /// A line ending in one of these characters is a sentence, never a heading.
     pub sentence_endings: String,
     /// Blocks dropped wherever they appear (compared with whitespace collapsed).
@@ -140,6 +142,7 @@ impl Default for SeedRules {
             column_intro_heading: "《華爾街聊什麼》欄目介紹".into(),
             episode_intro_heading: "本期Podcast與來賓介紹".into(),
             max_heading_chars: 40,
+            max_title_chars: 200,
             sentence_endings: "。！？!?.…；;，,、：:".into(),
             drop_blocks: vec!["廣告".into(), "廣告 廣告".into()],
             footer_markers: vec!["更多風傳媒報導".into()],

@@ -71,6 +71,32 @@ fn set_readable(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Removes temporary files a killed build left behind (`.herald-*.tmp`), in `root`
+/// and its immediate subfolders. They are never served: their names start with a dot.
+pub fn clean_temp_files(root: &Path) -> usize {
+    let mut removed = 0;
+    let mut folders = vec![root.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        folders.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for folder in folders {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".herald-")
+                && name.ends_with(".tmp")
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// What writing a set of outputs did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WriteSummary {

@@ -190,6 +190,10 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     let mut state = State::open(&config.paths.state)?;
     let plan = plan(config, &state, now)?;
     let root = &config.paths.output;
+    let leftovers = crate::output::clean_temp_files(root);
+    if leftovers > 0 {
+        tracing::warn!("removed {leftovers} temporary file(s) left by an interrupted build");
+    }
     let mut summary = write_all(root, &plan.files)?;
     summary.deleted = delete_stale(root, ARTICLES_DIR, "html", &plan.files)?
         + delete_stale(root, NEWSLETTER_DIR, "html", &plan.files)?;

@@ -331,6 +331,16 @@ pub fn parse_seed(
     let (column_intro, episode_intro) = split_lead(&lead, rules);
 
     let title = match front.title.as_deref().map(str::trim) {
+        Some(t) if t.graphemes(true).count() > rules.max_title_chars => {
+            return Err(err(
+                None,
+                format!(
+                    "the front-matter title is longer than {} characters",
+                    rules.max_title_chars
+                ),
+                "shorten it, or raise `seed.max_title_chars` in config.toml",
+            ));
+        }
         Some(t) if !t.is_empty() => collapse_whitespace(t),
         _ => match sections.first() {
             Some(s) => s.heading.clone(),
