@@ -65,7 +65,10 @@ fn kill_9_during_build_never_leaves_broken_state_or_half_feeds() {
                 &simple_seed(
                     &format!("2025-{:02}-{day:02}", 1 + i % 12),
                     &format!("Article {i}"),
-                    &format!("Revision {revision} of article {i}. {}", "Text. ".repeat(50)),
+                    &format!(
+                        "Revision {revision} of article {i}. {}",
+                        "Text. ".repeat(50)
+                    ),
                 ),
             );
         }
@@ -99,7 +102,13 @@ fn kill_9_during_build_never_leaves_broken_state_or_half_feeds() {
     let last = site.run_at(DUE, &["build"]);
     assert_eq!(last.code, 0, "{}", last.stderr);
     let feed = parse_feed(&site, "feed.json");
-    let body = feed.entries[0].content.as_ref().unwrap().body.clone().unwrap();
+    let body = feed.entries[0]
+        .content
+        .as_ref()
+        .unwrap()
+        .body
+        .clone()
+        .unwrap();
     assert!(
         body.contains(&format!("Revision {}", crash_points())),
         "the final build publishes the latest text"
@@ -110,7 +119,10 @@ fn kill_9_during_build_never_leaves_broken_state_or_half_feeds() {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
-    assert!(leftovers.is_empty(), "temporary files are cleaned: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary files are cleaned: {leftovers:?}"
+    );
     assert!(integrity_ok(&site));
 }
 
@@ -130,7 +142,11 @@ fn kill_9_during_send_loses_nobody_and_bounds_duplicates() {
         .collect();
     std::fs::write(site.path("list.csv"), csv).unwrap();
     let list = site.path("list.csv");
-    assert_eq!(site.run(&["subscribers", "import", list.to_str().unwrap()]).code, 0);
+    assert_eq!(
+        site.run(&["subscribers", "import", list.to_str().unwrap()])
+            .code,
+        0
+    );
 
     let mut dice = Dice(0x2545f4914f6cdd1d);
     let mut kills = 0;

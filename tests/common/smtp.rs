@@ -28,6 +28,10 @@ pub struct Behaviour {
     pub greylist: HashMap<String, u32>,
     /// Pause before answering the end of DATA.
     pub data_delay: Duration,
+    /// Messages to these addresses get `552` (too large) in answer to DATA.
+    pub too_large: HashSet<String>,
+    /// Answer EHLO/HELO with `421` (service not available) while set.
+    pub refuse_connections: bool,
 }
 
 #[derive(Clone)]
@@ -47,6 +51,13 @@ fn bare(address: &str) -> String {
 }
 
 impl Handler for Recorder {
+    fn helo(&mut self, _ip: std::net::IpAddr, _domain: &str) -> Response {
+        if self.behaviour.lock().unwrap().refuse_connections {
+            return mailin_embedded::response::NO_SERVICE;
+        }
+        OK
+    }
+
     fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, _from: &str) -> Response {
         self.recipients.clear();
         self.data.clear();
@@ -76,6 +87,16 @@ impl Handler for Recorder {
         _is8bit: bool,
         _to: &[String],
     ) -> Response {
+        // mailin stays in its DATA state after an error at the final dot, so "too
+        // large" is answered to the DATA command itself.
+        let too_large = {
+            let b = self.behaviour.lock().unwrap();
+            self.recipients.iter().any(|r| b.too_large.contains(r))
+        };
+        if too_large {
+            self.recipients.clear();
+            return mailin_embedded::response::NO_STORAGE;
+        }
         self.data.clear();
         mailin_embedded::response::START_DATA
     }
@@ -163,9 +184,31 @@ impl TestSmtp {
     }
 }
 
-/// A TCP proxy in front of a server that cuts the connection in the middle of the
-/// `drop_at`-th message's DATA (before its final dot reaches the server, so the
-/// server never accepts that message).
+/// What the fault proxy does to the SMTP conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Relay everything.
+    Pass,
+    /// Cut the connection in the middle of the n-th message's DATA, before its final
+    /// dot reaches the server (the server never accepts it).
+    DropBeforeDot(usize),
+    /// Relay the n-th message's final dot, then reset the connection before the
+    /// server's reply reaches the client (the server has accepted it).
+    ResetAfterDot(usize),
+    /// From the first DATA command on, relay nothing in either direction but keep
+    /// the connection open: a server that stops answering.
+    SilentAtData,
+}
+
+/// A TCP proxy in front of a server that misbehaves at the network level.
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    pub fault: Arc<Mutex<Fault>>,
+    /// How many times the fault fired.
+    pub fired: Arc<AtomicUsize>,
+}
+
+/// The DropBeforeDot-only proxy of earlier tests.
 pub struct DroppingProxy {
     pub addr: SocketAddr,
     pub drops: Arc<AtomicUsize>,
@@ -173,23 +216,42 @@ pub struct DroppingProxy {
 
 impl DroppingProxy {
     pub fn start(backend: SocketAddr, drop_at: usize) -> DroppingProxy {
+        let proxy = FaultProxy::start(backend, Fault::DropBeforeDot(drop_at));
+        DroppingProxy {
+            addr: proxy.addr,
+            drops: proxy.fired,
+        }
+    }
+}
+
+impl FaultProxy {
+    pub fn start(backend: SocketAddr, fault: Fault) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(AtomicUsize::new(0));
-        let drops = Arc::new(AtomicUsize::new(0));
-        let drops_out = drops.clone();
+        let fired = Arc::new(AtomicUsize::new(0));
+        let fault = Arc::new(Mutex::new(fault));
+        let (fired_out, fault_out) = (fired.clone(), fault.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(backend) else {
                     continue;
                 };
-                let (seen, drops) = (seen.clone(), drops.clone());
+                let silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (seen, fired, fault) = (seen.clone(), fired.clone(), fault.clone());
                 let (mut server_read, mut client_write) =
                     (server.try_clone().unwrap(), client.try_clone().unwrap());
+                let silent_reply = silent.clone();
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 8192];
                     while let Ok(n) = server_read.read(&mut buf) {
-                        if n == 0 || client_write.write_all(&buf[..n]).is_err() {
+                        if n == 0 {
+                            break;
+                        }
+                        if silent_reply.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        if client_write.write_all(&buf[..n]).is_err() {
                             break;
                         }
                     }
@@ -202,16 +264,44 @@ impl DroppingProxy {
                         if n == 0 {
                             break;
                         }
+                        if silent.load(Ordering::SeqCst) {
+                            continue;
+                        }
                         let mut window = tail.clone();
                         window.extend_from_slice(&buf[..n]);
+                        let current = *fault.lock().unwrap();
+                        if current == Fault::SilentAtData
+                            && window
+                                .windows(6)
+                                .any(|w| w.eq_ignore_ascii_case(b"DATA\r\n"))
+                        {
+                            fired.fetch_add(1, Ordering::SeqCst);
+                            silent.store(true, Ordering::SeqCst);
+                            continue;
+                        }
                         let ends = window.windows(5).filter(|w| w == b"\r\n.\r\n").count();
                         if ends > 0 {
                             let before = seen.fetch_add(ends, Ordering::SeqCst);
-                            if before < drop_at && before + ends >= drop_at {
-                                drops.fetch_add(1, Ordering::SeqCst);
-                                let _ = client.shutdown(std::net::Shutdown::Both);
-                                let _ = server.shutdown(std::net::Shutdown::Both);
-                                return;
+                            let hits = |k: usize| before < k && before + ends >= k;
+                            match current {
+                                Fault::DropBeforeDot(k) if hits(k) => {
+                                    fired.fetch_add(1, Ordering::SeqCst);
+                                    let _ = client.shutdown(std::net::Shutdown::Both);
+                                    let _ = server.shutdown(std::net::Shutdown::Both);
+                                    return;
+                                }
+                                Fault::ResetAfterDot(k) if hits(k) => {
+                                    fired.fetch_add(1, Ordering::SeqCst);
+                                    // The server gets the whole message and accepts it; the
+                                    // client is cut off before the 250 is relayed.
+                                    silent.store(true, Ordering::SeqCst);
+                                    let _ = server.write_all(&buf[..n]);
+                                    std::thread::sleep(Duration::from_millis(200));
+                                    let _ = client.shutdown(std::net::Shutdown::Both);
+                                    let _ = server.shutdown(std::net::Shutdown::Both);
+                                    return;
+                                }
+                                _ => {}
                             }
                         }
                         if server.write_all(&buf[..n]).is_err() {
@@ -223,9 +313,10 @@ impl DroppingProxy {
                 });
             }
         });
-        DroppingProxy {
+        FaultProxy {
             addr,
-            drops: drops_out,
+            fault: fault_out,
+            fired: fired_out,
         }
     }
 }
