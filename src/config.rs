@@ -30,7 +30,6 @@ pub enum ConfigError {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     site: SiteConfig,
     #[serde(default)]
@@ -58,10 +57,179 @@ pub struct Config {
     pub serve: ServeConfig,
     /// Parsed form of `site.timezone`.
     pub timezone: Tz,
+    /// Unknown keys, each with the closest valid key: ignored, but shown to the user.
+    pub warnings: Vec<String>,
+}
+
+/// Every key the config knows, by table, for "did you mean" suggestions.
+const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "site",
+            "paths",
+            "seed",
+            "newsletter",
+            "smtp",
+            "dkim",
+            "serve",
+        ],
+    ),
+    (
+        "site",
+        &[
+            "title",
+            "base_url",
+            "description",
+            "language",
+            "timezone",
+            "author",
+            "publish_hour",
+            "feed_items",
+        ],
+    ),
+    (
+        "paths",
+        &[
+            "seeds",
+            "templates",
+            "output",
+            "state",
+            "preview",
+            "outbox",
+            "lock",
+        ],
+    ),
+    (
+        "seed",
+        &[
+            "column_intro_heading",
+            "episode_intro_heading",
+            "max_heading_chars",
+            "max_title_chars",
+            "sentence_endings",
+            "drop_blocks",
+            "footer_markers",
+            "max_seed_bytes",
+        ],
+    ),
+    (
+        "newsletter",
+        &[
+            "title",
+            "from",
+            "reply_to",
+            "subject",
+            "send_weekday",
+            "send_hour",
+            "content",
+            "skip_empty",
+            "secret_file",
+            "unsubscribe_url",
+            "unsubscribe_mailto",
+            "list_id",
+            "bounce_after",
+        ],
+    ),
+    (
+        "smtp",
+        &[
+            "host",
+            "port",
+            "tls",
+            "allow_insecure",
+            "username",
+            "password_file",
+            "pool_size",
+            "rate_limit",
+            "timeout_secs",
+            "max_attempts",
+            "retry_base_ms",
+        ],
+    ),
+    ("dkim", &["selector", "domain", "key_file"]),
+    (
+        "serve",
+        &[
+            "listen",
+            "confirm_hours",
+            "max_body_bytes",
+            "subscribe_per_ip",
+            "subscribe_per_address",
+            "trust_forwarded_for",
+        ],
+    ),
+];
+
+/// `LINE: `table.key`: what is wrong`, from TOML's multi-line report.
+fn one_line_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let lines: Vec<&str> = text.lines().collect();
+    let table = lines[..line_no.min(lines.len())]
+        .iter()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .map(|t| t.trim().to_string())
+        })
+        .unwrap_or_default();
+    let join = |k: &str| {
+        if table.is_empty() {
+            k.to_string()
+        } else {
+            format!("{table}.{k}")
+        }
+    };
+    let key = if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        Some(join(field))
+    } else {
+        lines
+            .get(line_no - 1)
+            .and_then(|l| l.split_once('='))
+            .map(|(k, _)| join(k.trim()))
+    };
+    match key {
+        Some(key) => format!("line {line_no}: key `{key}`: {message}"),
+        None => format!("line {line_no}: {message}"),
+    }
+}
+
+/// The warning for an unknown key path such as `site.titel`.
+fn unknown_key_warning(path: &str) -> String {
+    let (table, key) = path.rsplit_once('.').unwrap_or(("", path));
+    let closest = KNOWN_KEYS
+        .iter()
+        .find(|(t, _)| *t == table)
+        .and_then(|(_, keys)| {
+            keys.iter()
+                .map(|k| (strsim::jaro_winkler(k, key), *k))
+                .filter(|(score, _)| *score > 0.7)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+        });
+    let full = |k: &str| {
+        if table.is_empty() {
+            k.to_string()
+        } else {
+            format!("{table}.{k}")
+        }
+    };
+    match closest {
+        Some((_, k)) => format!("unknown key `{path}` ignored; did you mean `{}`?", full(k)),
+        None => format!("unknown key `{path}` ignored"),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SiteConfig {
     pub title: String,
     /// Absolute URL the site is deployed at; always ends with `/` after loading.
@@ -85,7 +253,7 @@ pub struct SiteConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct PathsConfig {
     pub seeds: PathBuf,
     pub templates: PathBuf,
@@ -115,7 +283,7 @@ impl Default for PathsConfig {
 
 /// The rules that turn a seed's plain text into an article.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct SeedRules {
     /// Inline heading in the lead that introduces the column itself.
     pub column_intro_heading: String,
@@ -160,7 +328,7 @@ pub enum DigestContent {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct NewsletterConfig {
     pub title: String,
     pub from: String,
@@ -221,7 +389,6 @@ pub enum TlsMode {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
     #[serde(default = "default_smtp_port")]
@@ -252,7 +419,6 @@ pub struct SmtpConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DkimConfig {
     pub selector: String,
     /// Signing domain (`d=`); the site's domain by default.
@@ -263,7 +429,7 @@ pub struct DkimConfig {
 
 /// `herald serve`: the subscribe / confirm / unsubscribe endpoint.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct ServeConfig {
     /// Address to listen on unless `--listen` says otherwise.
     pub listen: String,
@@ -346,10 +512,26 @@ impl Config {
 
     /// Parses `text`; `path` is only used in messages, `base` resolves relative paths.
     pub fn from_toml(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+            message: one_line_toml_error(text, &e),
+        };
+        let mut unknown = Vec::new();
+        let deserializer = toml::Deserializer::parse(text).map_err(syntax)?;
+        let raw: RawConfig = serde_ignored::deserialize(deserializer, |key| {
+            // Optional tables show up as `smtp.?.key`.
+            unknown.push(key.to_string().replace(".?", ""));
+        })
+        .map_err(syntax)?;
+        if unknown.iter().any(|k| k == "smtp.password") {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: "smtp.password",
+                message: "the password never goes in config.toml; set HERALD_SMTP_PASSWORD or point smtp.password_file at a file only Herald can read".into(),
+            });
+        }
+        let mut warnings: Vec<String> = unknown.iter().map(|k| unknown_key_warning(k)).collect();
+        warnings.sort();
         let invalid = |key: &'static str, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             key,
@@ -506,6 +688,7 @@ impl Config {
             dkim,
             serve: raw.serve,
             timezone,
+            warnings,
         })
     }
 
@@ -561,8 +744,30 @@ mod tests {
         assert!(err.contains("smtp.tls"), "{err}");
         let loopback = format!("{MINIMAL}[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\n");
         assert!(load(&loopback).is_ok());
-        let unknown = format!("{MINIMAL}titel = \"x\"\n");
-        let err = load(&unknown).unwrap_err().to_string();
-        assert!(err.contains("titel"), "{err}");
+        let password = format!("{MINIMAL}[smtp]\nhost = \"127.0.0.1\"\npassword = \"hunter2\"\n");
+        let err = load(&password).unwrap_err().to_string();
+        assert!(
+            err.contains("smtp.password") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let wrong_type = format!("{MINIMAL}feed_items = \"many\"\n");
+        let err = load(&wrong_type).unwrap_err().to_string();
+        assert!(err.contains("feed_items"), "{err}");
+        let missing = MINIMAL.replace("author = \"A\"\n", "");
+        let err = load(&missing).unwrap_err().to_string();
+        assert!(err.contains("author"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_the_closest_valid_key() {
+        let config = load(&format!("{MINIMAL}titel = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\npool_sise = 2\n[sevre]\n")).unwrap();
+        assert_eq!(
+            config.warnings,
+            [
+                "unknown key `sevre` ignored; did you mean `serve`?",
+                "unknown key `site.titel` ignored; did you mean `site.title`?",
+                "unknown key `smtp.pool_sise` ignored; did you mean `smtp.pool_size`?",
+            ]
+        );
     }
 }

@@ -119,7 +119,12 @@ fn main() -> ExitCode {
         .init();
 
     let config = match Config::load(&cli.config) {
-        Ok(config) => config,
+        Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("warning: {}: {warning}", cli.config.display());
+            }
+            config
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(exit::CONFIG);

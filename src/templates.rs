@@ -54,6 +54,10 @@ pub enum TemplateError {
         source: std::io::Error,
     },
     #[error(
+        "paths.templates: {path} is not a folder\n  hint: point paths.templates at the folder that holds template overrides"
+    )]
+    NotAFolder { path: PathBuf },
+    #[error(
         "templates: {message}\n  hint: fix the template named above, or delete it from the templates folder to use the built-in default"
     )]
     Parse { message: String },
@@ -73,6 +77,11 @@ pub struct Templates {
 impl Templates {
     /// Loads the embedded defaults, replacing each with `dir/<name>` when that exists.
     pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(TemplateError::NotAFolder {
+                path: dir.to_path_buf(),
+            });
+        }
         let mut sources = Vec::with_capacity(EMBEDDED.len());
         let mut overridden = Vec::new();
         for (name, default) in EMBEDDED {

@@ -75,8 +75,12 @@ fn render_and_check(article: herald::article::Article) {
         ("atom", render_atom(&meta, &prepared).unwrap()),
         ("json", render_json_feed(&meta, &prepared).unwrap()),
     ] {
-        let feed = feed_rs::parser::parse(&bytes[..])
-            .unwrap_or_else(|e| panic!("{name} does not parse: {e}\n{}", String::from_utf8_lossy(&bytes)));
+        let feed = feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| {
+            panic!(
+                "{name} does not parse: {e}\n{}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
         assert_eq!(feed.entries.len(), 1, "{name}");
         if name == "json" {
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap();
@@ -133,7 +137,9 @@ fn toml_string(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => out.push(c),
         }
     }
