@@ -79,6 +79,15 @@ pub struct StoredArticle {
     pub removed: Option<i64>,
 }
 
+#[cfg(unix)]
+fn make_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) {}
+
 pub struct State {
     conn: Connection,
     path: PathBuf,
@@ -93,10 +102,17 @@ impl State {
                 source,
             })?;
         }
+        let existed = path.exists();
         let conn = Connection::open(path).map_err(|source| StateError::Sqlite {
             path: path.to_path_buf(),
             source,
         })?;
+        // The state holds the subscriber list: private to its owner.
+        if existed {
+            crate::token::warn_if_readable_by_others(path);
+        } else {
+            make_private(path);
+        }
         let state = State {
             conn,
             path: path.to_path_buf(),
