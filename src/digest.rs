@@ -10,8 +10,7 @@ use serde::Serialize;
 use tera::Context;
 
 use crate::config::{Config, DigestContent};
-use crate::edition::{Edition, Week};
-use crate::output::OutputFile;
+use crate::edition::Week;
 use crate::site::{ArticleView, PreparedArticle, SiteMeta, shorten};
 use crate::templates::{TemplateError, Templates, escape_html};
 
@@ -139,11 +138,9 @@ pub fn render_digest(
     );
     context.insert("edition", &edition);
     context.insert("articles", &items);
-    context.insert("lead", &items.first().map(|a| a.view));
-    let subject =
-        templates.render_str("newsletter.subject", &config.newsletter.subject, &context)?;
-    // A subject is one header line: no template may smuggle a line break into it.
-    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lead = items.first().map(|a| a.view);
+    context.insert("lead", &lead);
+    let subject = render_subject(config, meta, &edition, lead, templates)?;
     let preheader = items
         .first()
         .map(|a| shorten(&a.view.summary, PREHEADER_GRAPHEMES))
@@ -170,6 +167,32 @@ pub fn render_digest(
     })
 }
 
+/// The subject line of an edition: `newsletter.subject` rendered with `newsletter`,
+/// `edition` and `lead`, collapsed to one line so no template can smuggle a line break
+/// into the header.
+pub fn render_subject(
+    config: &Config,
+    meta: &SiteMeta,
+    edition: &EditionView,
+    lead: Option<&ArticleView>,
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    let mut context = Context::new();
+    context.insert("site", meta);
+    context.insert(
+        "newsletter",
+        &NewsletterMeta {
+            title: &config.newsletter.title,
+            full_text: config.newsletter.content == DigestContent::Full,
+        },
+    );
+    context.insert("edition", edition);
+    context.insert("lead", &lead);
+    let subject =
+        templates.render_str("newsletter.subject", &config.newsletter.subject, &context)?;
+    Ok(subject.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// Moves every CSS rule onto the elements it styles, as e-mail clients need; at-rules
 /// (the dark-mode media query) stay in a `<style>` for the clients that honour them.
 fn inline_css(html: &str) -> Result<String, DigestError> {
@@ -183,39 +206,30 @@ fn inline_css(html: &str) -> Result<String, DigestError> {
         .map_err(|e| DigestError::Inline(e.to_string()))
 }
 
-/// The web archive: one page per edition plus an index of them, newest first.
-pub fn render_archive(
-    meta: &SiteMeta,
-    digests: &[(&Edition, &Digest)],
-    templates: &Templates,
-) -> Result<Vec<OutputFile>, TemplateError> {
-    let unsubscribe_page = format!("{}unsubscribe", meta.base_url);
-    let mut files = Vec::with_capacity(digests.len() + 1);
-    let mut listed = Vec::with_capacity(digests.len());
-    for (edition, digest) in digests.iter().rev() {
-        let (html, _) = digest.personalise(&unsubscribe_page);
-        files.push(OutputFile::new(
-            format!("{NEWSLETTER_DIR}/{}.html", edition.week),
-            html,
-        ));
-        listed.push(EditionListing {
-            edition: edition_view(meta, edition.week, edition.articles.len()),
-            subject: &digest.subject,
-        });
-    }
-    let mut context = Context::new();
-    context.insert("site", meta);
-    context.insert("editions", &listed);
-    files.push(OutputFile::new(
-        format!("{NEWSLETTER_DIR}/index.html"),
-        templates.render("newsletter_index.html", &context)?,
-    ));
-    Ok(files)
+/// The web version of an edition: the e-mail with the generic unsubscribe page
+/// in place of a personal link.
+pub fn edition_page(meta: &SiteMeta, digest: &Digest) -> String {
+    digest
+        .personalise(&format!("{}unsubscribe", meta.base_url))
+        .0
 }
 
-#[derive(Serialize)]
-struct EditionListing<'a> {
+/// One line of the archive index.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditionListing {
     #[serde(flatten)]
-    edition: EditionView,
-    subject: &'a str,
+    pub edition: EditionView,
+    pub subject: String,
+}
+
+/// `newsletter/index.html`: every published edition, newest first.
+pub fn render_archive_index(
+    meta: &SiteMeta,
+    listings: &[EditionListing],
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    let mut context = Context::new();
+    context.insert("site", meta);
+    context.insert("editions", listings);
+    templates.render("newsletter_index.html", &context)
 }

@@ -33,9 +33,27 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-/// Replaces `path` with `bytes` unless it already holds exactly them.
-/// Returns whether the file was written.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
+/// SHA-256 (hex) over `parts`, each length-prefixed so that ("ab","c") and
+/// ("a","bc") differ.
+pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Replaces `path` with `bytes` unless it already holds exactly them, and returns
+/// whether it wrote. `durable` also flushes the data to disk before the rename (for
+/// the files that matter most after a power cut: feeds, indexes); a crash of the
+/// process alone never needs it.
+pub fn write_if_changed(path: &Path, bytes: &[u8], durable: bool) -> Result<bool, WriteError> {
     let wrap = |source| WriteError {
         path: path.to_path_buf(),
         source,
@@ -53,7 +71,9 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
         .tempfile_in(dir)
         .map_err(wrap)?;
     temp.write_all(bytes).map_err(wrap)?;
-    temp.as_file().sync_data().map_err(wrap)?;
+    if durable {
+        temp.as_file().sync_data().map_err(wrap)?;
+    }
     set_readable(temp.as_file()).map_err(wrap)?;
     temp.persist(path).map_err(|e| wrap(e.error))?;
     Ok(true)
@@ -109,7 +129,7 @@ pub struct WriteSummary {
 pub fn write_all(root: &Path, files: &[OutputFile]) -> Result<WriteSummary, WriteError> {
     let mut summary = WriteSummary::default();
     for file in files {
-        if write_if_changed(&root.join(&file.path), &file.bytes)? {
+        if write_if_changed(&root.join(&file.path), &file.bytes, false)? {
             summary.written += 1;
         } else {
             summary.unchanged += 1;
@@ -118,13 +138,14 @@ pub fn write_all(root: &Path, files: &[OutputFile]) -> Result<WriteSummary, Writ
     Ok(summary)
 }
 
-/// Deletes the files directly in `root/dir` with extension `ext` that are not in
-/// `keep` (outputs of articles that no longer exist). Touches nothing else.
+/// Deletes the files directly in `root/dir` with extension `ext` whose paths
+/// (relative to `root`) are not in `keep` (outputs of articles that no longer
+/// exist). Touches nothing else.
 pub fn delete_stale(
     root: &Path,
     dir: &str,
     ext: &str,
-    keep: &[OutputFile],
+    keep: &std::collections::HashSet<PathBuf>,
 ) -> Result<usize, WriteError> {
     let folder = root.join(dir);
     let entries = match std::fs::read_dir(&folder) {
@@ -137,13 +158,12 @@ pub fn delete_stale(
             });
         }
     };
-    let keep: std::collections::HashSet<PathBuf> =
-        keep.iter().map(|f| root.join(&f.path)).collect();
     let mut deleted = 0;
     for entry in entries.flatten() {
         let path = entry.path();
         let is_output = path.extension().is_some_and(|e| e == ext) && path.is_file();
-        if is_output && !keep.contains(&path) {
+        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        if is_output && !keep.contains(&relative) {
             std::fs::remove_file(&path).map_err(|source| WriteError {
                 path: path.clone(),
                 source,
@@ -162,9 +182,9 @@ mod tests {
     fn unchanged_files_are_not_rewritten_and_no_temp_files_remain() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b.xml");
-        assert!(write_if_changed(&path, b"one").unwrap());
-        assert!(!write_if_changed(&path, b"one").unwrap());
-        assert!(write_if_changed(&path, b"two").unwrap());
+        assert!(write_if_changed(&path, b"one", true).unwrap());
+        assert!(!write_if_changed(&path, b"one", false).unwrap());
+        assert!(write_if_changed(&path, b"two", false).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.path().join("a"))
             .unwrap()
@@ -179,8 +199,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keep = vec![OutputFile::new("articles/a.html", "a")];
         write_all(dir.path(), &keep).unwrap();
-        write_if_changed(&dir.path().join("articles/gone.html"), b"x").unwrap();
-        write_if_changed(&dir.path().join("articles/notes.txt"), b"x").unwrap();
+        write_if_changed(&dir.path().join("articles/gone.html"), b"x", false).unwrap();
+        write_if_changed(&dir.path().join("articles/notes.txt"), b"x", false).unwrap();
+        let keep = keep.iter().map(|f| f.path.clone()).collect();
         assert_eq!(
             delete_stale(dir.path(), "articles", "html", &keep).unwrap(),
             1

@@ -3,18 +3,24 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, CatalogError, Changes, collect};
 use crate::config::Config;
-use crate::digest::{Digest, DigestError, NEWSLETTER_DIR, render_archive, render_digest};
+use crate::digest::{
+    Digest, DigestError, EditionListing, NEWSLETTER_DIR, edition_page, edition_view,
+    render_archive_index, render_digest, render_subject,
+};
 use crate::edition::{Edition, Schedule, Week, assign_editions};
 use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
 use crate::message::{Envelope, MessageError, compose, deterministic_message_id, parse_mailbox};
-use crate::output::{OutputFile, WriteError, WriteSummary, delete_stale, write_all};
+use crate::output::{WriteError, WriteSummary, delete_stale, fingerprint, write_if_changed};
 use crate::seed::SeedError;
-use crate::site::{ARTICLES_DIR, PreparedArticle, SiteMeta, prepare, render_pages};
+use crate::site::{
+    ARTICLES_DIR, PreparedArticle, SiteMeta, article_page_path, article_view, prepare_one,
+    render_article_page, render_index,
+};
 use crate::state::{State, StateError};
 use crate::templates::{TemplateError, Templates};
 
@@ -59,23 +65,18 @@ impl BuildReport {
     }
 }
 
-/// Everything a build would write, computed without touching the output folder.
-pub struct Plan {
-    pub catalog: Catalog,
-    pub meta: SiteMeta,
-    pub files: Vec<OutputFile>,
-    pub template_overrides: Vec<String>,
-}
-
-/// The catalog with every article prepared for rendering: the common first half of
-/// `build`, `check` and `digest`.
+/// The catalog ready for rendering: the common first half of `build`, `check`,
+/// `digest`, `send` and the server's preview. Article bodies are rendered on demand,
+/// so a build that finds most pages current renders only what changed.
 pub struct Prepared {
     pub catalog: Catalog,
     pub meta: SiteMeta,
-    pub articles: Vec<PreparedArticle>,
     pub templates: Templates,
     pub editions: BTreeMap<Week, Edition>,
     pub schedule: Schedule,
+    /// Everything every output depends on besides its own articles: templates,
+    /// site values and the settings that shape pages, feeds and digests.
+    pub site_fingerprint: String,
 }
 
 impl Prepared {
@@ -85,44 +86,81 @@ impl Prepared {
         now: DateTime<Utc>,
     ) -> Result<Prepared, BuildError> {
         let templates = Templates::load(&config.paths.templates)?;
-        let known = state.articles()?;
-        let catalog = collect(config, &known, now)?;
+        let catalog = {
+            let known = state.articles()?;
+            collect(config, &known, now)?
+        };
         let meta = SiteMeta::new(config, catalog.column_intro());
-        let articles = prepare(&meta, &catalog.entries, &templates)?;
         let schedule = schedule(config);
         let editions = assign_editions(&catalog.entries, &state.frozen_editions()?, &schedule);
+        let settings = format!(
+            "{}\0{:?}\0{}",
+            serde_json::to_string(&meta).unwrap_or_default(),
+            config.newsletter,
+            config.site.feed_items
+        );
+        let site_fingerprint = fingerprint([
+            env!("CARGO_PKG_VERSION").as_bytes(),
+            templates.fingerprint().as_bytes(),
+            settings.as_bytes(),
+        ]);
         Ok(Prepared {
             catalog,
             meta,
-            articles,
             templates,
             editions,
             schedule,
+            site_fingerprint,
         })
     }
 
+    /// Entry `index` with its view and rendered body.
+    pub fn article(&self, index: usize) -> Result<PreparedArticle, TemplateError> {
+        prepare_one(&self.meta, &self.catalog.entries[index], &self.templates)
+    }
+
+    /// What entry `index`'s page is rendered from.
+    fn article_fingerprint(&self, index: usize) -> String {
+        let entry = &self.catalog.entries[index];
+        let json = serde_json::to_string(&entry.article).unwrap_or_default();
+        fingerprint([
+            self.site_fingerprint.as_bytes(),
+            json.as_bytes(),
+            entry.published.to_rfc3339().as_bytes(),
+            entry.updated.to_rfc3339().as_bytes(),
+        ])
+    }
+
     /// The articles of one edition, newest first (empty for a week with none).
-    pub fn edition_articles(&self, week: Week) -> Vec<&PreparedArticle> {
+    pub fn edition_articles(&self, week: Week) -> Result<Vec<PreparedArticle>, TemplateError> {
         self.editions
             .get(&week)
-            .map(|e| e.articles.iter().map(|&i| &self.articles[i]).collect())
-            .unwrap_or_default()
+            .map(|e| e.articles.iter().map(|&i| self.article(i)).collect())
+            .unwrap_or_else(|| Ok(Vec::new()))
     }
 
     /// Renders one edition's digest; `None` when it has no articles and
     /// `newsletter.skip_empty` is on.
     pub fn digest(&self, config: &Config, week: Week) -> Result<Option<Digest>, BuildError> {
-        let articles = self.edition_articles(week);
+        let articles = self.edition_articles(week)?;
         if articles.is_empty() && config.newsletter.skip_empty {
             return Ok(None);
         }
+        let refs: Vec<&PreparedArticle> = articles.iter().collect();
         Ok(Some(render_digest(
             config,
             &self.meta,
             week,
-            &articles,
+            &refs,
             &self.templates,
         )?))
+    }
+
+    /// Editions with a web page: sent, or due and not empty.
+    fn published_editions(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Edition> {
+        self.editions.values().filter(move |e| {
+            !e.articles.is_empty() && (e.frozen_at.is_some() || self.schedule.due(e.week) <= now)
+        })
     }
 }
 
@@ -135,50 +173,166 @@ pub fn schedule(config: &Config) -> Schedule {
     }
 }
 
-/// Parses, reconciles and renders: the whole build short of writing.
-pub fn plan(config: &Config, state: &State, now: DateTime<Utc>) -> Result<Plan, BuildError> {
-    let prepared = Prepared::load(config, state, now)?;
-    let Prepared {
-        meta,
-        articles,
-        templates,
-        ..
-    } = &prepared;
-    let mut files = render_pages(meta, articles, templates)?;
-    let newest = &articles[..articles.len().min(config.site.feed_items)];
-    files.push(OutputFile::new("feed.xml", render_rss(meta, newest)?));
-    files.push(OutputFile::new("atom.xml", render_atom(meta, newest)?));
-    files.push(OutputFile::new(
-        "feed.json",
-        render_json_feed(meta, newest)?,
-    ));
-
-    // The web archive: every edition that was sent, or is due and has articles.
-    let mut digests = Vec::new();
-    for edition in prepared.editions.values() {
-        let published = edition.frozen_at.is_some() || prepared.schedule.due(edition.week) <= now;
-        if published && let Some(digest) = prepared.digest(config, edition.week)? {
-            digests.push((edition, digest));
-        }
-    }
-    let pairs: Vec<(&Edition, &Digest)> = digests.iter().map(|(e, d)| (*e, d)).collect();
-    files.extend(render_archive(meta, &pairs, templates)?);
-    Ok(Plan {
-        template_overrides: prepared.templates.overridden().to_vec(),
-        meta: prepared.meta,
-        catalog: prepared.catalog,
-        files,
-    })
+/// Where rendered files go. `build` writes them and skips rendering what is already
+/// current; `check` renders everything and writes nothing.
+struct Sink {
+    /// `None` for `check`.
+    root: Option<PathBuf>,
+    previous: HashMap<String, String>,
+    current: Vec<(String, String)>,
+    kept: HashSet<PathBuf>,
+    summary: WriteSummary,
 }
 
-fn report(plan: Plan, files: WriteSummary) -> BuildReport {
+impl Sink {
+    fn writer(root: &Path, previous: HashMap<String, String>) -> Sink {
+        Sink {
+            root: Some(root.to_path_buf()),
+            previous,
+            current: Vec::new(),
+            kept: HashSet::new(),
+            summary: WriteSummary::default(),
+        }
+    }
+
+    fn dry_run() -> Sink {
+        Sink {
+            root: None,
+            previous: HashMap::new(),
+            current: Vec::new(),
+            kept: HashSet::new(),
+            summary: WriteSummary::default(),
+        }
+    }
+
+    /// True when `path` was rendered from `fingerprint` and is still on disk: then
+    /// it is kept as it is and need not be rendered.
+    fn is_current(&mut self, path: &str, fingerprint: &str) -> bool {
+        self.kept.insert(PathBuf::from(path));
+        let Some(root) = &self.root else {
+            return false;
+        };
+        let current = self.previous.get(path).map(String::as_str) == Some(fingerprint)
+            && root.join(path).is_file();
+        if current {
+            self.current
+                .push((path.to_string(), fingerprint.to_string()));
+            self.summary.unchanged += 1;
+        }
+        current
+    }
+
+    fn put(
+        &mut self,
+        path: &str,
+        bytes: &[u8],
+        fingerprint: Option<String>,
+        durable: bool,
+    ) -> Result<(), WriteError> {
+        self.kept.insert(PathBuf::from(path));
+        if let Some(root) = &self.root {
+            if write_if_changed(&root.join(path), bytes, durable)? {
+                self.summary.written += 1;
+            } else {
+                self.summary.unchanged += 1;
+            }
+        }
+        if let Some(fingerprint) = fingerprint {
+            self.current.push((path.to_string(), fingerprint));
+        }
+        Ok(())
+    }
+}
+
+/// Renders every output into `sink`: article pages and edition pages only when
+/// what they are made from changed, the index, feeds and archive index always (they
+/// are written only if their bytes changed).
+fn render_outputs(
+    config: &Config,
+    prepared: &Prepared,
+    sink: &mut Sink,
+    now: DateTime<Utc>,
+) -> Result<(), BuildError> {
+    let Prepared {
+        catalog,
+        meta,
+        templates,
+        ..
+    } = prepared;
+    let mut fingerprints = Vec::with_capacity(catalog.entries.len());
+    for (index, entry) in catalog.entries.iter().enumerate() {
+        let path = article_page_path(&entry.article.id);
+        let fp = prepared.article_fingerprint(index);
+        if !sink.is_current(&path, &fp) {
+            let article = prepared.article(index)?;
+            let html = render_article_page(meta, &article, templates)?;
+            sink.put(&path, html.as_bytes(), Some(fp.clone()), false)?;
+        }
+        fingerprints.push(fp);
+    }
+    sink.put(
+        "index.html",
+        render_index(meta, &catalog.entries, templates)?.as_bytes(),
+        None,
+        true,
+    )?;
+
+    let newest: Vec<PreparedArticle> = (0..catalog.entries.len().min(config.site.feed_items))
+        .map(|i| prepared.article(i))
+        .collect::<Result<_, _>>()?;
+    sink.put("feed.xml", &render_rss(meta, &newest)?, None, true)?;
+    sink.put("atom.xml", &render_atom(meta, &newest)?, None, true)?;
+    sink.put("feed.json", &render_json_feed(meta, &newest)?, None, true)?;
+    drop(newest);
+
+    let mut listings = Vec::new();
+    for edition in prepared.published_editions(now) {
+        let path = format!("{NEWSLETTER_DIR}/{}.html", edition.week);
+        let week = edition.week.to_string();
+        let fp = fingerprint(
+            [prepared.site_fingerprint.as_bytes(), week.as_bytes()]
+                .into_iter()
+                .chain(edition.articles.iter().map(|&i| fingerprints[i].as_bytes())),
+        );
+        let lead = edition
+            .articles
+            .first()
+            .map(|&i| article_view(meta, &catalog.entries[i]));
+        let view = edition_view(meta, edition.week, edition.articles.len());
+        let subject = render_subject(config, meta, &view, lead.as_ref(), templates)?;
+        if !sink.is_current(&path, &fp)
+            && let Some(digest) = prepared.digest(config, edition.week)?
+        {
+            sink.put(
+                &path,
+                edition_page(meta, &digest).as_bytes(),
+                Some(fp),
+                false,
+            )?;
+        }
+        listings.push(EditionListing {
+            edition: view,
+            subject,
+        });
+    }
+    listings.reverse();
+    sink.put(
+        &format!("{NEWSLETTER_DIR}/index.html"),
+        render_archive_index(meta, &listings, templates)?.as_bytes(),
+        None,
+        true,
+    )?;
+    Ok(())
+}
+
+fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>) -> BuildReport {
     BuildReport {
-        published: plan.catalog.entries.len(),
-        changes: plan.catalog.changes,
-        problems: plan.catalog.problems,
-        scheduled: plan.catalog.scheduled,
+        published: catalog.entries.len(),
+        changes: catalog.changes,
+        problems: catalog.problems,
+        scheduled: catalog.scheduled,
         files,
-        template_overrides: plan.template_overrides,
+        template_overrides,
     }
 }
 
@@ -188,24 +342,29 @@ fn report(plan: Plan, files: WriteSummary) -> BuildReport {
 /// state as it was, and the next build redoes the same work.
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let mut state = State::open(&config.paths.state)?;
-    let plan = plan(config, &state, now)?;
+    let prepared = Prepared::load(config, &state, now)?;
     let root = &config.paths.output;
     let leftovers = crate::output::clean_temp_files(root);
     if leftovers > 0 {
         tracing::warn!("removed {leftovers} temporary file(s) left by an interrupted build");
     }
-    let mut summary = write_all(root, &plan.files)?;
-    summary.deleted = delete_stale(root, ARTICLES_DIR, "html", &plan.files)?
-        + delete_stale(root, NEWSLETTER_DIR, "html", &plan.files)?;
-    state.save_articles(&plan.catalog.state_updates)?;
-    Ok(report(plan, summary))
+    let mut sink = Sink::writer(root, state.output_fingerprints()?);
+    render_outputs(config, &prepared, &mut sink, now)?;
+    sink.summary.deleted = delete_stale(root, ARTICLES_DIR, "html", &sink.kept)?
+        + delete_stale(root, NEWSLETTER_DIR, "html", &sink.kept)?;
+    state.save_build(&prepared.catalog.state_updates, &sink.current)?;
+    let overrides = prepared.templates.overridden().to_vec();
+    Ok(report(prepared.catalog, sink.summary, overrides))
 }
 
-/// Everything `build` checks, without writing anything.
+/// Everything `build` checks, rendering every output, without writing anything.
 pub fn check(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let state = State::open_read_only(&config.paths.state)?;
-    let plan = plan(config, &state, now)?;
-    Ok(report(plan, WriteSummary::default()))
+    let prepared = Prepared::load(config, &state, now)?;
+    let mut sink = Sink::dry_run();
+    render_outputs(config, &prepared, &mut sink, now)?;
+    let overrides = prepared.templates.overridden().to_vec();
+    Ok(report(prepared.catalog, WriteSummary::default(), overrides))
 }
 
 /// What `herald digest` wrote, or why it wrote nothing.
@@ -278,7 +437,7 @@ pub fn digest_preview(
             .iter()
             .zip([html.into_bytes(), text.into_bytes(), message.formatted()])
     {
-        crate::output::write_if_changed(path, &bytes)?;
+        write_if_changed(path, &bytes, true)?;
     }
     let [html, text, eml] = paths;
     Ok(DigestPreview::Written {

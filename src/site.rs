@@ -138,55 +138,115 @@ fn base_context(meta: &SiteMeta) -> Context {
     context
 }
 
-/// Builds views and renders each article's body once, for every output to share.
+/// An article's body as an HTML fragment (`content.html`), with all URLs absolute.
+pub fn render_content(
+    meta: &SiteMeta,
+    view: &ArticleView,
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    let mut context = base_context(meta);
+    context.insert("article", view);
+    templates.render("content.html", &context)
+}
+
+/// The view and rendered body of one entry.
+pub fn prepare_one(
+    meta: &SiteMeta,
+    entry: &Entry,
+    templates: &Templates,
+) -> Result<PreparedArticle, TemplateError> {
+    let view = article_view(meta, entry);
+    let content_html = render_content(meta, &view, templates)?;
+    Ok(PreparedArticle {
+        entry: entry.clone(),
+        view,
+        content_html,
+    })
+}
+
+/// Builds views and renders each article's body.
 pub fn prepare(
     meta: &SiteMeta,
     entries: &[Entry],
     templates: &Templates,
 ) -> Result<Vec<PreparedArticle>, TemplateError> {
-    let mut context = base_context(meta);
     entries
         .iter()
-        .map(|entry| {
-            let view = article_view(meta, entry);
-            context.insert("article", &view);
-            let content_html = templates.render("content.html", &context)?;
-            Ok(PreparedArticle {
-                entry: entry.clone(),
-                view,
-                content_html,
-            })
-        })
+        .map(|entry| prepare_one(meta, entry, templates))
         .collect()
 }
 
-/// The index page and one page per article.
+/// What the index lists of each article: enough for a list, not the whole text.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedArticle {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub date: String,
+    pub published_iso: String,
+    pub summary_short: String,
+}
+
+pub fn listed_article(meta: &SiteMeta, entry: &Entry) -> ListedArticle {
+    let a = &entry.article;
+    ListedArticle {
+        id: a.id.clone(),
+        title: a.title.clone(),
+        url: meta.article_url(&a.id),
+        date: entry.published.format("%Y-%m-%d").to_string(),
+        published_iso: iso(&entry.published),
+        summary_short: shorten(&a.summary, SHORT_SUMMARY_GRAPHEMES),
+    }
+}
+
+/// Where an article's page goes, relative to the output root.
+pub fn article_page_path(id: &str) -> String {
+    format!("{ARTICLES_DIR}/{id}.html")
+}
+
+/// `index.html`: every article, newest first.
+pub fn render_index(
+    meta: &SiteMeta,
+    entries: &[Entry],
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    let mut context = base_context(meta);
+    let listed: Vec<ListedArticle> = entries.iter().map(|e| listed_article(meta, e)).collect();
+    context.insert("articles", &listed);
+    templates.render("index.html", &context)
+}
+
+/// One article's page.
+pub fn render_article_page(
+    meta: &SiteMeta,
+    article: &PreparedArticle,
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    let mut context = base_context(meta);
+    context.insert("article", &article.view);
+    context.insert("content", &article.content_html);
+    templates.render("article.html", &context)
+}
+
+/// The index page and one page per article (all in memory; `build` streams instead).
 pub fn render_pages(
     meta: &SiteMeta,
     articles: &[PreparedArticle],
     templates: &Templates,
 ) -> Result<Vec<OutputFile>, TemplateError> {
-    let mut files = Vec::with_capacity(articles.len() + 1);
-    let mut context = base_context(meta);
-    let views: Vec<&ArticleView> = articles.iter().map(|a| &a.view).collect();
-    context.insert("articles", &views);
-    files.push(OutputFile::new(
+    let entries: Vec<Entry> = articles.iter().map(|a| a.entry.clone()).collect();
+    let mut files = vec![OutputFile::new(
         "index.html",
-        templates.render("index.html", &context)?,
-    ));
-    let mut context = base_context(meta);
+        render_index(meta, &entries, templates)?,
+    )];
     for article in articles {
-        context.insert("article", &article.view);
-        context.insert("content", &article.content_html);
-        let html = templates.render("article.html", &context)?;
         files.push(OutputFile::new(
-            format!("{ARTICLES_DIR}/{}.html", article.view.id),
-            html,
+            article_page_path(&article.view.id),
+            render_article_page(meta, article, templates)?,
         ));
     }
     Ok(files)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

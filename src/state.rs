@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS articles (
     modified     INTEGER,
     removed      INTEGER
 );
+CREATE TABLE IF NOT EXISTS outputs (
+    path         TEXT PRIMARY KEY,
+    fingerprint  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS editions (
     week         TEXT PRIMARY KEY,
     article_ids  TEXT NOT NULL,
@@ -77,6 +81,27 @@ pub struct StoredArticle {
     pub modified: Option<i64>,
     /// When its seed disappeared; `None` while it is published.
     pub removed: Option<i64>,
+}
+
+fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare(
+        "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3, article_json = ?4,
+             first_seen = ?5, modified = ?6, removed = ?7",
+    )?;
+    for a in rows {
+        stmt.execute(params![
+            a.id,
+            a.source_file,
+            a.content_hash,
+            a.article_json,
+            a.first_seen,
+            a.modified,
+            a.removed
+        ])?;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -211,8 +236,45 @@ impl State {
             .map_err(|e| self.wrap(e))
     }
 
-    /// Writes every changed row in one transaction: a crash leaves either the old
-    /// or the new state, never a mix.
+    /// What each output file was last rendered from (path → fingerprint).
+    pub fn output_fingerprints(&self) -> Result<HashMap<String, String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, fingerprint FROM outputs")
+            .map_err(|e| self.wrap(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.wrap(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.wrap(e))
+    }
+
+    /// Saves a build's article rows and output fingerprints in one transaction: a
+    /// crash leaves either the old or the new state, never a mix.
+    pub fn save_build(
+        &mut self,
+        rows: &[StoredArticle],
+        outputs: &[(String, String)],
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let wrap = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        upsert_articles(&tx, rows).map_err(wrap)?;
+        tx.execute("DELETE FROM outputs", []).map_err(wrap)?;
+        {
+            let mut stmt = tx
+                .prepare("INSERT OR REPLACE INTO outputs (path, fingerprint) VALUES (?1, ?2)")
+                .map_err(wrap)?;
+            for (p, f) in outputs {
+                stmt.execute(params![p, f]).map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// Writes article rows in one transaction.
     pub fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
         let path = self.path.clone();
         let wrap = |source| StateError::Sqlite {
@@ -220,28 +282,7 @@ impl State {
             source,
         };
         let tx = self.conn.transaction().map_err(wrap)?;
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3, article_json = ?4,
-                         first_seen = ?5, modified = ?6, removed = ?7",
-                )
-                .map_err(wrap)?;
-            for a in rows {
-                stmt.execute(params![
-                    a.id,
-                    a.source_file,
-                    a.content_hash,
-                    a.article_json,
-                    a.first_seen,
-                    a.modified,
-                    a.removed
-                ])
-                .map_err(wrap)?;
-            }
-        }
+        upsert_articles(&tx, rows).map_err(wrap)?;
         tx.commit().map_err(wrap)
     }
 

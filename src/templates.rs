@@ -72,6 +72,9 @@ pub struct Templates {
     tera: Tera,
     /// Which templates differ from the built-in ones, for messages.
     overridden: Vec<String>,
+    /// Hash of every template's source: outputs rendered from the same sources and
+    /// data are the same, so they need not be rendered again.
+    fingerprint: String,
 }
 
 impl Templates {
@@ -105,7 +108,20 @@ impl Templates {
             .map_err(|e| TemplateError::Parse {
                 message: error_chain(&e),
             })?;
-        Ok(Templates { tera, overridden })
+        let fingerprint = crate::output::fingerprint(
+            sources
+                .iter()
+                .flat_map(|(name, source)| [name.as_bytes(), source.as_bytes()]),
+        );
+        Ok(Templates {
+            tera,
+            overridden,
+            fingerprint,
+        })
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     pub fn overridden(&self) -> &[String] {

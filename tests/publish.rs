@@ -400,3 +400,28 @@ fn feeds_carry_only_the_newest_feed_items() {
     // The site itself lists every article.
     assert!(site.read("public/index.html").contains("Day 0"));
 }
+
+#[test]
+fn unchanged_pages_are_not_rerendered_but_template_edits_and_lost_files_are_noticed() {
+    let site = Site::with_shipped_seed();
+    assert_eq!(site.run(&["build"]).code, 0);
+    let page = "public/articles/1bd5276be7ff4f0b.html";
+    // A page rendered from the same inputs is kept as it is, even if edited by hand.
+    std::fs::write(site.path(page), "hand edit").unwrap();
+    assert_eq!(site.run(&["build"]).code, 0);
+    assert_eq!(site.read(page), "hand edit");
+    // A template change re-renders every page made from it.
+    std::fs::create_dir_all(site.path("templates")).unwrap();
+    std::fs::write(
+        site.path("templates/article.html"),
+        "<p>v2 {{ article.title }}</p>",
+    )
+    .unwrap();
+    assert_eq!(site.run(&["build"]).code, 0);
+    assert_eq!(site.read(page), format!("<p>v2 {TITLE}</p>"));
+    // A page that went missing is written again.
+    std::fs::remove_file(site.path(page)).unwrap();
+    let run = site.run(&["build"]);
+    assert!(run.stdout.contains("1 written"), "{}", run.stdout);
+    assert_eq!(site.read(page), format!("<p>v2 {TITLE}</p>"));
+}
