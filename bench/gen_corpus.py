@@ -40,8 +40,7 @@ def heading(rng):
     return f"{left}：{right}"
 
 
-def article(rng, day):
-    lead_column = "".join(sentence(rng) for _ in range(2))
+def article(rng, day, lead_column):
     lead_episode = "".join(sentence(rng) for _ in range(3))
     head = f"date {day} 《華爾街聊什麼》欄目介紹 {lead_column} 本期Podcast與來賓介紹 {lead_episode}"
     blocks = []
@@ -63,6 +62,8 @@ def article(rng, day):
 def main():
     out, n = sys.argv[1], int(sys.argv[2])
     rng = random.Random(20260121)
+    # The column introduction is the same in every article, as in the real column.
+    column = "".join(sentence(rng) for _ in range(2))
     seeds = os.path.join(out, "seeds")
     posts = os.path.join(out, "hugo", "content", "posts")
     os.makedirs(seeds, exist_ok=True)
@@ -71,7 +72,7 @@ def main():
     start = datetime.date(2016, 1, 4)
     for i in range(n):
         day = start + datetime.timedelta(days=(i * 3653) // n)
-        seed, summary, sections = article(rng, day.isoformat())
+        seed, summary, sections = article(rng, day.isoformat(), column)
         ident = f"{rng.getrandbits(64):016x}"
         with open(os.path.join(seeds, f"{i:05d}_{ident}.txt"), "w", encoding="utf-8") as f:
             f.write(seed)

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use sha2::{Digest, Sha256};
 
 use crate::article::Article;
 use crate::config::Config;
@@ -33,6 +32,9 @@ pub struct Entry {
     pub updated: DateTime<Tz>,
     /// When Herald first saw the article (what the newsletter uses for late arrivals).
     pub first_seen: DateTime<Utc>,
+    /// Fingerprint of the seed bytes and parsing rules it was parsed from: equal
+    /// fingerprints mean equal articles.
+    pub source_hash: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -69,6 +71,8 @@ struct Candidate {
     id: String,
     hash: String,
     result: Result<Article, SeedError>,
+    /// The article came from the state unchanged (same file, same bytes, same rules).
+    cached: bool,
 }
 
 /// Reads every seed in the configured folder and reconciles it with `known`.
@@ -78,10 +82,11 @@ pub fn collect(
     now: DateTime<Utc>,
 ) -> Result<Catalog, CatalogError> {
     let dir = &config.paths.seeds;
+    let rules = rules_fingerprint(config);
     let mut catalog = Catalog::default();
     let mut by_id: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
     for (name, path) in list_seed_files(dir)? {
-        match read_candidate(config, known, &name, &path) {
+        match read_candidate(config, &rules, known, &name, &path) {
             Ok(candidate) => by_id
                 .entry(candidate.id.clone())
                 .or_default()
@@ -113,6 +118,13 @@ pub fn collect(
                 let published = article.published(tz, hour);
                 if published.with_timezone(&Utc) > now {
                     catalog.scheduled.push((id, published));
+                    continue;
+                }
+                if owner.cached
+                    && let Some(old) = stored
+                {
+                    catalog.changes.unchanged += 1;
+                    catalog.entries.push(entry_from(article, old, tz, hour));
                     continue;
                 }
                 let json = serde_json::to_string(&article).unwrap_or_default();
@@ -202,6 +214,7 @@ fn entry_from(article: Article, row: &StoredArticle, tz: Tz, hour: u32) -> Entry
             .unwrap_or_default(),
         published,
         article,
+        source_hash: row.content_hash.clone(),
     }
 }
 
@@ -228,6 +241,7 @@ fn list_seed_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
 
 fn read_candidate(
     config: &Config,
+    rules: &str,
     known: &HashMap<String, StoredArticle>,
     name: &str,
     path: &Path,
@@ -276,11 +290,12 @@ fn read_candidate(
             "check that it is a readable regular file (not a broken link)",
         )
     })?;
-    let hash = content_hash(config, &bytes);
+    let hash = crate::output::fingerprint([rules.as_bytes(), &bytes[..]]);
     let cached = known
         .get(&id)
         .filter(|s| s.removed.is_none() && s.source_file == name && s.content_hash == hash)
         .and_then(|s| serde_json::from_str::<Article>(&s.article_json).ok());
+    let is_cached = cached.is_some();
     let result = match cached {
         Some(article) => Ok(article),
         None => parse_seed(name, &bytes, &config.seed, config.timezone),
@@ -290,17 +305,11 @@ fn read_candidate(
         id,
         hash,
         result,
+        cached: is_cached,
     })
 }
 
-/// Fingerprint of what parsing depends on: the bytes, the rules and the timezone.
-fn content_hash(config: &Config, bytes: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(format!("{:?}\0{}\0", config.seed, config.site.timezone).as_bytes());
-    hasher.update(bytes);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// What parsing depends on besides the bytes: the rules and the timezone.
+fn rules_fingerprint(config: &Config) -> String {
+    format!("{:?}\0{}", config.seed, config.site.timezone)
 }

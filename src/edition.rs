@@ -238,6 +238,7 @@ mod tests {
             published,
             updated: published,
             first_seen: first_seen.parse().unwrap(),
+            source_hash: id.to_string(),
         }
     }
 

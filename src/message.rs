@@ -62,10 +62,7 @@ pub fn deterministic_message_id(week: &str, recipient: &str, domain: &str) -> St
     hasher.update(week.as_bytes());
     hasher.update([0]);
     hasher.update(recipient.to_lowercase().as_bytes());
-    let hash: String = hasher.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::output::to_hex(&hasher.finalize()[..12]);
     format!("<{week}.{hash}@{domain}>")
 }
 

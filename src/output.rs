@@ -42,11 +42,18 @@ pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    to_hex(&hasher.finalize())
+}
+
+/// Lower-case hexadecimal.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// Replaces `path` with `bytes` unless it already holds exactly them, and returns
@@ -161,7 +168,8 @@ pub fn delete_stale(
     let mut deleted = 0;
     for entry in entries.flatten() {
         let path = entry.path();
-        let is_output = path.extension().is_some_and(|e| e == ext) && path.is_file();
+        let is_output = path.extension().is_some_and(|e| e == ext)
+            && entry.file_type().is_ok_and(|t| t.is_file());
         let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
         if is_output && !keep.contains(&relative) {
             std::fs::remove_file(&path).map_err(|source| WriteError {

@@ -122,10 +122,9 @@ impl Prepared {
     /// What entry `index`'s page is rendered from.
     fn article_fingerprint(&self, index: usize) -> String {
         let entry = &self.catalog.entries[index];
-        let json = serde_json::to_string(&entry.article).unwrap_or_default();
         fingerprint([
             self.site_fingerprint.as_bytes(),
-            json.as_bytes(),
+            entry.source_hash.as_bytes(),
             entry.published.to_rfc3339().as_bytes(),
             entry.updated.to_rfc3339().as_bytes(),
         ])
@@ -179,6 +178,9 @@ struct Sink {
     /// `None` for `check`.
     root: Option<PathBuf>,
     previous: HashMap<String, String>,
+    /// Files present under `root` when the build began (from two directory listings,
+    /// not a `stat` per page).
+    existing: HashSet<PathBuf>,
     current: Vec<(String, String)>,
     kept: HashSet<PathBuf>,
     summary: WriteSummary,
@@ -186,9 +188,21 @@ struct Sink {
 
 impl Sink {
     fn writer(root: &Path, previous: HashMap<String, String>) -> Sink {
+        let mut existing = HashSet::new();
+        for dir in [ARTICLES_DIR, NEWSLETTER_DIR] {
+            if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
+                existing.extend(
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                        .map(|e| Path::new(dir).join(e.file_name())),
+                );
+            }
+        }
         Sink {
             root: Some(root.to_path_buf()),
             previous,
+            existing,
             current: Vec::new(),
             kept: HashSet::new(),
             summary: WriteSummary::default(),
@@ -199,6 +213,7 @@ impl Sink {
         Sink {
             root: None,
             previous: HashMap::new(),
+            existing: HashSet::new(),
             current: Vec::new(),
             kept: HashSet::new(),
             summary: WriteSummary::default(),
@@ -208,12 +223,14 @@ impl Sink {
     /// True when `path` was rendered from `fingerprint` and is still on disk: then
     /// it is kept as it is and need not be rendered.
     fn is_current(&mut self, path: &str, fingerprint: &str) -> bool {
-        self.kept.insert(PathBuf::from(path));
-        let Some(root) = &self.root else {
+        let path_buf = PathBuf::from(path);
+        if self.root.is_none() {
+            self.kept.insert(path_buf);
             return false;
-        };
+        }
         let current = self.previous.get(path).map(String::as_str) == Some(fingerprint)
-            && root.join(path).is_file();
+            && self.existing.contains(&path_buf);
+        self.kept.insert(path_buf);
         if current {
             self.current
                 .push((path.to_string(), fingerprint.to_string()));
@@ -352,7 +369,13 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     render_outputs(config, &prepared, &mut sink, now)?;
     sink.summary.deleted = delete_stale(root, ARTICLES_DIR, "html", &sink.kept)?
         + delete_stale(root, NEWSLETTER_DIR, "html", &sink.kept)?;
-    state.save_build(&prepared.catalog.state_updates, &sink.current)?;
+    let outputs_changed = sink.current.len() != sink.previous.len()
+        || sink
+            .current
+            .iter()
+            .any(|(p, f)| sink.previous.get(p) != Some(f));
+    let outputs = outputs_changed.then_some(sink.current.as_slice());
+    state.save_build(&prepared.catalog.state_updates, outputs)?;
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, sink.summary, overrides))
 }

@@ -248,13 +248,16 @@ impl State {
         rows.collect::<Result<_, _>>().map_err(|e| self.wrap(e))
     }
 
-    /// Saves a build's article rows and output fingerprints in one transaction: a
-    /// crash leaves either the old or the new state, never a mix.
+    /// Saves a build's article rows and (when they changed) output fingerprints in
+    /// one transaction: a crash leaves either the old or the new state, never a mix.
     pub fn save_build(
         &mut self,
         rows: &[StoredArticle],
-        outputs: &[(String, String)],
+        outputs: Option<&[(String, String)]>,
     ) -> Result<(), StateError> {
+        if rows.is_empty() && outputs.is_none() {
+            return Ok(());
+        }
         let path = self.path.clone();
         let wrap = |source| StateError::Sqlite {
             path: path.clone(),
@@ -262,8 +265,8 @@ impl State {
         };
         let tx = self.conn.transaction().map_err(wrap)?;
         upsert_articles(&tx, rows).map_err(wrap)?;
-        tx.execute("DELETE FROM outputs", []).map_err(wrap)?;
-        {
+        if let Some(outputs) = outputs {
+            tx.execute("DELETE FROM outputs", []).map_err(wrap)?;
             let mut stmt = tx
                 .prepare("INSERT OR REPLACE INTO outputs (path, fingerprint) VALUES (?1, ?2)")
                 .map_err(wrap)?;

@@ -66,6 +66,7 @@ fn render_and_check(article: herald::article::Article) {
         published,
         updated: published,
         first_seen: Utc.timestamp_opt(0, 0).unwrap(),
+        source_hash: String::new(),
     }];
     let templates = Templates::load(Path::new("/nonexistent")).unwrap();
     let meta = SiteMeta::new(&config, entries[0].article.column_intro.as_deref());

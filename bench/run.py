@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Benchmark harness: times whole processes and writes BENCHMARKS.md.
+
+Run through bench/run.sh, which installs Hugo and Postfix's smtp-sink/smtp-source and
+builds Herald in release mode. Environment: ARTICLES (10000), SUBSCRIBERS ("10000
+100000"), POOLS ("1 4 8"), RUNS (3), SEND_RUNS_LARGE (1), WORK (a temp folder).
+"""
+import datetime
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERALD = os.path.join(REPO, "target", "release", "herald")
+ARTICLES = int(os.environ.get("ARTICLES", "10000"))
+SUBSCRIBERS = [int(n) for n in os.environ.get("SUBSCRIBERS", "10000 100000").split()]
+POOLS = [int(n) for n in os.environ.get("POOLS", "1 4 8").split()]
+RUNS = int(os.environ.get("RUNS", "3"))
+SEND_RUNS_LARGE = int(os.environ.get("SEND_RUNS_LARGE", "1"))
+SINK_PORT = 2525
+WEEK = "2026-W04"
+NOW = "2026-01-26T01:00:00Z"
+
+
+def measure(cmd, cwd=None, env=None, stdin=None):
+    """Runs cmd; returns (seconds, max RSS in MB). Fails loudly on a non-zero exit."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=stdin)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"{' '.join(map(str, cmd))} exited {code}:\n{err}")
+    return elapsed, usage.ru_maxrss / 1024.0
+
+
+def summarise(samples):
+    times = [t for t, _ in samples]
+    return {
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+        "rss": max(m for _, m in samples),
+        "n": len(samples),
+    }
+
+
+def herald(site, *args, env_extra=None):
+    env = dict(os.environ, HERALD_NOW=NOW, HERALD_SECRET="benchmark-secret-0123456789")
+    env.pop("HERALD_LOG", None)
+    if env_extra:
+        env.update(env_extra)
+    return [HERALD, "--config", os.path.join(site, "config.toml"), *args], env
+
+
+def write_config(site, smtp_pool=None):
+    with open(os.path.join(REPO, "config.toml"), encoding="utf-8") as f:
+        text = f.read()
+    if smtp_pool:
+        text += (f"\n[smtp]\nhost = \"127.0.0.1\"\nport = {SINK_PORT}\ntls = \"none\"\n"
+                 f"pool_size = {smtp_pool}\ntimeout_secs = 30\n")
+    with open(os.path.join(site, "config.toml"), "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def bench_builds(work, results):
+    corpus = os.path.join(work, "corpus")
+    subprocess.run([sys.executable, os.path.join(REPO, "bench", "gen_corpus.py"), corpus, str(ARTICLES)], check=True)
+    site = os.path.join(work, "site")
+    os.makedirs(site)
+    shutil.copytree(os.path.join(corpus, "seeds"), os.path.join(site, "seeds"))
+    write_config(site)
+
+    full = []
+    for _ in range(RUNS):
+        for d in ("public", "state"):
+            shutil.rmtree(os.path.join(site, d), ignore_errors=True)
+        subprocess.run(["sync"])
+        cmd, env = herald(site, "build")
+        full.append(measure(cmd, env=env))
+    results["full build"] = summarise(full)
+
+    nochange = []
+    for _ in range(RUNS):
+        cmd, env = herald(site, "build")
+        nochange.append(measure(cmd, env=env))
+    results["rebuild, nothing changed"] = summarise(nochange)
+
+    first = sorted(os.listdir(os.path.join(site, "seeds")))[0]
+    with open(os.path.join(site, "seeds", first), encoding="utf-8") as f:
+        template = f.read()
+    add_one = []
+    for i in range(RUNS):
+        text = template.replace(template.split()[1], "2026-01-2%d" % (i + 1), 1)
+        with open(os.path.join(site, "seeds", f"99{i:03d}_added{i}.txt"), "w", encoding="utf-8") as f:
+            f.write(text)
+        cmd, env = herald(site, "build")
+        add_one.append(measure(cmd, env=env))
+    results["rebuild after adding one article"] = summarise(add_one)
+
+    digest = []
+    for _ in range(RUNS):
+        cmd, env = herald(site, "digest", "--week", WEEK, "--out", os.path.join(work, "preview"))
+        digest.append(measure(cmd, env=env))
+    results["digest for one week"] = summarise(digest)
+
+    hugo_site = os.path.join(corpus, "hugo")
+    hugo = []
+    for _ in range(RUNS):
+        shutil.rmtree(os.path.join(hugo_site, "public"), ignore_errors=True)
+        subprocess.run(["sync"])
+        hugo.append(measure(["hugo", "--quiet", "-d", os.path.join(hugo_site, "public")], cwd=hugo_site))
+    results["Hugo full build (same articles)"] = summarise(hugo)
+    return site
+
+
+def start_sink():
+    proc = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "1024"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc
+
+
+def bench_sends(work, site, results, rates):
+    sink = start_sink()
+    try:
+        for count in SUBSCRIBERS:
+            base = os.path.join(work, f"send-{count}")
+            os.makedirs(base)
+            shutil.copytree(os.path.join(site, "seeds"), os.path.join(base, "seeds"))
+            write_config(base)
+            shutil.copytree(os.path.join(site, "state"), os.path.join(base, "state"))
+            csv = os.path.join(base, "list.csv")
+            with open(csv, "w") as f:
+                for i in range(count):
+                    f.write(f"reader{i:06d}@example.com,Reader {i}\n")
+            cmd, env = herald(base, "subscribers", "import", csv)
+            measure(cmd, env=env)
+            pristine = os.path.join(base, "state.pristine")
+            shutil.copytree(os.path.join(base, "state"), pristine)
+            runs = RUNS if count <= 10000 else SEND_RUNS_LARGE
+            for pool in POOLS:
+                write_config(base, smtp_pool=pool)
+                samples = []
+                for _ in range(runs):
+                    shutil.rmtree(os.path.join(base, "state"))
+                    shutil.copytree(pristine, os.path.join(base, "state"))
+                    cmd, env = herald(base, "send", "--week", WEEK)
+                    samples.append(measure(cmd, env=env))
+                    conn = sqlite3.connect(os.path.join(base, "state", "herald.sqlite"))
+                    sent = conn.execute("SELECT COUNT(*) FROM send_journal WHERE status = 'sent'").fetchone()[0]
+                    conn.close()
+                    if sent != count:
+                        sys.exit(f"send to {count} with pool {pool}: only {sent} sent")
+                s = summarise(samples)
+                results[f"send to {count} subscribers, pool {pool}"] = s
+                rates[(count, pool)] = count / s["median"]
+        # smtp-source: the protocol's practical limit with the same sink and size.
+        size = message_size(work, site)
+        for count in SUBSCRIBERS:
+            samples = []
+            for _ in range(RUNS if count <= 10000 else SEND_RUNS_LARGE):
+                samples.append(measure(["smtp-source", "-s", str(max(POOLS)), "-m", str(count), "-l", str(size),
+                                        "-f", "newsletter@example.com", "-t", "reader@example.com",
+                                        f"127.0.0.1:{SINK_PORT}"]))
+            s = summarise(samples)
+            results[f"smtp-source {count} messages of {size} bytes, {max(POOLS)} sessions"] = s
+            rates[(count, "smtp-source")] = count / s["median"]
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait()
+
+
+def message_size(work, site):
+    preview = os.path.join(work, "preview", f"{WEEK}.eml")
+    return os.path.getsize(preview) if os.path.exists(preview) else 12000
+
+
+def write_report(results, rates):
+    cores = os.cpu_count()
+    today = datetime.date.today().isoformat()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `bench/run.sh` on {today}, {cores} cores, {ARTICLES} synthetic articles "
+        "(`bench/gen_corpus.py`, fixed random seed). Whole processes, wall-clock seconds; "
+        "peak memory is the process's maximum resident set size.",
+        "",
+        "| what | median s | min s | max s | runs | peak MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, s in results.items():
+        lines.append(f"| {name} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} | {s['n']} | {s['rss']:.0f} |")
+    lines += ["", "## Ratios", ""]
+    full = results["full build"]["median"]
+    hugo = results["Hugo full build (same articles)"]["median"]
+    lines.append(f"- Herald full build is {hugo / full:.2f}x as fast as Hugo (target 3x, goal 5x).")
+    lines.append(f"- Rebuild with nothing changed: {100 * results['rebuild, nothing changed']['median'] / full:.1f}% of a full build (target under 10%).")
+    lines.append(f"- Rebuild after adding one article: {100 * results['rebuild after adding one article']['median'] / full:.1f}% of a full build (target under 5%).")
+    for count in SUBSCRIBERS:
+        limit = rates.get((count, "smtp-source"))
+        best = max((r, p) for (c, p), r in rates.items() if c == count and p != "smtp-source")
+        for pool in POOLS:
+            r = rates[(count, pool)]
+            lines.append(f"- Send to {count}, pool {pool}: {r:.0f} messages/s"
+                         + (f" ({100 * r / limit:.0f}% of smtp-source's {limit:.0f}/s)" if limit else ""))
+        lines.append(f"- Best pool for {count}: {best[1]} (target: at least 75% of smtp-source).")
+    mem = [results[k]["rss"] for k in results if k.startswith("send to")]
+    if mem:
+        lines.append(f"- Peak memory while sending: {min(mem):.0f}–{max(mem):.0f} MB across list sizes.")
+    with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main():
+    work = os.environ.get("WORK") or tempfile.mkdtemp(prefix="herald-bench-")
+    results, rates = {}, {}
+    site = bench_builds(work, results)
+    bench_sends(work, site, results, rates)
+    write_report(results, rates)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Benchmarks (not part of the test suite): installs Hugo and Postfix's smtp-sink /
+# smtp-source from Debian, builds Herald in release mode, runs bench/run.py, and writes
+# BENCHMARKS.md. Needs root for apt-get. Takes several minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v hugo >/dev/null || ! command -v smtp-sink >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq hugo postfix >/dev/null
+fi
+cargo build --release --quiet
+exec python3 bench/run.py "$@"
