@@ -73,6 +73,8 @@ struct Candidate {
     result: Result<Article, SeedError>,
     /// The article came from the state unchanged (same file, same bytes, same rules).
     cached: bool,
+    /// See [`StoredArticle::stat_key`].
+    stat_key: String,
 }
 
 /// Reads every seed in the configured folder and reconciles it with `known`.
@@ -124,6 +126,11 @@ pub fn collect(
                     && let Some(old) = stored
                 {
                     catalog.changes.unchanged += 1;
+                    if old.stat_key != owner.stat_key {
+                        let mut row = old.clone();
+                        row.stat_key = owner.stat_key.clone();
+                        catalog.state_updates.push(row);
+                    }
                     catalog.entries.push(entry_from(article, old, tz, hour));
                     continue;
                 }
@@ -132,6 +139,7 @@ pub fn collect(
                     id: id.clone(),
                     source_file: owner.name.clone(),
                     content_hash: owner.hash.clone(),
+                    stat_key: owner.stat_key.clone(),
                     article_json: json,
                     first_seen: now_ts,
                     modified: None,
@@ -282,6 +290,23 @@ fn read_candidate(
             "split the article, or raise `seed.max_seed_bytes` in config.toml",
         ));
     }
+    let stat_key = stat_key(&metadata, rules);
+    let live = known
+        .get(&id)
+        .filter(|s| s.removed.is_none() && s.source_file == name);
+    // Unchanged size, inode and times: the stored article is what parsing would give.
+    if let Some(stored) = live.filter(|s| !s.stat_key.is_empty() && s.stat_key == stat_key)
+        && let Ok(article) = serde_json::from_str::<Article>(&stored.article_json)
+    {
+        return Ok(Candidate {
+            name: name.to_string(),
+            id,
+            hash: stored.content_hash.clone(),
+            result: Ok(article),
+            cached: true,
+            stat_key,
+        });
+    }
     let bytes = std::fs::read(path).map_err(|e| {
         SeedError::new(
             name,
@@ -291,9 +316,8 @@ fn read_candidate(
         )
     })?;
     let hash = crate::output::fingerprint([rules.as_bytes(), &bytes[..]]);
-    let cached = known
-        .get(&id)
-        .filter(|s| s.removed.is_none() && s.source_file == name && s.content_hash == hash)
+    let cached = live
+        .filter(|s| s.content_hash == hash)
         .and_then(|s| serde_json::from_str::<Article>(&s.article_json).ok());
     let is_cached = cached.is_some();
     let result = match cached {
@@ -306,10 +330,37 @@ fn read_candidate(
         hash,
         result,
         cached: is_cached,
+        stat_key,
     })
 }
 
-/// What parsing depends on besides the bytes: the rules and the timezone.
+/// Identifies a version of a file, parsed under given rules, without reading it:
+/// the rules' fingerprint, then size, inode, and modification and change times in
+/// nanoseconds (a rewrite, a rename over it or a `touch` all change it).
+fn stat_key(metadata: &std::fs::Metadata, rules: &str) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        format!(
+            "{}:{}:{}:{}.{}:{}.{}",
+            &rules[..16.min(rules.len())],
+            metadata.len(),
+            metadata.ino(),
+            metadata.mtime(),
+            metadata.mtime_nsec(),
+            metadata.ctime(),
+            metadata.ctime_nsec()
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (metadata, rules);
+        String::new()
+    }
+}
+
+/// What parsing depends on besides the bytes: the rules and the timezone (hashed).
 fn rules_fingerprint(config: &Config) -> String {
-    format!("{:?}\0{}", config.seed, config.site.timezone)
+    let rules = format!("{:?}\0{}", config.seed, config.site.timezone);
+    crate::output::fingerprint([rules.as_bytes()])
 }

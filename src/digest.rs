@@ -14,6 +14,9 @@ use crate::edition::Week;
 use crate::site::{ArticleView, PreparedArticle, SiteMeta, shorten};
 use crate::templates::{TemplateError, Templates, escape_html};
 
+/// Name under which `newsletter.subject` is registered with the templates.
+pub const SUBJECT_TEMPLATE: &str = "newsletter.subject";
+
 /// Rendered where the per-recipient unsubscribe URL goes.
 pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.herald.invalid/placeholder";
 /// Folder (under the output root) of the newsletter's web archive.
@@ -188,8 +191,7 @@ pub fn render_subject(
     );
     context.insert("edition", edition);
     context.insert("lead", &lead);
-    let subject =
-        templates.render_str("newsletter.subject", &config.newsletter.subject, &context)?;
+    let subject = templates.render(SUBJECT_TEMPLATE, &context)?;
     Ok(subject.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::catalog::{Catalog, CatalogError, Changes, collect};
 use crate::config::Config;
 use crate::digest::{
-    Digest, DigestError, EditionListing, NEWSLETTER_DIR, edition_page, edition_view,
-    render_archive_index, render_digest, render_subject,
+    Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_page,
+    edition_view, render_archive_index, render_digest, render_subject,
 };
 use crate::edition::{Edition, Schedule, Week, assign_editions};
 use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
@@ -85,7 +85,8 @@ impl Prepared {
         state: &State,
         now: DateTime<Utc>,
     ) -> Result<Prepared, BuildError> {
-        let templates = Templates::load(&config.paths.templates)?;
+        let mut templates = Templates::load(&config.paths.templates)?;
+        templates.add(SUBJECT_TEMPLATE, &config.newsletter.subject)?;
         let catalog = {
             let known = state.articles()?;
             collect(config, &known, now)?

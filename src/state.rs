@@ -34,13 +34,14 @@ pub enum StateError {
     },
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS articles (
     id           TEXT PRIMARY KEY,
     source_file  TEXT NOT NULL,
     content_hash TEXT NOT NULL,
+    stat_key     TEXT NOT NULL DEFAULT '',
     article_json TEXT NOT NULL,
     first_seen   INTEGER NOT NULL,
     modified     INTEGER,
@@ -75,6 +76,9 @@ pub struct StoredArticle {
     /// Fingerprint of the seed bytes and the parsing rules; equal means the stored
     /// `article_json` is still what parsing would produce.
     pub content_hash: String,
+    /// Size, inode and modification/change times of the seed file when it was last
+    /// read: while they are the same, the file need not be read again.
+    pub stat_key: String,
     pub article_json: String,
     pub first_seen: i64,
     /// Last time the parsed article changed after it was first seen.
@@ -83,12 +87,18 @@ pub struct StoredArticle {
     pub removed: Option<i64>,
 }
 
+fn output_fingerprints_in(conn: &Connection) -> rusqlite::Result<HashMap<String, String>> {
+    let mut stmt = conn.prepare("SELECT path, fingerprint FROM outputs")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare(
-        "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed, stat_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3, article_json = ?4,
-             first_seen = ?5, modified = ?6, removed = ?7",
+             first_seen = ?5, modified = ?6, removed = ?7, stat_key = ?8",
     )?;
     for a in rows {
         stmt.execute(params![
@@ -98,7 +108,8 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
             a.article_json,
             a.first_seen,
             a.modified,
-            a.removed
+            a.removed,
+            a.stat_key
         ])?;
     }
     Ok(())
@@ -204,6 +215,16 @@ impl State {
         for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
             self.conn.execute_batch(schema).map_err(|e| self.wrap(e))?;
         }
+        // Version 1 had no `stat_key` column.
+        let has_stat_key = self
+            .conn
+            .prepare("SELECT stat_key FROM articles LIMIT 0")
+            .is_ok();
+        if !has_stat_key {
+            self.conn
+                .execute_batch("ALTER TABLE articles ADD COLUMN stat_key TEXT NOT NULL DEFAULT ''")
+                .map_err(|e| self.wrap(e))?;
+        }
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| self.wrap(e))?;
@@ -215,7 +236,7 @@ impl State {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, source_file, content_hash, article_json, first_seen, modified, removed FROM articles",
+                "SELECT id, source_file, content_hash, stat_key, article_json, first_seen, modified, removed FROM articles",
             )
             .map_err(|e| self.wrap(e))?;
         let rows = stmt
@@ -224,10 +245,11 @@ impl State {
                     id: r.get(0)?,
                     source_file: r.get(1)?,
                     content_hash: r.get(2)?,
-                    article_json: r.get(3)?,
-                    first_seen: r.get(4)?,
-                    modified: r.get(5)?,
-                    removed: r.get(6)?,
+                    stat_key: r.get(3)?,
+                    article_json: r.get(4)?,
+                    first_seen: r.get(5)?,
+                    modified: r.get(6)?,
+                    removed: r.get(7)?,
                 })
             })
             .map_err(|e| self.wrap(e))?;
@@ -238,14 +260,7 @@ impl State {
 
     /// What each output file was last rendered from (path → fingerprint).
     pub fn output_fingerprints(&self) -> Result<HashMap<String, String>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, fingerprint FROM outputs")
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.wrap(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.wrap(e))
+        output_fingerprints_in(&self.conn).map_err(|e| self.wrap(e))
     }
 
     /// Saves a build's article rows and (when they changed) output fingerprints in
@@ -266,12 +281,27 @@ impl State {
         let tx = self.conn.transaction().map_err(wrap)?;
         upsert_articles(&tx, rows).map_err(wrap)?;
         if let Some(outputs) = outputs {
-            tx.execute("DELETE FROM outputs", []).map_err(wrap)?;
-            let mut stmt = tx
+            let current: HashMap<&str, &str> = outputs
+                .iter()
+                .map(|(p, f)| (p.as_str(), f.as_str()))
+                .collect();
+            let previous = output_fingerprints_in(&tx).map_err(wrap)?;
+            let mut delete = tx
+                .prepare("DELETE FROM outputs WHERE path = ?1")
+                .map_err(wrap)?;
+            for path in previous
+                .keys()
+                .filter(|p| !current.contains_key(p.as_str()))
+            {
+                delete.execute([path]).map_err(wrap)?;
+            }
+            let mut upsert = tx
                 .prepare("INSERT OR REPLACE INTO outputs (path, fingerprint) VALUES (?1, ?2)")
                 .map_err(wrap)?;
-            for (p, f) in outputs {
-                stmt.execute(params![p, f]).map_err(wrap)?;
+            for (path, fingerprint) in &current {
+                if previous.get(*path).map(String::as_str) != Some(*fingerprint) {
+                    upsert.execute(params![path, fingerprint]).map_err(wrap)?;
+                }
             }
         }
         tx.commit().map_err(wrap)

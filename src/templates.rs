@@ -137,18 +137,13 @@ impl Templates {
             })
     }
 
-    /// Renders a template given as a string (a subject line from config, say).
-    pub fn render_str(
-        &self,
-        label: &str,
-        source: &str,
-        context: &Context,
-    ) -> Result<String, TemplateError> {
+    /// Adds a template given as a string (the subject line from config, say), so it
+    /// is parsed once and errors show at load time.
+    pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
         self.tera
-            .render_str(source, context, false)
-            .map_err(|e| TemplateError::Render {
-                name: label.to_string(),
-                message: error_chain(&e),
+            .add_raw_template(name, source)
+            .map_err(|e| TemplateError::Parse {
+                message: format!("{name}: {}", error_chain(&e)),
             })
     }
 }

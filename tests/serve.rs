@@ -352,6 +352,42 @@ fn oversize_bodies_cross_site_posts_and_bursts_are_refused() {
 }
 
 #[test]
+fn repeated_requests_for_one_address_are_rate_limited() {
+    let smtp = TestSmtp::start();
+    let site = site_with_smtp(&smtp, "");
+    site.append_config("\n[serve]\nsubscribe_per_ip = 100\nsubscribe_per_address = 2\n");
+    let server = Server::start(&site);
+    let http = client();
+    let codes: Vec<StatusCode> = [
+        "Same@example.com",
+        "same@example.com",
+        "SAME@example.com",
+        "other@example.com",
+    ]
+    .iter()
+    .map(|email| {
+        http.post(server.url("/subscribe"))
+            .form(&[("email", *email)])
+            .send()
+            .unwrap()
+            .status()
+    })
+    .collect();
+    assert_eq!(
+        codes,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::OK
+        ]
+    );
+    assert!(smtp.wait_for(3, Duration::from_secs(20)));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(smtp.count(), 3, "no mail for the refused request");
+}
+
+#[test]
 fn preview_healthz_and_escaping() {
     let smtp = TestSmtp::start();
     let site = site_with_smtp(&smtp, "");
