@@ -130,16 +130,7 @@ pub fn render_digest(
             content: full.then_some(a.content_html.as_str()),
         })
         .collect();
-    let mut context = Context::new();
-    context.insert("site", meta);
-    context.insert(
-        "newsletter",
-        &NewsletterMeta {
-            title: &config.newsletter.title,
-            full_text: full,
-        },
-    );
-    context.insert("edition", &edition);
+    let mut context = edition_context(config, meta, &edition);
     context.insert("articles", &items);
     let lead = items.first().map(|a| a.view);
     context.insert("lead", &lead);
@@ -170,16 +161,8 @@ pub fn render_digest(
     })
 }
 
-/// The subject line of an edition: `newsletter.subject` rendered with `newsletter`,
-/// `edition` and `lead`, collapsed to one line so no template can smuggle a line break
-/// into the header.
-pub fn render_subject(
-    config: &Config,
-    meta: &SiteMeta,
-    edition: &EditionView,
-    lead: Option<&ArticleView>,
-    templates: &Templates,
-) -> Result<String, TemplateError> {
+/// What every edition template sees: `site`, `newsletter` and `edition`.
+fn edition_context(config: &Config, meta: &SiteMeta, edition: &EditionView) -> Context {
     let mut context = Context::new();
     context.insert("site", meta);
     context.insert(
@@ -190,6 +173,20 @@ pub fn render_subject(
         },
     );
     context.insert("edition", edition);
+    context
+}
+
+/// The subject line of an edition: `newsletter.subject` rendered with `newsletter`,
+/// `edition` and `lead`, collapsed to one line so no template can smuggle a line break
+/// into the header.
+pub fn render_subject(
+    config: &Config,
+    meta: &SiteMeta,
+    edition: &EditionView,
+    lead: Option<&ArticleView>,
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    let mut context = edition_context(config, meta, edition);
     context.insert("lead", &lead);
     let subject = templates.render(SUBJECT_TEMPLATE, &context)?;
     Ok(subject.split_whitespace().collect::<Vec<_>>().join(" "))

@@ -309,14 +309,7 @@ impl State {
 
     /// Writes article rows in one transaction.
     pub fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
-        let path = self.path.clone();
-        let wrap = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(wrap)?;
-        upsert_articles(&tx, rows).map_err(wrap)?;
-        tx.commit().map_err(wrap)
+        self.save_build(rows, None)
     }
 
     /// Every frozen edition, oldest week first.

@@ -175,18 +175,20 @@ fn create_secret(path: &Path) -> Result<TokenKey, TokenError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(wrap)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
+    // Written to a private temporary file first and linked into place only when
+    // complete, so a crash never leaves an empty or partial secret behind.
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".secret-")
+        .tempfile_in(dir)
+        .map_err(wrap)?;
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        use std::io::Write;
+        temp.write_all(hex.as_bytes()).map_err(wrap)?;
+        temp.as_file().sync_all().map_err(wrap)?;
     }
-    match options.open(path) {
-        Ok(mut file) => {
-            use std::io::Write;
-            file.write_all(hex.as_bytes()).map_err(wrap)?;
-            file.sync_all().map_err(wrap)?;
+    match temp.persist_noclobber(path) {
+        Ok(_) => {
             tracing::warn!(
                 "created a new token secret in {} (keep it: unsubscribe links depend on it)",
                 path.display()
@@ -196,8 +198,10 @@ fn create_secret(path: &Path) -> Result<TokenKey, TokenError> {
             })
         }
         // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => TokenKey::load(Some(path), path),
-        Err(source) => Err(wrap(source)),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            TokenKey::load(Some(path), path)
+        }
+        Err(e) => Err(wrap(e.error)),
     }
 }
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::smtp::TestSmtp;
@@ -42,11 +42,7 @@ fn integrity_ok(site: &Site) -> bool {
 }
 
 fn spawn(site: &Site, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .args(args)
-        .env("HERALD_NOW", DUE)
+    site.command(DUE, args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

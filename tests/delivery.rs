@@ -203,11 +203,8 @@ fn after_kill_9_mid_send_the_next_run_completes_within_the_in_flight_bound() {
     let list = emails(40);
     add_subscribers(&site, &list);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .args(["send", "--week", "2026-W04"])
-        .env("HERALD_NOW", DUE)
+    let mut child = site
+        .command(DUE, &["send", "--week", "2026-W04"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -249,11 +246,8 @@ fn two_runs_at_once_one_works_the_other_exits_with_the_lock_code() {
     server.behaviour.lock().unwrap().data_delay = Duration::from_millis(100);
     let site = smtp_site(server.addr, "pool_size = 1");
     add_subscribers(&site, &emails(10));
-    let mut first = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .arg("run")
-        .env("HERALD_NOW", DUE)
+    let mut first = site
+        .command(DUE, &["run"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -373,11 +367,8 @@ fn a_subscriber_who_leaves_during_sending_gets_nothing_further() {
     let site = smtp_site(server.addr, "pool_size = 1");
     let list = emails(8);
     add_subscribers(&site, &list);
-    let child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .args(["send", "--week", "2026-W04"])
-        .env("HERALD_NOW", DUE)
+    let child = site
+        .command(DUE, &["send", "--week", "2026-W04"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

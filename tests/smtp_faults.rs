@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Site;
@@ -32,11 +32,8 @@ fn site_for(port: u16, extra: &str, subscribers: usize) -> Site {
 
 /// Runs `send`, failing the test if it is still running after `limit` (a hang).
 fn send_within(site: &Site, limit: Duration) -> common::Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .args(["send", "--week", "2026-W04"])
-        .env("HERALD_NOW", DUE)
+    let mut child = site
+        .command(DUE, &["send", "--week", "2026-W04"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

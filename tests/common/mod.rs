@@ -57,16 +57,24 @@ impl Site {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
 
-    /// Runs `herald --config <site>/config.toml ARGS` at the given moment.
-    pub fn run_at(&self, now: &str, args: &[&str]) -> Run {
+    /// `herald --config <site>/config.toml ARGS` at the given moment, output piped,
+    /// started outside the site (so relative paths must resolve via the config).
+    pub fn command(&self, now: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
         cmd.arg("--config")
             .arg(self.path("config.toml"))
             .args(args)
             .env("HERALD_NOW", now)
             .env_remove("HERALD_LOG")
-            .current_dir(std::env::temp_dir());
-        run(cmd)
+            .current_dir(std::env::temp_dir())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    }
+
+    /// Runs `herald ARGS` at the given moment and waits for it.
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Run {
+        run(self.command(now, args))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
