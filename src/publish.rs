@@ -240,6 +240,19 @@ impl Sink {
         current
     }
 
+    /// Notes a file a worker rendered (and, when building, wrote) itself.
+    fn record(&mut self, path: &str, fingerprint: &str, written: bool) {
+        self.kept.insert(PathBuf::from(path));
+        if self.root.is_some() {
+            if written {
+                self.summary.written += 1;
+            } else {
+                self.summary.unchanged += 1;
+            }
+        }
+        self.current.push((path.to_string(), fingerprint.to_string()));
+    }
+
     fn put(
         &mut self,
         path: &str,
@@ -278,15 +291,51 @@ fn render_outputs(
         ..
     } = prepared;
     let mut fingerprints = Vec::with_capacity(catalog.entries.len());
+    let mut stale = Vec::new();
     for (index, entry) in catalog.entries.iter().enumerate() {
         let path = article_page_path(&entry.article.id);
         let fp = prepared.article_fingerprint(index);
         if !sink.is_current(&path, &fp) {
-            let article = prepared.article(index)?;
-            let html = render_article_page(meta, &article, templates)?;
-            sink.put(&path, html.as_bytes(), Some(fp.clone()), false)?;
+            stale.push((index, path));
         }
         fingerprints.push(fp);
+    }
+    // Pages are independent: render and write them on every core, then record
+    // them in the sink in order. Each worker writes as it goes, so memory holds one
+    // page per worker, not all of them.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = stale.len().div_ceil(threads).max(1);
+    let root = sink.root.clone();
+    let results: Vec<Result<Vec<(usize, bool)>, BuildError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = stale
+            .chunks(chunk)
+            .map(|part| {
+                let root = root.as_deref();
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(index, path)| {
+                            let article = prepared.article(*index)?;
+                            let html = render_article_page(meta, &article, templates)?;
+                            let written = match root {
+                                Some(root) => write_if_changed(&root.join(path), html.as_bytes(), false)?,
+                                None => false,
+                            };
+                            Ok((*index, written))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let paths: HashMap<usize, &String> = stale.iter().map(|(i, p)| (*i, p)).collect();
+    for part in results {
+        for (index, written) in part? {
+            sink.record(paths[&index], &fingerprints[index], written);
+        }
     }
     sink.put(
         "index.html",
