@@ -250,7 +250,8 @@ impl Sink {
                 self.summary.unchanged += 1;
             }
         }
-        self.current.push((path.to_string(), fingerprint.to_string()));
+        self.current
+            .push((path.to_string(), fingerprint.to_string()));
     }
 
     fn put(
@@ -303,7 +304,9 @@ fn render_outputs(
     // Pages are independent: render and write them on every core, then record
     // them in the sink in order. Each worker writes as it goes, so memory holds one
     // page per worker, not all of them.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let chunk = stale.len().div_ceil(threads).max(1);
     let root = sink.root.clone();
     let results: Vec<Result<Vec<(usize, bool)>, BuildError>> = std::thread::scope(|scope| {
@@ -317,7 +320,9 @@ fn render_outputs(
                             let article = prepared.article(*index)?;
                             let html = render_article_page(meta, &article, templates)?;
                             let written = match root {
-                                Some(root) => write_if_changed(&root.join(path), html.as_bytes(), false)?,
+                                Some(root) => {
+                                    write_if_changed(&root.join(path), html.as_bytes(), false)?
+                                }
                                 None => false,
                             };
                             Ok((*index, written))
@@ -328,7 +333,10 @@ fn render_outputs(
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let paths: HashMap<usize, &String> = stale.iter().map(|(i, p)| (*i, p)).collect();
