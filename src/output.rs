@@ -197,19 +197,6 @@ pub struct WriteSummary {
     pub deleted: usize,
 }
 
-/// Writes every file under `root`.
-pub fn write_all(root: &Path, files: &[OutputFile]) -> Result<WriteSummary, WriteError> {
-    let mut summary = WriteSummary::default();
-    for file in files {
-        if write_if_changed(&root.join(&file.path), &file.bytes, false)? {
-            summary.written += 1;
-        } else {
-            summary.unchanged += 1;
-        }
-    }
-    Ok(summary)
-}
-
 /// Deletes the files directly in `root/dir` with extension `ext` whose paths
 /// (relative to `root`) are not in `keep` (outputs of articles that no longer
 /// exist). Touches nothing else.
@@ -270,11 +257,10 @@ mod tests {
     #[test]
     fn stale_outputs_are_deleted_and_others_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let keep = vec![OutputFile::new("articles/a.html", "a")];
-        write_all(dir.path(), &keep).unwrap();
+        write_if_changed(&dir.path().join("articles/a.html"), b"a", false).unwrap();
         write_if_changed(&dir.path().join("articles/gone.html"), b"x", false).unwrap();
         write_if_changed(&dir.path().join("articles/notes.txt"), b"x", false).unwrap();
-        let keep = keep.iter().map(|f| f.path.clone()).collect();
+        let keep = [PathBuf::from("articles/a.html")].into_iter().collect();
         assert_eq!(
             delete_stale(dir.path(), "articles", "html", &keep).unwrap(),
             1

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, params};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -346,23 +346,5 @@ impl State {
     /// The raw connection, for stages that keep their own tables in the same file.
     pub fn connection(&self) -> &Connection {
         &self.conn
-    }
-
-    pub fn connection_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// `PRAGMA integrity_check`: `true` when SQLite finds nothing wrong.
-    pub fn integrity_ok(&self) -> Result<bool, StateError> {
-        let result: Option<String> = self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.wrap(e))?;
-        Ok(result.as_deref() == Some("ok"))
     }
 }
