@@ -133,16 +133,7 @@ fn kill_9_during_send_loses_nobody_and_bounds_duplicates() {
         server.addr.port()
     ));
     let subscribers = 120;
-    let csv: String = (0..subscribers)
-        .map(|i| format!("reader{i:03}@example.com\n"))
-        .collect();
-    std::fs::write(site.path("list.csv"), csv).unwrap();
-    let list = site.path("list.csv");
-    assert_eq!(
-        site.run(&["subscribers", "import", list.to_str().unwrap()])
-            .code,
-        0
-    );
+    site.add_subscribers(&common::emails(subscribers));
 
     let mut dice = Dice(0x2545f4914f6cdd1d);
     let mut kills = 0;

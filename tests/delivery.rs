@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::Site;
 use common::smtp::{DroppingProxy, TestSmtp};
+use common::{Site, emails};
 use mail_parser::MessageParser;
 
 /// Monday 26 January 2026, 09:00 Taipei: week 4's edition is due.
@@ -22,20 +22,6 @@ fn smtp_site(addr: std::net::SocketAddr, extra: &str) -> Site {
         addr.port()
     ));
     site
-}
-
-fn add_subscribers(site: &Site, emails: &[String]) {
-    let csv: String = emails.iter().map(|e| format!("{e},讀者 {e}\n")).collect();
-    std::fs::write(site.path("list.csv"), csv).unwrap();
-    let list = site.path("list.csv");
-    let run = site.run(&["subscribers", "import", list.to_str().unwrap()]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-}
-
-fn emails(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| format!("reader{i:02}@example.com"))
-        .collect()
 }
 
 fn send(site: &Site) -> common::Run {
@@ -66,7 +52,7 @@ fn every_subscriber_gets_exactly_one_personal_message_and_a_resend_sends_nothing
     let server = TestSmtp::start();
     let site = smtp_site(server.addr, "pool_size = 2");
     let list = emails(6);
-    add_subscribers(&site, &list);
+    site.add_subscribers(&list);
 
     let run = send(&site);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -139,7 +125,7 @@ fn greylisted_recipients_are_retried_and_rejected_ones_do_not_stop_the_others() 
     let site = smtp_site(server.addr, "pool_size = 1\nmax_attempts = 3");
     site.append_config("\n[newsletter]\nbounce_after = 1\n");
     let list = emails(5);
-    add_subscribers(&site, &list);
+    site.add_subscribers(&list);
     {
         let mut b = server.behaviour.lock().unwrap();
         b.greylist.insert(list[1].clone(), 2); // accepted on the third try
@@ -185,7 +171,7 @@ fn a_connection_dropped_mid_message_is_resumed_without_duplicates() {
     let proxy = DroppingProxy::start(server.addr, 3);
     let site = smtp_site(proxy.addr, "pool_size = 1\nmax_attempts = 3");
     let list = emails(6);
-    add_subscribers(&site, &list);
+    site.add_subscribers(&list);
     let run = send(&site);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(proxy.drops.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -201,7 +187,7 @@ fn after_kill_9_mid_send_the_next_run_completes_within_the_in_flight_bound() {
     let pool = 2;
     let site = smtp_site(server.addr, &format!("pool_size = {pool}"));
     let list = emails(40);
-    add_subscribers(&site, &list);
+    site.add_subscribers(&list);
 
     let mut child = site
         .command(DUE, &["send", "--week", "2026-W04"])
@@ -245,7 +231,7 @@ fn two_runs_at_once_one_works_the_other_exits_with_the_lock_code() {
     let server = TestSmtp::start();
     server.behaviour.lock().unwrap().data_delay = Duration::from_millis(100);
     let site = smtp_site(server.addr, "pool_size = 1");
-    add_subscribers(&site, &emails(10));
+    site.add_subscribers(&emails(10));
     let mut first = site
         .command(DUE, &["run"])
         .stdout(Stdio::piped())
@@ -276,7 +262,7 @@ fn two_runs_at_once_one_works_the_other_exits_with_the_lock_code() {
 fn run_sends_only_the_latest_due_edition() {
     let server = TestSmtp::start();
     let site = smtp_site(server.addr, "");
-    add_subscribers(&site, &emails(2));
+    site.add_subscribers(&emails(2));
     // Ten months later the seed's week is long past: nothing is sent automatically.
     let run = site.run_at("2026-11-29T00:00:00Z", &["run"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -292,7 +278,7 @@ fn unsubscribe_tokens_are_verified_and_honoured() {
     let server = TestSmtp::start();
     let site = smtp_site(server.addr, "");
     let list = emails(3);
-    add_subscribers(&site, &list);
+    site.add_subscribers(&list);
     assert_eq!(send(&site).code, 0);
     let message = server
         .messages()
@@ -366,7 +352,7 @@ fn a_subscriber_who_leaves_during_sending_gets_nothing_further() {
     server.behaviour.lock().unwrap().data_delay = Duration::from_millis(150);
     let site = smtp_site(server.addr, "pool_size = 1");
     let list = emails(8);
-    add_subscribers(&site, &list);
+    site.add_subscribers(&list);
     let child = site
         .command(DUE, &["send", "--week", "2026-W04"])
         .stdout(Stdio::piped())
@@ -425,7 +411,7 @@ fn import_reports_rejected_rows_by_line_and_is_idempotent() {
 #[test]
 fn without_smtp_the_outbox_gets_one_eml_per_recipient() {
     let site = Site::with_shipped_seed();
-    add_subscribers(&site, &emails(3));
+    site.add_subscribers(&emails(3));
     let run = send(&site);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let files: Vec<_> = std::fs::read_dir(site.path("outbox"))
@@ -498,7 +484,7 @@ fn dkim_signatures_cover_the_unsubscribe_headers_and_verify_independently() {
     let site = Site::with_shipped_seed();
     std::fs::write(site.path("dkim.key"), private).unwrap();
     site.append_config("\n[dkim]\nselector = \"herald\"\nkey_file = \"dkim.key\"\n");
-    add_subscribers(&site, &emails(1));
+    site.add_subscribers(&emails(1));
     let run = send(&site);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let eml = std::fs::read_dir(site.path("outbox"))
@@ -537,7 +523,7 @@ fn dkim_signatures_cover_the_unsubscribe_headers_and_verify_independently() {
 #[test]
 fn send_also_waits_for_the_lock() {
     let site = Site::with_shipped_seed();
-    add_subscribers(&site, &emails(1));
+    site.add_subscribers(&emails(1));
     std::fs::create_dir_all(site.path("state")).unwrap();
     let held = std::fs::File::create(site.path("state/herald.lock")).unwrap();
     held.lock().unwrap();
@@ -552,7 +538,7 @@ fn send_also_waits_for_the_lock() {
 fn the_rate_limit_spaces_messages_out() {
     let server = TestSmtp::start();
     let site = smtp_site(server.addr, "pool_size = 4\nrate_limit = 10.0");
-    add_subscribers(&site, &emails(6));
+    site.add_subscribers(&emails(6));
     let start = std::time::Instant::now();
     assert_eq!(send(&site).code, 0);
     // Six messages at ten per second need at least half a second between first and last.

@@ -17,16 +17,7 @@ fn site_for(port: u16, extra: &str, subscribers: usize) -> Site {
     site.append_config(&format!(
         "\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\npool_size = 1\ntimeout_secs = 1\nmax_attempts = 2\nretry_base_ms = 10\n{extra}\n"
     ));
-    let csv: String = (0..subscribers)
-        .map(|i| format!("reader{i}@example.com\n"))
-        .collect();
-    std::fs::write(site.path("list.csv"), csv).unwrap();
-    let list = site.path("list.csv");
-    assert_eq!(
-        site.run(&["subscribers", "import", list.to_str().unwrap()])
-            .code,
-        0
-    );
+    site.add_subscribers(&common::emails(subscribers));
     site
 }
 
@@ -98,12 +89,15 @@ fn a_552_is_permanent_for_that_recipient_only() {
         .lock()
         .unwrap()
         .too_large
-        .insert("reader1@example.com".into());
+        .insert("reader001@example.com".into());
     let site = site_for(server.addr.port(), "", 3);
     let run = send_within(&site, LIMIT);
     assert_eq!(run.code, 1, "{}", run.stdout);
     let rows = journal(&site);
-    let row = rows.iter().find(|r| r.0 == "reader1@example.com").unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.0 == "reader001@example.com")
+        .unwrap();
     assert_eq!(
         (row.1.as_str(), row.2),
         ("failed-permanent", 1),
@@ -171,7 +165,7 @@ fn replies_slower_than_the_timeout_are_retried_and_recorded() {
     assert_eq!(journal(&site)[0].1, "sent");
     // The slow server did accept the timed-out attempts: the documented cost of a
     // timeout shorter than the server's replies.
-    let received = server.per_recipient()["reader0@example.com"];
+    let received = server.per_recipient()["reader000@example.com"];
     assert!((1..=3).contains(&received), "{received}");
 }
 

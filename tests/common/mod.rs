@@ -46,6 +46,15 @@ impl Site {
         std::fs::write(self.path("seeds").join(name), text).unwrap();
     }
 
+    /// Imports `emails` through `herald subscribers import` (each with a name).
+    pub fn add_subscribers(&self, emails: &[String]) {
+        let csv: String = emails.iter().map(|e| format!("{e},讀者 {e}\n")).collect();
+        let list = self.path("list.csv");
+        std::fs::write(&list, csv).unwrap();
+        let run = self.run(&["subscribers", "import", list.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+
     pub fn append_config(&self, extra: &str) {
         let path = self.path("config.toml");
         let mut text = std::fs::read_to_string(&path).unwrap();
@@ -126,6 +135,13 @@ pub fn repo() -> PathBuf {
 pub fn parse_feed(site: &Site, rel: &str) -> feed_rs::model::Feed {
     let bytes = std::fs::read(site.path("public").join(rel)).unwrap();
     feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| panic!("{rel} does not parse: {e}"))
+}
+
+/// `reader00@example.com`, `reader01@example.com`, …
+pub fn emails(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("reader{i:03}@example.com"))
+        .collect()
 }
 
 /// A short seed of our own: a date line with lead, one heading, one paragraph.
