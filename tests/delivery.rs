@@ -549,3 +549,25 @@ fn the_rate_limit_spaces_messages_out() {
     );
     assert_eq!(server.count(), 6);
 }
+
+#[test]
+fn a_dry_run_says_who_would_get_what_and_changes_nothing() {
+    let server = TestSmtp::start();
+    let site = smtp_site(server.addr, "");
+    site.add_subscribers(&emails(4));
+    let run = site.run_at(DUE, &["send", "--week", "2026-W04", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains(&format!("would send \"{SUBJECT}\" to 4 subscriber(s)")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(server.count(), 0);
+    assert!(
+        journal_statuses(&site).is_empty(),
+        "no journal rows, no frozen edition"
+    );
+    assert_eq!(send(&site).code, 0);
+    assert_eq!(server.count(), 4);
+}
