@@ -3,7 +3,7 @@
 //!
 //! The pipeline, one module per stage, each producing plain data for the next:
 //! [`seed`] (files → [`article::Article`]) → [`catalog`] (articles + [`state`] →
-//! entries to publish) → [`site`] and [`feeds`] (entries → [`output::OutputFile`]s)
+//! entries to publish) → [`site`] and [`feeds`] (entries → rendered pages and feeds)
 //! → [`output`] (atomic writes). [`publish`] runs the stages for the CLI.
 
 pub mod article;

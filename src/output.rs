@@ -8,22 +8,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// One file to write, at a path relative to the output folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputFile {
-    pub path: PathBuf,
-    pub bytes: Vec<u8>,
-}
-
-impl OutputFile {
-    pub fn new(path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> Self {
-        OutputFile {
-            path: path.into(),
-            bytes: bytes.into(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error(
     "cannot write {path}: {source}\n  hint: check that the output folder is writable and the disk is not full; the previous file was left intact"

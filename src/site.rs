@@ -9,7 +9,6 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::catalog::Entry;
 use crate::config::Config;
-use crate::output::OutputFile;
 use crate::templates::{TemplateError, Templates};
 
 /// Folder (under the output root) that holds one page per article.
@@ -164,18 +163,6 @@ pub fn prepare_one(
     })
 }
 
-/// Builds views and renders each article's body.
-pub fn prepare(
-    meta: &SiteMeta,
-    entries: &[Entry],
-    templates: &Templates,
-) -> Result<Vec<PreparedArticle>, TemplateError> {
-    entries
-        .iter()
-        .map(|entry| prepare_one(meta, entry, templates))
-        .collect()
-}
-
 /// What the index lists of each article: enough for a list, not the whole text.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListedArticle {
@@ -228,25 +215,6 @@ pub fn render_article_page(
     templates.render("article.html", &context)
 }
 
-/// The index page and one page per article (all in memory; `build` streams instead).
-pub fn render_pages(
-    meta: &SiteMeta,
-    articles: &[PreparedArticle],
-    templates: &Templates,
-) -> Result<Vec<OutputFile>, TemplateError> {
-    let entries: Vec<Entry> = articles.iter().map(|a| a.entry.clone()).collect();
-    let mut files = vec![OutputFile::new(
-        "index.html",
-        render_index(meta, &entries, templates)?,
-    )];
-    for article in articles {
-        files.push(OutputFile::new(
-            article_page_path(&article.view.id),
-            render_article_page(meta, article, templates)?,
-        ));
-    }
-    Ok(files)
-}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use herald::catalog::Entry;
 use herald::config::Config;
 use herald::feeds::{render_atom, render_json_feed, render_rss};
 use herald::seed::parse_seed;
-use herald::site::{SiteMeta, prepare, render_pages};
+use herald::site::{SiteMeta, prepare_one, render_article_page, render_index};
 use herald::templates::Templates;
 use proptest::prelude::*;
 
@@ -61,16 +61,16 @@ fn hostile_text() -> impl Strategy<Value = String> {
 fn render_and_check(article: herald::article::Article) {
     let config = config();
     let published = article.published(config.timezone, 8);
-    let entries = vec![Entry {
+    let entry = Entry {
         article,
         published,
         updated: published,
         first_seen: Utc.timestamp_opt(0, 0).unwrap(),
         source_hash: String::new(),
-    }];
+    };
     let templates = Templates::load(Path::new("/nonexistent")).unwrap();
-    let meta = SiteMeta::new(&config, entries[0].article.column_intro.as_deref());
-    let prepared = prepare(&meta, &entries, &templates).unwrap();
+    let meta = SiteMeta::new(&config, entry.article.column_intro.as_deref());
+    let prepared = vec![prepare_one(&meta, &entry, &templates).unwrap()];
     for (name, bytes) in [
         ("rss", render_rss(&meta, &prepared).unwrap()),
         ("atom", render_atom(&meta, &prepared).unwrap()),
@@ -87,10 +87,19 @@ fn render_and_check(article: herald::article::Article) {
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap();
         }
     }
-    for page in render_pages(&meta, &prepared, &templates).unwrap() {
-        let html = String::from_utf8(page.bytes).unwrap();
-        assert!(!html.contains("<script>alert"), "{}", page.path.display());
-        assert!(!html.contains("</item>"), "{}", page.path.display());
+    let pages = [
+        (
+            "index",
+            render_index(&meta, std::slice::from_ref(&entry), &templates).unwrap(),
+        ),
+        (
+            "article",
+            render_article_page(&meta, &prepared[0], &templates).unwrap(),
+        ),
+    ];
+    for (name, html) in pages {
+        assert!(!html.contains("<script>alert"), "{name}");
+        assert!(!html.contains("</item>"), "{name}");
     }
 }
 

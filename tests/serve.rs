@@ -47,6 +47,15 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// POSTs the subscribe form for `email` with extra request headers.
+    fn subscribe(&self, http: &Client, email: &str, headers: &[(&str, &str)]) -> StatusCode {
+        let mut request = http.post(self.url("/subscribe")).form(&[("email", email)]);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().unwrap().status()
+    }
+
     /// Stops with SIGTERM and returns (exit code, stderr).
     fn terminate(mut self) -> (Option<i32>, String) {
         Command::new("kill")
@@ -307,37 +316,27 @@ fn oversize_bodies_cross_site_posts_and_bursts_are_refused() {
         .unwrap();
     assert_eq!(oversize.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    let cross = http
-        .post(server.url("/subscribe"))
-        .header("Origin", "https://attacker.example")
-        .form(&[("email", "victim@example.com")])
-        .send()
-        .unwrap();
-    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
-    let fetch_cross = http
-        .post(server.url("/subscribe"))
-        .header("Sec-Fetch-Site", "cross-site")
-        .header("Origin", "null")
-        .form(&[("email", "victim@example.com")])
-        .send()
-        .unwrap();
-    assert_eq!(fetch_cross.status(), StatusCode::FORBIDDEN);
-    let same = http
-        .post(server.url("/subscribe"))
-        .header("Origin", "https://example.com")
-        .form(&[("email", "one@example.com")])
-        .send()
-        .unwrap();
-    assert_eq!(same.status(), StatusCode::OK);
+    let cross = server.subscribe(
+        &http,
+        "victim@example.com",
+        &[("Origin", "https://attacker.example")],
+    );
+    assert_eq!(cross, StatusCode::FORBIDDEN);
+    let fetch_cross = server.subscribe(
+        &http,
+        "victim@example.com",
+        &[("Sec-Fetch-Site", "cross-site"), ("Origin", "null")],
+    );
+    assert_eq!(fetch_cross, StatusCode::FORBIDDEN);
+    let same = server.subscribe(
+        &http,
+        "one@example.com",
+        &[("Origin", "https://example.com")],
+    );
+    assert_eq!(same, StatusCode::OK);
 
     let codes: Vec<StatusCode> = (0..4)
-        .map(|i| {
-            http.post(server.url("/subscribe"))
-                .form(&[("email", format!("burst{i}@example.com"))])
-                .send()
-                .unwrap()
-                .status()
-        })
+        .map(|i| server.subscribe(&http, &format!("burst{i}@example.com"), &[]))
         .collect();
     // One allowed request was used above; two more pass, then the limit holds.
     assert_eq!(
@@ -365,13 +364,7 @@ fn repeated_requests_for_one_address_are_rate_limited() {
         "other@example.com",
     ]
     .iter()
-    .map(|email| {
-        http.post(server.url("/subscribe"))
-            .form(&[("email", *email)])
-            .send()
-            .unwrap()
-            .status()
-    })
+    .map(|email| server.subscribe(&http, email, &[]))
     .collect();
     assert_eq!(
         codes,
