@@ -1,4 +1,4 @@
-//! An [`Edition`] → the weekly digest: subject, inlined-CSS HTML, plain text, and
+//! An [`Edition`](crate::edition::Edition) → the weekly digest: subject, inlined-CSS HTML, plain text, and
 //! the web archive pages.
 //!
 //! The digest is rendered once per edition, not per subscriber: the unsubscribe
