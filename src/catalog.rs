@@ -7,26 +7,35 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::article::Article;
+use crate::article::{Article, ArticleHead};
 use crate::config::Config;
+use crate::parallel::map_in_parallel;
 use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
-use crate::state::StoredArticle;
+use crate::state::{State, StateError, StoredArticle};
 
 #[derive(Debug, thiserror::Error)]
-#[error("seeds folder {path}: {source}\n  hint: check `paths.seeds` in config.toml")]
-pub struct CatalogError {
-    pub path: PathBuf,
-    pub source: std::io::Error,
+pub enum CatalogError {
+    #[error("seeds folder {path}: {source}\n  hint: check `paths.seeds` in config.toml")]
+    Seeds {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// An article that is published, with the times every output agrees on.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub article: Article,
+    pub article: ArticleHead,
+    /// The whole article when this run parsed it; `None` when it is the stored
+    /// version (whose body the state keeps, fetched only for what is rendered).
+    pub full: Option<Arc<Article>>,
     pub published: DateTime<Tz>,
     /// `published`, or the time an edit was first seen if that is later.
     pub updated: DateTime<Tz>,
@@ -66,29 +75,45 @@ impl Catalog {
     }
 }
 
+/// What a seed file yielded.
+enum Parsed {
+    /// Parsed in this run.
+    Fresh(Article),
+    /// The stored version is current (same file, same bytes, same rules): its head.
+    Stored(ArticleHead),
+}
+
 struct Candidate {
     name: String,
     id: String,
     hash: String,
-    result: Result<Article, SeedError>,
-    /// The article came from the state unchanged (same file, same bytes, same rules).
-    cached: bool,
+    result: Result<Parsed, SeedError>,
     /// See [`StoredArticle::stat_key`].
     stat_key: String,
 }
 
-/// Reads every seed in the configured folder and reconciles it with `known`.
+fn stored_head(row: &StoredArticle) -> Option<ArticleHead> {
+    serde_json::from_str(&row.head_json).ok()
+}
+
+/// Reads every seed in the configured folder (on every core) and reconciles it
+/// with what `state` knows.
 pub fn collect(
     config: &Config,
-    known: &HashMap<String, StoredArticle>,
+    state: &State,
     now: DateTime<Utc>,
 ) -> Result<Catalog, CatalogError> {
+    let known = state.articles()?;
     let dir = &config.paths.seeds;
     let rules = rules_fingerprint(config);
     let mut catalog = Catalog::default();
     let mut by_id: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    for (name, path) in list_seed_files(dir)? {
-        match read_candidate(config, &rules, known, &name, &path) {
+    let files = list_seed_files(dir)?;
+    let candidates = map_in_parallel(&files, |(name, path)| {
+        read_candidate(config, &rules, &known, name, path)
+    });
+    for candidate in candidates {
+        match candidate {
             Ok(candidate) => by_id
                 .entry(candidate.id.clone())
                 .or_default()
@@ -116,31 +141,36 @@ pub fn collect(
             ));
         }
         match owner.result {
-            Ok(article) => {
+            Ok(Parsed::Stored(head)) => {
+                let Some(old) = stored else { continue };
+                let published = head.published(tz, hour);
+                if published.with_timezone(&Utc) > now {
+                    catalog.scheduled.push((id, published));
+                    continue;
+                }
+                catalog.changes.unchanged += 1;
+                if old.stat_key != owner.stat_key {
+                    let mut row = old.clone();
+                    row.stat_key = owner.stat_key.clone();
+                    catalog.state_updates.push(row);
+                }
+                catalog.entries.push(entry_from(head, None, old, tz, hour));
+            }
+            Ok(Parsed::Fresh(article)) => {
                 let published = article.published(tz, hour);
                 if published.with_timezone(&Utc) > now {
                     catalog.scheduled.push((id, published));
                     continue;
                 }
-                if owner.cached
-                    && let Some(old) = stored
-                {
-                    catalog.changes.unchanged += 1;
-                    if old.stat_key != owner.stat_key {
-                        let mut row = old.clone();
-                        row.stat_key = owner.stat_key.clone();
-                        catalog.state_updates.push(row);
-                    }
-                    catalog.entries.push(entry_from(article, old, tz, hour));
-                    continue;
-                }
+                let head = article.head();
                 let json = serde_json::to_string(&article).unwrap_or_default();
                 let mut row = StoredArticle {
                     id: id.clone(),
                     source_file: owner.name.clone(),
                     content_hash: owner.hash.clone(),
                     stat_key: owner.stat_key.clone(),
-                    article_json: json,
+                    head_json: serde_json::to_string(&head).unwrap_or_default(),
+                    article_json: None,
                     first_seen: now_ts,
                     modified: None,
                     removed: None,
@@ -155,7 +185,7 @@ pub fn collect(
                     Some(old) => {
                         row.first_seen = old.first_seen;
                         row.modified = old.modified;
-                        if old.article_json != row.article_json {
+                        if state.article_json(&id)?.as_deref() != Some(json.as_str()) {
                             row.modified = Some(now_ts);
                             catalog.changes.updated.push(id.clone());
                         } else {
@@ -163,17 +193,17 @@ pub fn collect(
                         }
                     }
                 }
-                if stored != Some(&row) {
-                    catalog.state_updates.push(row.clone());
-                }
-                catalog.entries.push(entry_from(article, &row, tz, hour));
+                let entry = entry_from(head, Some(Arc::new(article)), &row, tz, hour);
+                row.article_json = Some(json);
+                catalog.state_updates.push(row);
+                catalog.entries.push(entry);
             }
             Err(problem) => {
                 catalog.problems.push(problem);
                 if let Some(old) = stored.filter(|s| s.removed.is_none())
-                    && let Ok(article) = serde_json::from_str::<Article>(&old.article_json)
+                    && let Some(head) = stored_head(old)
                 {
-                    catalog.entries.push(entry_from(article, old, tz, hour));
+                    catalog.entries.push(entry_from(head, None, old, tz, hour));
                     catalog.changes.unchanged += 1;
                 }
             }
@@ -208,7 +238,13 @@ pub fn collect(
     Ok(catalog)
 }
 
-fn entry_from(article: Article, row: &StoredArticle, tz: Tz, hour: u32) -> Entry {
+fn entry_from(
+    article: ArticleHead,
+    full: Option<Arc<Article>>,
+    row: &StoredArticle,
+    tz: Tz,
+    hour: u32,
+) -> Entry {
     let published = article.published(tz, hour);
     let modified = row
         .modified
@@ -222,6 +258,7 @@ fn entry_from(article: Article, row: &StoredArticle, tz: Tz, hour: u32) -> Entry
             .unwrap_or_default(),
         published,
         article,
+        full,
         source_hash: row.content_hash.clone(),
     }
 }
@@ -229,7 +266,7 @@ fn entry_from(article: Article, row: &StoredArticle, tz: Tz, hour: u32) -> Entry
 /// Every non-hidden `*.txt` entry of the seeds folder, sorted by name. Entries
 /// whose names are not UTF-8 are returned with a lossy name so they get reported.
 fn list_seed_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
-    let wrap = |source| CatalogError {
+    let wrap = |source| CatalogError::Seeds {
         path: dir.to_path_buf(),
         source,
     };
@@ -296,14 +333,13 @@ fn read_candidate(
         .filter(|s| s.removed.is_none() && s.source_file == name);
     // Unchanged size, inode and times: the stored article is what parsing would give.
     if let Some(stored) = live.filter(|s| !s.stat_key.is_empty() && s.stat_key == stat_key)
-        && let Ok(article) = serde_json::from_str::<Article>(&stored.article_json)
+        && let Some(head) = stored_head(stored)
     {
         return Ok(Candidate {
             name: name.to_string(),
             id,
             hash: stored.content_hash.clone(),
-            result: Ok(article),
-            cached: true,
+            result: Ok(Parsed::Stored(head)),
             stat_key,
         });
     }
@@ -316,20 +352,18 @@ fn read_candidate(
         )
     })?;
     let hash = crate::output::fingerprint([rules.as_bytes(), &bytes[..]]);
-    let cached = live
+    let result = match live
         .filter(|s| s.content_hash == hash)
-        .and_then(|s| serde_json::from_str::<Article>(&s.article_json).ok());
-    let is_cached = cached.is_some();
-    let result = match cached {
-        Some(article) => Ok(article),
-        None => parse_seed(name, &bytes, &config.seed, config.timezone),
+        .and_then(stored_head)
+    {
+        Some(head) => Ok(Parsed::Stored(head)),
+        None => parse_seed(name, &bytes, &config.seed, config.timezone).map(Parsed::Fresh),
     };
     Ok(Candidate {
         name: name.to_string(),
         id,
         hash,
         result,
-        cached: is_cached,
         stat_key,
     })
 }

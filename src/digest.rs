@@ -11,7 +11,7 @@ use tera::Context;
 
 use crate::config::{Config, DigestContent};
 use crate::edition::Week;
-use crate::site::{ArticleView, PreparedArticle, SiteMeta, shorten};
+use crate::site::{ArticleView, ListedArticle, PreparedArticle, SiteMeta, listed_article, shorten};
 use crate::templates::{TemplateError, Templates, escape_html};
 
 /// Name under which `newsletter.subject` is registered with the templates.
@@ -113,7 +113,8 @@ pub fn edition_view(meta: &SiteMeta, week: Week, article_count: usize) -> Editio
     }
 }
 
-/// Renders one edition. `articles` are the edition's articles, newest first.
+/// Renders one edition. `articles` are the edition's articles, newest first,
+/// prepared with their bodies when `newsletter.content = "full"`.
 pub fn render_digest(
     config: &Config,
     meta: &SiteMeta,
@@ -121,27 +122,7 @@ pub fn render_digest(
     articles: &[&PreparedArticle],
     templates: &Templates,
 ) -> Result<Digest, DigestError> {
-    let full = config.newsletter.content == DigestContent::Full;
-    let edition = edition_view(meta, week, articles.len());
-    let items: Vec<DigestArticle> = articles
-        .iter()
-        .map(|a| DigestArticle {
-            view: &a.view,
-            content: full.then_some(a.content_html.as_str()),
-        })
-        .collect();
-    let mut context = edition_context(config, meta, &edition);
-    context.insert("articles", &items);
-    let lead = items.first().map(|a| a.view);
-    context.insert("lead", &lead);
-    let subject = render_subject(config, meta, &edition, lead, templates)?;
-    let preheader = items
-        .first()
-        .map(|a| shorten(&a.view.summary, PREHEADER_GRAPHEMES))
-        .unwrap_or_default();
-    context.insert("subject", &subject);
-    context.insert("preheader", &preheader);
-    context.insert("unsubscribe_url", UNSUBSCRIBE_PLACEHOLDER);
+    let (context, subject, edition) = digest_context(config, meta, week, articles, templates)?;
     let html = templates.render("digest.html", &context)?;
     let html = inline_css(&html)?;
     if html.len() > GMAIL_CLIP_BYTES {
@@ -161,6 +142,62 @@ pub fn render_digest(
     })
 }
 
+/// The web version of an edition (the "view in browser" page): `digest.html` with
+/// the generic unsubscribe page in place of a personal link. Its CSS is left in the
+/// `<style>` block, which browsers apply (inlining is for e-mail clients).
+pub fn render_edition_page(
+    config: &Config,
+    meta: &SiteMeta,
+    week: Week,
+    articles: &[&PreparedArticle],
+    templates: &Templates,
+) -> Result<String, DigestError> {
+    let (mut context, ..) = digest_context(config, meta, week, articles, templates)?;
+    context.insert("unsubscribe_url", &format!("{}unsubscribe", meta.base_url));
+    Ok(templates.render("digest.html", &context)?)
+}
+
+/// What `digest.html` and `digest.txt` are rendered with, and the subject.
+fn digest_context(
+    config: &Config,
+    meta: &SiteMeta,
+    week: Week,
+    articles: &[&PreparedArticle],
+    templates: &Templates,
+) -> Result<(Context, String, EditionView), TemplateError> {
+    let full = config.newsletter.content == DigestContent::Full;
+    let edition = edition_view(meta, week, articles.len());
+    let items: Vec<DigestArticle> = articles
+        .iter()
+        .map(|a| DigestArticle {
+            view: &a.view,
+            content: full.then_some(a.content_html.as_str()),
+        })
+        .collect();
+    let mut context = edition_context(config, meta, &edition);
+    context.insert("articles", &items);
+    let lead = items.first().map(|a| a.view);
+    context.insert("lead", &lead);
+    let subject = render_subject(
+        config,
+        meta,
+        &edition,
+        articles
+            .first()
+            .map(|a| listed_article(meta, &a.entry))
+            .as_ref(),
+        templates,
+    )?;
+    let preheader = items
+        .first()
+        .map(|a| shorten(&a.view.summary, PREHEADER_GRAPHEMES))
+        .unwrap_or_default();
+    context.insert("subject", &subject);
+    context.insert("preheader", &preheader);
+    context.insert("unsubscribe_url", UNSUBSCRIBE_PLACEHOLDER);
+    Ok((context, subject, edition))
+}
+
 /// What every edition template sees: `site`, `newsletter` and `edition`.
 fn edition_context(config: &Config, meta: &SiteMeta, edition: &EditionView) -> Context {
     let mut context = Context::new();
@@ -177,13 +214,14 @@ fn edition_context(config: &Config, meta: &SiteMeta, edition: &EditionView) -> C
 }
 
 /// The subject line of an edition: `newsletter.subject` rendered with `newsletter`,
-/// `edition` and `lead`, collapsed to one line so no template can smuggle a line break
-/// into the header.
+/// `edition` and `lead` (the newest article as the index lists it: no body, so the
+/// archive index can show every edition's subject without loading any article),
+/// collapsed to one line so no template can smuggle a line break into the header.
 pub fn render_subject(
     config: &Config,
     meta: &SiteMeta,
     edition: &EditionView,
-    lead: Option<&ArticleView>,
+    lead: Option<&ListedArticle>,
     templates: &Templates,
 ) -> Result<String, TemplateError> {
     let mut context = edition_context(config, meta, edition);
@@ -203,14 +241,6 @@ fn inline_css(html: &str) -> Result<String, DigestError> {
     inliner
         .inline(html)
         .map_err(|e| DigestError::Inline(e.to_string()))
-}
-
-/// The web version of an edition: the e-mail with the generic unsubscribe page
-/// in place of a personal link.
-pub fn edition_page(meta: &SiteMeta, digest: &Digest) -> String {
-    digest
-        .personalise(&format!("{}unsubscribe", meta.base_url))
-        .0
 }
 
 /// One line of the archive index.

@@ -207,7 +207,7 @@ pub fn assign_editions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::article::Article;
+    use crate::article::ArticleHead;
     use chrono::NaiveTime;
 
     fn taipei() -> Schedule {
@@ -219,7 +219,7 @@ mod tests {
     }
 
     fn entry(id: &str, date: (i32, u32, u32), time: (u32, u32), first_seen: &str) -> Entry {
-        let article = Article {
+        let article = ArticleHead {
             id: id.into(),
             title: id.into(),
             date: NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap(),
@@ -229,12 +229,11 @@ mod tests {
             summary: String::new(),
             column_intro: None,
             link: None,
-            intro: vec![],
-            sections: vec![],
         };
         let published = article.published(chrono_tz::Asia::Taipei, 8);
         Entry {
             article,
+            full: None,
             published,
             updated: published,
             first_seen: first_seen.parse().unwrap(),

@@ -17,6 +17,7 @@ pub mod feeds;
 pub mod journal;
 pub mod message;
 pub mod output;
+pub mod parallel;
 pub mod publish;
 pub mod seed;
 pub mod serve;

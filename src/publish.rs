@@ -5,23 +5,26 @@ use chrono_tz::Tz;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::article::Article;
 use crate::catalog::{Catalog, CatalogError, Changes, collect};
-use crate::config::Config;
+use crate::config::{Config, DigestContent};
 use crate::digest::{
-    Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_page,
-    edition_view, render_archive_index, render_digest, render_subject,
+    Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
+    render_archive_index, render_digest, render_edition_page, render_subject,
 };
 use crate::edition::{Edition, Schedule, Week, assign_editions};
 use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
 use crate::message::{Envelope, MessageError, compose, deterministic_message_id, parse_mailbox};
 use crate::output::{WriteError, WriteSummary, delete_stale, fingerprint, write_if_changed};
+use crate::parallel::map_in_parallel;
 use crate::seed::SeedError;
 use crate::site::{
-    ARTICLES_DIR, PreparedArticle, SiteMeta, article_page_path, article_view, prepare_one,
+    ARTICLES_DIR, Body, PreparedArticle, SiteMeta, article_page_path, listed_article, prepare_one,
     render_article_page, render_index,
 };
-use crate::state::{State, StateError};
+use crate::state::{BodyReader, State, StateError};
 use crate::templates::{TemplateError, Templates};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +43,10 @@ pub enum BuildError {
     Digest(#[from] DigestError),
     #[error(transparent)]
     Message(#[from] MessageError),
+    #[error(
+        "the stored text of article `{id}` changed while this run was using it\n  hint: another Herald run wrote the state at the same time; run this command again"
+    )]
+    MissingBody { id: String },
     #[error("cannot write the preview into {path}: {source}")]
     Preview {
         path: PathBuf,
@@ -77,6 +84,8 @@ pub struct Prepared {
     /// Everything every output depends on besides its own articles: templates,
     /// site values and the settings that shape pages, feeds and digests.
     pub site_fingerprint: String,
+    /// Where the bodies of articles this run did not parse come from.
+    bodies: Option<BodyReader>,
 }
 
 impl Prepared {
@@ -87,10 +96,7 @@ impl Prepared {
     ) -> Result<Prepared, BuildError> {
         let mut templates = Templates::load(&config.paths.templates)?;
         templates.add(SUBJECT_TEMPLATE, &config.newsletter.subject)?;
-        let catalog = {
-            let known = state.articles()?;
-            collect(config, &known, now)?
-        };
+        let catalog = collect(config, state, now)?;
         let meta = SiteMeta::new(config, catalog.column_intro());
         let schedule = schedule(config);
         let editions = assign_editions(&catalog.entries, &state.frozen_editions()?, &schedule);
@@ -112,12 +118,41 @@ impl Prepared {
             editions,
             schedule,
             site_fingerprint,
+            bodies: state.body_reader()?,
         })
     }
 
+    /// The whole article of entry `index`: parsed in this run, or the stored version.
+    fn full_article(&self, index: usize) -> Result<Arc<Article>, BuildError> {
+        let entry = &self.catalog.entries[index];
+        if let Some(full) = &entry.full {
+            return Ok(Arc::clone(full));
+        }
+        let json = match &self.bodies {
+            Some(reader) => reader.article_json(&entry.article.id, &entry.source_hash)?,
+            None => None,
+        };
+        json.and_then(|json| serde_json::from_str(&json).ok())
+            .map(Arc::new)
+            .ok_or_else(|| BuildError::MissingBody {
+                id: entry.article.id.clone(),
+            })
+    }
+
+    fn prepare(&self, index: usize, body: Body) -> Result<PreparedArticle, BuildError> {
+        let article = self.full_article(index)?;
+        Ok(prepare_one(
+            &self.meta,
+            &self.catalog.entries[index],
+            &article,
+            body,
+            &self.templates,
+        )?)
+    }
+
     /// Entry `index` with its view and rendered body.
-    pub fn article(&self, index: usize) -> Result<PreparedArticle, TemplateError> {
-        prepare_one(&self.meta, &self.catalog.entries[index], &self.templates)
+    pub fn article(&self, index: usize) -> Result<PreparedArticle, BuildError> {
+        self.prepare(index, Body::Render)
     }
 
     /// What entry `index`'s page is rendered from.
@@ -131,18 +166,40 @@ impl Prepared {
         ])
     }
 
-    /// The articles of one edition, newest first (empty for a week with none).
-    pub fn edition_articles(&self, week: Week) -> Result<Vec<PreparedArticle>, TemplateError> {
+    /// The articles of one edition, newest first (empty for a week with none), with
+    /// their bodies rendered only if the digest carries them.
+    fn edition_articles(
+        &self,
+        config: &Config,
+        week: Week,
+    ) -> Result<Vec<PreparedArticle>, BuildError> {
+        let body = match config.newsletter.content {
+            DigestContent::Full => Body::Render,
+            DigestContent::Summary => Body::Skip,
+        };
         self.editions
             .get(&week)
-            .map(|e| e.articles.iter().map(|&i| self.article(i)).collect())
+            .map(|e| e.articles.iter().map(|&i| self.prepare(i, body)).collect())
             .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// The web page of one edition.
+    fn edition_page(&self, config: &Config, week: Week) -> Result<String, BuildError> {
+        let articles = self.edition_articles(config, week)?;
+        let refs: Vec<&PreparedArticle> = articles.iter().collect();
+        Ok(render_edition_page(
+            config,
+            &self.meta,
+            week,
+            &refs,
+            &self.templates,
+        )?)
     }
 
     /// Renders one edition's digest; `None` when it has no articles and
     /// `newsletter.skip_empty` is on.
     pub fn digest(&self, config: &Config, week: Week) -> Result<Option<Digest>, BuildError> {
-        let articles = self.edition_articles(week)?;
+        let articles = self.edition_articles(config, week)?;
         if articles.is_empty() && config.newsletter.skip_empty {
             return Ok(None);
         }
@@ -276,6 +333,12 @@ impl Sink {
     }
 }
 
+/// A page whose inputs changed since it was last written.
+enum StalePage {
+    Article { index: usize },
+    Edition { week: Week },
+}
+
 /// Renders every output into `sink`: article pages and edition pages only when
 /// what they are made from changed, the index, feeds and archive index always (they
 /// are written only if their bytes changed).
@@ -292,74 +355,15 @@ fn render_outputs(
         ..
     } = prepared;
     let mut fingerprints = Vec::with_capacity(catalog.entries.len());
-    let mut stale = Vec::new();
+    let mut stale: Vec<(StalePage, String, String)> = Vec::new();
     for (index, entry) in catalog.entries.iter().enumerate() {
         let path = article_page_path(&entry.article.id);
         let fp = prepared.article_fingerprint(index);
         if !sink.is_current(&path, &fp) {
-            stale.push((index, path));
+            stale.push((StalePage::Article { index }, path, fp.clone()));
         }
         fingerprints.push(fp);
     }
-    // Pages are independent: render and write them on every core, then record
-    // them in the sink in order. Each worker writes as it goes, so memory holds one
-    // page per worker, not all of them.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = stale.len().div_ceil(threads).max(1);
-    let root = sink.root.clone();
-    let results: Vec<Result<Vec<(usize, bool)>, BuildError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = stale
-            .chunks(chunk)
-            .map(|part| {
-                let root = root.as_deref();
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(index, path)| {
-                            let article = prepared.article(*index)?;
-                            let html = render_article_page(meta, &article, templates)?;
-                            let written = match root {
-                                Some(root) => {
-                                    write_if_changed(&root.join(path), html.as_bytes(), false)?
-                                }
-                                None => false,
-                            };
-                            Ok((*index, written))
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    let paths: HashMap<usize, &String> = stale.iter().map(|(i, p)| (*i, p)).collect();
-    for part in results {
-        for (index, written) in part? {
-            sink.record(paths[&index], &fingerprints[index], written);
-        }
-    }
-    sink.put(
-        "index.html",
-        render_index(meta, &catalog.entries, templates)?.as_bytes(),
-        None,
-        true,
-    )?;
-
-    let newest: Vec<PreparedArticle> = (0..catalog.entries.len().min(config.site.feed_items))
-        .map(|i| prepared.article(i))
-        .collect::<Result<_, _>>()?;
-    sink.put("feed.xml", &render_rss(meta, &newest)?, None, true)?;
-    sink.put("atom.xml", &render_atom(meta, &newest)?, None, true)?;
-    sink.put("feed.json", &render_json_feed(meta, &newest)?, None, true)?;
-    drop(newest);
-
     let mut listings = Vec::new();
     for edition in prepared.published_editions(now) {
         let path = format!("{NEWSLETTER_DIR}/{}.html", edition.week);
@@ -372,18 +376,11 @@ fn render_outputs(
         let lead = edition
             .articles
             .first()
-            .map(|&i| article_view(meta, &catalog.entries[i]));
+            .map(|&i| listed_article(meta, &catalog.entries[i]));
         let view = edition_view(meta, edition.week, edition.articles.len());
         let subject = render_subject(config, meta, &view, lead.as_ref(), templates)?;
-        if !sink.is_current(&path, &fp)
-            && let Some(digest) = prepared.digest(config, edition.week)?
-        {
-            sink.put(
-                &path,
-                edition_page(meta, &digest).as_bytes(),
-                Some(fp),
-                false,
-            )?;
+        if !sink.is_current(&path, &fp) {
+            stale.push((StalePage::Edition { week: edition.week }, path, fp));
         }
         listings.push(EditionListing {
             edition: view,
@@ -391,6 +388,40 @@ fn render_outputs(
         });
     }
     listings.reverse();
+
+    // Pages are independent: render and write them on every core, then record
+    // them in the sink in order. Each worker writes as it goes, so memory holds one
+    // page per worker, not all of them.
+    let root = sink.root.clone();
+    let written = map_in_parallel(&stale, |(page, path, _)| {
+        let html = match page {
+            StalePage::Article { index } => {
+                render_article_page(meta, &prepared.article(*index)?, templates)?
+            }
+            StalePage::Edition { week } => prepared.edition_page(config, *week)?,
+        };
+        match root.as_deref() {
+            Some(root) => Ok(write_if_changed(&root.join(path), html.as_bytes(), false)?),
+            None => Ok::<_, BuildError>(false),
+        }
+    });
+    for ((_, path, fp), written) in stale.iter().zip(written) {
+        sink.record(path, fp, written?);
+    }
+
+    sink.put(
+        "index.html",
+        render_index(meta, &catalog.entries, templates)?.as_bytes(),
+        None,
+        true,
+    )?;
+    let newest: Vec<PreparedArticle> = (0..catalog.entries.len().min(config.site.feed_items))
+        .map(|i| prepared.article(i))
+        .collect::<Result<_, _>>()?;
+    sink.put("feed.xml", &render_rss(meta, &newest)?, None, true)?;
+    sink.put("atom.xml", &render_atom(meta, &newest)?, None, true)?;
+    sink.put("feed.json", &render_json_feed(meta, &newest)?, None, true)?;
+    drop(newest);
     sink.put(
         &format!("{NEWSLETTER_DIR}/index.html"),
         render_archive_index(meta, &listings, templates)?.as_bytes(),

@@ -7,6 +7,7 @@ use serde::Serialize;
 use tera::Context;
 use unicode_segmentation::UnicodeSegmentation;
 
+use crate::article::Article;
 use crate::catalog::Entry;
 use crate::config::Config;
 use crate::templates::{TemplateError, Templates};
@@ -89,7 +90,16 @@ pub struct PreparedArticle {
     pub entry: Entry,
     pub view: ArticleView,
     /// The article body as an HTML fragment (from `content.html`); all URLs absolute.
+    /// Empty when it was prepared without its body ([`Body::Skip`]).
     pub content_html: String,
+}
+
+/// Whether [`prepare_one`] renders the body fragment (a summary-only digest does
+/// not need it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    Render,
+    Skip,
 }
 
 /// Cuts `text` to at most `max` grapheme clusters, adding `…` when it cut.
@@ -105,8 +115,8 @@ fn iso(t: &chrono::DateTime<Tz>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-pub fn article_view(meta: &SiteMeta, entry: &Entry) -> ArticleView {
-    let a = &entry.article;
+/// The view of `entry`, whose whole article is `a`.
+pub fn article_view(meta: &SiteMeta, entry: &Entry, a: &Article) -> ArticleView {
     ArticleView {
         id: a.id.clone(),
         title: a.title.clone(),
@@ -148,14 +158,20 @@ pub fn render_content(
     templates.render("content.html", &context)
 }
 
-/// The view and rendered body of one entry.
+/// The view and (unless skipped) rendered body of one entry, whose whole article is
+/// `article`.
 pub fn prepare_one(
     meta: &SiteMeta,
     entry: &Entry,
+    article: &Article,
+    body: Body,
     templates: &Templates,
 ) -> Result<PreparedArticle, TemplateError> {
-    let view = article_view(meta, entry);
-    let content_html = render_content(meta, &view, templates)?;
+    let view = article_view(meta, entry, article);
+    let content_html = match body {
+        Body::Render => render_content(meta, &view, templates)?,
+        Body::Skip => String::new(),
+    };
     Ok(PreparedArticle {
         entry: entry.clone(),
         view,

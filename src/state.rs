@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -34,7 +34,7 @@ pub enum StateError {
     },
 }
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS articles (
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     stat_key     TEXT NOT NULL DEFAULT '',
     article_json TEXT NOT NULL,
+    head_json    TEXT NOT NULL DEFAULT '',
     first_seen   INTEGER NOT NULL,
     modified     INTEGER,
     removed      INTEGER
@@ -79,7 +80,12 @@ pub struct StoredArticle {
     /// Size, inode and modification/change times of the seed file when it was last
     /// read: while they are the same, the file need not be read again.
     pub stat_key: String,
-    pub article_json: String,
+    /// The [`ArticleHead`](crate::article::ArticleHead) as JSON.
+    pub head_json: String,
+    /// The full [`Article`](crate::article::Article) as JSON, when this row carries
+    /// it: rows read by [`State::articles`] do not (bodies are fetched one by one
+    /// with [`BodyReader`]), and a saved row without it keeps the stored body.
+    pub article_json: Option<String>,
     pub first_seen: i64,
     /// Last time the parsed article changed after it was first seen.
     pub modified: Option<i64>,
@@ -94,23 +100,60 @@ fn output_fingerprints_in(conn: &Connection) -> rusqlite::Result<HashMap<String,
 }
 
 fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare(
-        "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed, stat_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+    let mut with_body = tx.prepare(
+        "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed, stat_key, head_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3, article_json = ?4,
-             first_seen = ?5, modified = ?6, removed = ?7, stat_key = ?8",
+             first_seen = ?5, modified = ?6, removed = ?7, stat_key = ?8, head_json = ?9",
+    )?;
+    let mut without_body = tx.prepare(
+        "UPDATE articles SET source_file = ?2, content_hash = ?3, first_seen = ?4, modified = ?5,
+             removed = ?6, stat_key = ?7, head_json = ?8
+         WHERE id = ?1",
     )?;
     for a in rows {
-        stmt.execute(params![
-            a.id,
-            a.source_file,
-            a.content_hash,
-            a.article_json,
-            a.first_seen,
-            a.modified,
-            a.removed,
-            a.stat_key
-        ])?;
+        match &a.article_json {
+            Some(json) => with_body.execute(params![
+                a.id,
+                a.source_file,
+                a.content_hash,
+                json,
+                a.first_seen,
+                a.modified,
+                a.removed,
+                a.stat_key,
+                a.head_json
+            ])?,
+            None => without_body.execute(params![
+                a.id,
+                a.source_file,
+                a.content_hash,
+                a.first_seen,
+                a.modified,
+                a.removed,
+                a.stat_key,
+                a.head_json
+            ])?,
+        };
+    }
+    Ok(())
+}
+
+/// Version 2 kept only the full article: derive each row's head once.
+fn fill_heads(conn: &Connection) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String)> = {
+        let mut stmt =
+            conn.prepare("SELECT id, article_json FROM articles WHERE head_json = ''")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut update = conn.prepare("UPDATE articles SET head_json = ?2 WHERE id = ?1")?;
+    for (id, json) in rows {
+        if let Ok(head) = serde_json::from_str::<crate::article::ArticleHead>(&json)
+            && let Ok(head_json) = serde_json::to_string(&head)
+        {
+            update.execute(params![id, head_json])?;
+        }
     }
     Ok(())
 }
@@ -225,6 +268,19 @@ impl State {
                 .execute_batch("ALTER TABLE articles ADD COLUMN stat_key TEXT NOT NULL DEFAULT ''")
                 .map_err(|e| self.wrap(e))?;
         }
+        // Version 2 had no `head_json` column.
+        let has_head = self
+            .conn
+            .prepare("SELECT head_json FROM articles LIMIT 0")
+            .is_ok();
+        if !has_head {
+            self.conn
+                .execute_batch("ALTER TABLE articles ADD COLUMN head_json TEXT NOT NULL DEFAULT ''")
+                .map_err(|e| self.wrap(e))?;
+        }
+        if version < 3 {
+            fill_heads(&self.conn).map_err(|e| self.wrap(e))?;
+        }
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| self.wrap(e))?;
@@ -236,7 +292,11 @@ impl State {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, source_file, content_hash, stat_key, article_json, first_seen, modified, removed FROM articles",
+                // A state file older than version 3 opened read-only has no heads yet:
+                // the full article deserialises as a head too.
+                "SELECT id, source_file, content_hash, stat_key,
+                     CASE WHEN head_json = '' THEN article_json ELSE head_json END,
+                     first_seen, modified, removed FROM articles",
             )
             .map_err(|e| self.wrap(e))?;
         let rows = stmt
@@ -246,7 +306,8 @@ impl State {
                     source_file: r.get(1)?,
                     content_hash: r.get(2)?,
                     stat_key: r.get(3)?,
-                    article_json: r.get(4)?,
+                    head_json: r.get(4)?,
+                    article_json: None,
                     first_seen: r.get(5)?,
                     modified: r.get(6)?,
                     removed: r.get(7)?,
@@ -255,6 +316,34 @@ impl State {
             .map_err(|e| self.wrap(e))?;
         rows.map(|r| r.map(|a| (a.id.clone(), a)))
             .collect::<Result<_, _>>()
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// A second, read-only connection for fetching article bodies from any thread;
+    /// `None` for a state that has no file (nothing is stored in it).
+    pub fn body_reader(&self) -> Result<Option<BodyReader>, StateError> {
+        if self.conn.path().is_none_or(str::is_empty) {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| self.wrap(e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| self.wrap(e))?;
+        Ok(Some(BodyReader {
+            conn: std::sync::Mutex::new(conn),
+            path: self.path.clone(),
+        }))
+    }
+
+    /// The stored article JSON of `id` (removed articles included).
+    pub fn article_json(&self, id: &str) -> Result<Option<String>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT article_json FROM articles WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(|e| self.wrap(e))
     }
 
@@ -346,5 +435,31 @@ impl State {
     /// The raw connection, for stages that keep their own tables in the same file.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Fetches stored article bodies by id; shareable between rendering threads.
+pub struct BodyReader {
+    conn: std::sync::Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl BodyReader {
+    /// The stored article JSON of `id`, if the stored version is the one whose seed
+    /// fingerprint is `content_hash` (`None` when another run replaced it meanwhile).
+    pub fn article_json(&self, id: &str, content_hash: &str) -> Result<Option<String>, StateError> {
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        conn.prepare_cached("SELECT article_json FROM articles WHERE id = ?1 AND content_hash = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![id, content_hash], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|source| StateError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })
     }
 }

@@ -13,7 +13,7 @@ use herald::catalog::Entry;
 use herald::config::Config;
 use herald::feeds::{render_atom, render_json_feed, render_rss};
 use herald::seed::parse_seed;
-use herald::site::{SiteMeta, prepare_one, render_article_page, render_index};
+use herald::site::{Body, SiteMeta, prepare_one, render_article_page, render_index};
 use herald::templates::Templates;
 use proptest::prelude::*;
 
@@ -62,7 +62,8 @@ fn render_and_check(article: herald::article::Article) {
     let config = config();
     let published = article.published(config.timezone, 8);
     let entry = Entry {
-        article,
+        article: article.head(),
+        full: None,
         published,
         updated: published,
         first_seen: Utc.timestamp_opt(0, 0).unwrap(),
@@ -70,7 +71,7 @@ fn render_and_check(article: herald::article::Article) {
     };
     let templates = Templates::load(Path::new("/nonexistent")).unwrap();
     let meta = SiteMeta::new(&config, entry.article.column_intro.as_deref());
-    let prepared = vec![prepare_one(&meta, &entry, &templates).unwrap()];
+    let prepared = vec![prepare_one(&meta, &entry, &article, Body::Render, &templates).unwrap()];
     for (name, bytes) in [
         ("rss", render_rss(&meta, &prepared).unwrap()),
         ("atom", render_atom(&meta, &prepared).unwrap()),
