@@ -334,7 +334,8 @@ pub struct NewsletterConfig {
     pub from: String,
     pub reply_to: Option<String>,
     /// Tera template for the subject; sees `newsletter`, `edition` and `lead` (the
-    /// newest article; none in an empty edition).
+    /// newest article as the index lists it, without its body; none in an empty
+    /// edition).
     pub subject: String,
     /// Weekday (in the site timezone) on which last week's edition is due.
     pub send_weekday: String,

@@ -139,6 +139,11 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
     Ok(())
 }
 
+fn has_article_column(conn: &Connection, column: &str) -> bool {
+    conn.prepare(&format!("SELECT {column} FROM articles LIMIT 0"))
+        .is_ok()
+}
+
 /// Version 2 kept only the full article: derive each row's head once.
 fn fill_heads(conn: &Connection) -> rusqlite::Result<()> {
     let rows: Vec<(String, String)> = {
@@ -258,22 +263,13 @@ impl State {
         for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
             self.conn.execute_batch(schema).map_err(|e| self.wrap(e))?;
         }
-        // Version 1 had no `stat_key` column.
-        let has_stat_key = self
-            .conn
-            .prepare("SELECT stat_key FROM articles LIMIT 0")
-            .is_ok();
-        if !has_stat_key {
+        // Version 1 had no `stat_key` column, version 2 no `head_json`.
+        if !has_article_column(&self.conn, "stat_key") {
             self.conn
                 .execute_batch("ALTER TABLE articles ADD COLUMN stat_key TEXT NOT NULL DEFAULT ''")
                 .map_err(|e| self.wrap(e))?;
         }
-        // Version 2 had no `head_json` column.
-        let has_head = self
-            .conn
-            .prepare("SELECT head_json FROM articles LIMIT 0")
-            .is_ok();
-        if !has_head {
+        if !has_article_column(&self.conn, "head_json") {
             self.conn
                 .execute_batch("ALTER TABLE articles ADD COLUMN head_json TEXT NOT NULL DEFAULT ''")
                 .map_err(|e| self.wrap(e))?;
@@ -289,15 +285,25 @@ impl State {
 
     /// Every article the state knows, removed ones included, by id.
     pub fn articles(&self) -> Result<HashMap<String, StoredArticle>, StateError> {
+        // A state file of an older version opened read-only lacks the newer columns:
+        // the full article deserialises as a head too, and no stat key means
+        // "read the seed".
+        let head = if has_article_column(&self.conn, "head_json") {
+            "CASE WHEN head_json = '' THEN article_json ELSE head_json END"
+        } else {
+            "article_json"
+        };
+        let stat_key = if has_article_column(&self.conn, "stat_key") {
+            "stat_key"
+        } else {
+            "''"
+        };
         let mut stmt = self
             .conn
-            .prepare(
-                // A state file older than version 3 opened read-only has no heads yet:
-                // the full article deserialises as a head too.
-                "SELECT id, source_file, content_hash, stat_key,
-                     CASE WHEN head_json = '' THEN article_json ELSE head_json END,
-                     first_seen, modified, removed FROM articles",
-            )
+            .prepare(&format!(
+                "SELECT id, source_file, content_hash, {stat_key}, {head},
+                     first_seen, modified, removed FROM articles"
+            ))
             .map_err(|e| self.wrap(e))?;
         let rows = stmt
             .query_map([], |r| {

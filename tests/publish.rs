@@ -8,6 +8,7 @@ use common::{SHIPPED_SEED, Site, parse_feed, simple_seed};
 
 const URL: &str = "https://example.com/herald/articles/1bd5276be7ff4f0b.html";
 const TITLE: &str = "DeepSeek一週年：中國AI崛起的轉捩點";
+const BODY_SENTENCE: &str = "儘管軟體實力大增，晶片仍是中國AI發展的最大罩門。";
 
 #[test]
 fn shipped_seed_becomes_three_valid_feeds_and_a_site() {
@@ -414,14 +415,53 @@ fn unchanged_pages_are_not_rerendered_but_template_edits_and_lost_files_are_noti
     std::fs::create_dir_all(site.path("templates")).unwrap();
     std::fs::write(
         site.path("templates/article.html"),
-        "<p>v2 {{ article.title }}</p>",
+        "<p>v2 {{ article.title }}</p>{{ content | safe }}",
     )
     .unwrap();
-    assert_eq!(site.run(&["build"]).code, 0);
-    assert_eq!(site.read(page), format!("<p>v2 {TITLE}</p>"));
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 0);
+    // The seed was not parsed again: the body comes from the state.
+    assert!(run.stdout.contains("0 new, 0 updated"), "{}", run.stdout);
+    let v2 = site.read(page);
+    assert!(v2.starts_with(&format!("<p>v2 {TITLE}</p>")), "{v2}");
+    assert!(v2.contains(BODY_SENTENCE), "{v2}");
     // A page that went missing is written again.
     std::fs::remove_file(site.path(page)).unwrap();
     let run = site.run(&["build"]);
     assert!(run.stdout.contains("1 written"), "{}", run.stdout);
-    assert_eq!(site.read(page), format!("<p>v2 {TITLE}</p>"));
+    assert_eq!(site.read(page), v2);
+}
+
+#[test]
+fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
+    let site = Site::with_shipped_seed();
+    assert_eq!(site.run(&["build"]).code, 0);
+    let before = site.snapshot("public");
+    let state = site.path("state/herald.sqlite");
+    // Turn the state back into schema version 2, which had no `head_json` column.
+    {
+        let conn = rusqlite::Connection::open(&state).unwrap();
+        conn.execute_batch("ALTER TABLE articles DROP COLUMN head_json; PRAGMA user_version = 2;")
+            .unwrap();
+    }
+    // A read-only command works on the old file as it is.
+    let run = site.run(&["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("1 published"), "{}", run.stdout);
+    // A build upgrades it and finds nothing to redo.
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("0 written"), "{}", run.stdout);
+    assert_eq!(site.snapshot("public"), before);
+    let conn = rusqlite::Connection::open(&state).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    let head: String = conn
+        .query_row("SELECT head_json FROM articles", [], |r| r.get(0))
+        .unwrap();
+    let head: serde_json::Value = serde_json::from_str(&head).unwrap();
+    assert_eq!(head["title"], TITLE);
+    assert!(head.get("sections").is_none(), "{head}");
 }
