@@ -86,6 +86,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "author",
             "publish_hour",
             "feed_items",
+            "index_items",
         ],
     ),
     (
@@ -250,6 +251,10 @@ pub struct SiteConfig {
     /// How many of the newest articles the feeds carry.
     #[serde(default = "default_feed_items")]
     pub feed_items: usize,
+    /// How many of the newest articles the front page lists; every article is
+    /// listed on the archive page of its year.
+    #[serde(default = "default_index_items")]
+    pub index_items: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -491,6 +496,9 @@ fn default_publish_hour() -> u32 {
 fn default_feed_items() -> usize {
     50
 }
+fn default_index_items() -> usize {
+    30
+}
 
 impl Config {
     /// Reads, parses and validates the file at `path`.
@@ -571,6 +579,9 @@ impl Config {
         }
         if site.feed_items == 0 {
             return Err(invalid("site.feed_items", "must be at least 1".into()));
+        }
+        if site.index_items == 0 {
+            return Err(invalid("site.index_items", "must be at least 1".into()));
         }
         if site.title.trim().is_empty() {
             return Err(invalid("site.title", "must not be empty".into()));

@@ -21,7 +21,8 @@ use crate::output::{WriteError, WriteSummary, delete_stale, fingerprint, write_i
 use crate::parallel::map_in_parallel;
 use crate::seed::SeedError;
 use crate::site::{
-    ARTICLES_DIR, Body, PreparedArticle, SiteMeta, article_page_path, listed_article, prepare_one,
+    ARCHIVE_DIR, ARTICLES_DIR, ArchiveYear, Body, PreparedArticle, SiteMeta, archive_page_path,
+    archive_years, article_page_path, listed_article, prepare_one, render_archive_page,
     render_article_page, render_index,
 };
 use crate::state::{BodyReader, State, StateError};
@@ -247,7 +248,7 @@ struct Sink {
 impl Sink {
     fn writer(root: &Path, previous: HashMap<String, String>) -> Sink {
         let mut existing = HashSet::new();
-        for dir in [ARTICLES_DIR, NEWSLETTER_DIR] {
+        for dir in [ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR] {
             if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
                 existing.extend(
                     entries
@@ -336,6 +337,7 @@ impl Sink {
 /// A page whose inputs changed since it was last written.
 enum StalePage {
     Article { index: usize },
+    Year { year: i32, entries: std::ops::Range<usize> },
     Edition { week: Week },
 }
 
@@ -363,6 +365,32 @@ fn render_outputs(
             stale.push((StalePage::Article { index }, path, fp.clone()));
         }
         fingerprints.push(fp);
+    }
+    let (years, year_ranges): (Vec<ArchiveYear>, Vec<_>) =
+        archive_years(meta, &catalog.entries).into_iter().unzip();
+    // A year page shows its articles and the list of years.
+    let years_key: String = years.iter().map(|y| format!("{} ", y.year)).collect();
+    for (year, entries) in years.iter().zip(year_ranges) {
+        let path = archive_page_path(year.year);
+        let fp = fingerprint(
+            [
+                prepared.site_fingerprint.as_bytes(),
+                path.as_bytes(),
+                years_key.as_bytes(),
+            ]
+            .into_iter()
+            .chain(fingerprints[entries.clone()].iter().map(String::as_bytes)),
+        );
+        if !sink.is_current(&path, &fp) {
+            stale.push((
+                StalePage::Year {
+                    year: year.year,
+                    entries,
+                },
+                path,
+                fp,
+            ));
+        }
     }
     let mut listings = Vec::new();
     for edition in prepared.published_editions(now) {
@@ -398,6 +426,13 @@ fn render_outputs(
             StalePage::Article { index } => {
                 render_article_page(meta, &prepared.article(*index)?, templates)?
             }
+            StalePage::Year { year, entries } => render_archive_page(
+                meta,
+                *year,
+                &catalog.entries[entries.clone()],
+                &years,
+                templates,
+            )?,
             StalePage::Edition { week } => prepared.edition_page(config, *week)?,
         };
         match root.as_deref() {
@@ -411,7 +446,13 @@ fn render_outputs(
 
     sink.put(
         "index.html",
-        render_index(meta, &catalog.entries, templates)?.as_bytes(),
+        render_index(
+            meta,
+            &catalog.entries[..catalog.entries.len().min(config.site.index_items)],
+            &years,
+            templates,
+        )?
+        .as_bytes(),
         None,
         true,
     )?;
@@ -457,6 +498,7 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     let mut sink = Sink::writer(root, state.output_fingerprints()?);
     render_outputs(config, &prepared, &mut sink, now)?;
     sink.summary.deleted = delete_stale(root, ARTICLES_DIR, "html", &sink.kept)?
+        + delete_stale(root, ARCHIVE_DIR, "html", &sink.kept)?
         + delete_stale(root, NEWSLETTER_DIR, "html", &sink.kept)?;
     let outputs_changed = sink.current.len() != sink.previous.len()
         || sink

@@ -1,7 +1,7 @@
 //! [`Entry`]s → the static site (index and one page per article), plus the
 //! per-article view that the feeds and the newsletter reuse.
 
-use chrono::SecondsFormat;
+use chrono::{Datelike, SecondsFormat};
 use chrono_tz::Tz;
 use serde::Serialize;
 use tera::Context;
@@ -14,6 +14,8 @@ use crate::templates::{TemplateError, Templates};
 
 /// Folder (under the output root) that holds one page per article.
 pub const ARTICLES_DIR: &str = "articles";
+/// Folder (under the output root) that holds one page per year listing its articles.
+pub const ARCHIVE_DIR: &str = "archive";
 /// How long the shortened summary on index pages and in meta tags may be.
 pub const SHORT_SUMMARY_GRAPHEMES: usize = 120;
 
@@ -207,16 +209,77 @@ pub fn article_page_path(id: &str) -> String {
     format!("{ARTICLES_DIR}/{id}.html")
 }
 
-/// `index.html`: every article, newest first.
-pub fn render_index(
+/// A year that has an archive page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveYear {
+    pub year: i32,
+    pub url: String,
+}
+
+/// Where a year's archive page goes, relative to the output root.
+pub fn archive_page_path(year: i32) -> String {
+    format!("{ARCHIVE_DIR}/{year}.html")
+}
+
+/// The years of `entries` (newest first, as the catalog orders them), each with the
+/// range of entries published in it (in the site timezone).
+pub fn archive_years(
     meta: &SiteMeta,
     entries: &[Entry],
-    templates: &Templates,
-) -> Result<String, TemplateError> {
+) -> Vec<(ArchiveYear, std::ops::Range<usize>)> {
+    let mut years: Vec<(ArchiveYear, std::ops::Range<usize>)> = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let year = entry.published.year();
+        match years.last_mut() {
+            Some((last, range)) if last.year == year => range.end = index + 1,
+            _ => years.push((
+                ArchiveYear {
+                    year,
+                    url: format!("{}{}", meta.base_url, archive_page_path(year)),
+                },
+                index..index + 1,
+            )),
+        }
+    }
+    years
+}
+
+fn listing_context(
+    meta: &SiteMeta,
+    entries: &[Entry],
+    years: &[ArchiveYear],
+    year: Option<i32>,
+) -> Context {
     let mut context = base_context(meta);
     let listed: Vec<ListedArticle> = entries.iter().map(|e| listed_article(meta, e)).collect();
     context.insert("articles", &listed);
-    templates.render("index.html", &context)
+    context.insert("years", years);
+    context.insert("year", &year);
+    context
+}
+
+/// `index.html`: the newest articles (`entries`), and links to every year's archive.
+pub fn render_index(
+    meta: &SiteMeta,
+    entries: &[Entry],
+    years: &[ArchiveYear],
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    templates.render("index.html", &listing_context(meta, entries, years, None))
+}
+
+/// `archive/<year>.html`: every article of `year` (`entries`), newest first.
+pub fn render_archive_page(
+    meta: &SiteMeta,
+    year: i32,
+    entries: &[Entry],
+    years: &[ArchiveYear],
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    templates.render(
+        "archive.html",
+        &listing_context(meta, entries, years, Some(year)),
+    )
 }
 
 /// One article's page.

@@ -42,11 +42,15 @@ CREATE TABLE IF NOT EXISTS articles (
     source_file  TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     stat_key     TEXT NOT NULL DEFAULT '',
-    article_json TEXT NOT NULL,
     head_json    TEXT NOT NULL DEFAULT '',
     first_seen   INTEGER NOT NULL,
     modified     INTEGER,
     removed      INTEGER
+);
+-- Bodies live apart so that listing every article reads small rows only.
+CREATE TABLE IF NOT EXISTS article_bodies (
+    id           TEXT PRIMARY KEY,
+    article_json TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outputs (
     path         TEXT PRIMARY KEY,
@@ -100,41 +104,28 @@ fn output_fingerprints_in(conn: &Connection) -> rusqlite::Result<HashMap<String,
 }
 
 fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> rusqlite::Result<()> {
-    let mut with_body = tx.prepare(
-        "INSERT INTO articles (id, source_file, content_hash, article_json, first_seen, modified, removed, stat_key, head_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3, article_json = ?4,
-             first_seen = ?5, modified = ?6, removed = ?7, stat_key = ?8, head_json = ?9",
+    let mut article = tx.prepare(
+        "INSERT INTO articles (id, source_file, content_hash, first_seen, modified, removed, stat_key, head_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3,
+             first_seen = ?4, modified = ?5, removed = ?6, stat_key = ?7, head_json = ?8",
     )?;
-    let mut without_body = tx.prepare(
-        "UPDATE articles SET source_file = ?2, content_hash = ?3, first_seen = ?4, modified = ?5,
-             removed = ?6, stat_key = ?7, head_json = ?8
-         WHERE id = ?1",
-    )?;
+    let mut body =
+        tx.prepare("INSERT OR REPLACE INTO article_bodies (id, article_json) VALUES (?1, ?2)")?;
     for a in rows {
-        match &a.article_json {
-            Some(json) => with_body.execute(params![
-                a.id,
-                a.source_file,
-                a.content_hash,
-                json,
-                a.first_seen,
-                a.modified,
-                a.removed,
-                a.stat_key,
-                a.head_json
-            ])?,
-            None => without_body.execute(params![
-                a.id,
-                a.source_file,
-                a.content_hash,
-                a.first_seen,
-                a.modified,
-                a.removed,
-                a.stat_key,
-                a.head_json
-            ])?,
-        };
+        article.execute(params![
+            a.id,
+            a.source_file,
+            a.content_hash,
+            a.first_seen,
+            a.modified,
+            a.removed,
+            a.stat_key,
+            a.head_json
+        ])?;
+        if let Some(json) = &a.article_json {
+            body.execute(params![a.id, json])?;
+        }
     }
     Ok(())
 }
@@ -144,8 +135,12 @@ fn has_article_column(conn: &Connection, column: &str) -> bool {
         .is_ok()
 }
 
-/// Version 2 kept only the full article: derive each row's head once.
-fn fill_heads(conn: &Connection) -> rusqlite::Result<()> {
+/// Versions 1 and 2 kept the full article in `articles.article_json`: derive each
+/// row's head and move the bodies into `article_bodies`.
+fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
+    if !has_article_column(conn, "article_json") {
+        return Ok(());
+    }
     let rows: Vec<(String, String)> = {
         let mut stmt =
             conn.prepare("SELECT id, article_json FROM articles WHERE head_json = ''")?;
@@ -160,7 +155,10 @@ fn fill_heads(conn: &Connection) -> rusqlite::Result<()> {
             update.execute(params![id, head_json])?;
         }
     }
-    Ok(())
+    conn.execute_batch(
+        "INSERT OR REPLACE INTO article_bodies (id, article_json) SELECT id, article_json FROM articles;
+         ALTER TABLE articles DROP COLUMN article_json;",
+    )
 }
 
 #[cfg(unix)]
@@ -275,7 +273,12 @@ impl State {
                 .map_err(|e| self.wrap(e))?;
         }
         if version < 3 {
-            fill_heads(&self.conn).map_err(|e| self.wrap(e))?;
+            let tx = self
+                .conn
+                .unchecked_transaction()
+                .map_err(|e| self.wrap(e))?;
+            split_bodies(&tx).map_err(|e| self.wrap(e))?;
+            tx.commit().map_err(|e| self.wrap(e))?;
         }
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -288,10 +291,13 @@ impl State {
         // A state file of an older version opened read-only lacks the newer columns:
         // the full article deserialises as a head too, and no stat key means
         // "read the seed".
-        let head = if has_article_column(&self.conn, "head_json") {
-            "CASE WHEN head_json = '' THEN article_json ELSE head_json END"
-        } else {
-            "article_json"
+        let head = match (
+            has_article_column(&self.conn, "head_json"),
+            has_article_column(&self.conn, "article_json"),
+        ) {
+            (true, false) => "head_json",
+            (true, true) => "CASE WHEN head_json = '' THEN article_json ELSE head_json END",
+            (false, _) => "article_json",
         };
         let stat_key = if has_article_column(&self.conn, "stat_key") {
             "stat_key"
@@ -335,20 +341,28 @@ impl State {
             .map_err(|e| self.wrap(e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| self.wrap(e))?;
+        let query = if has_article_column(&conn, "article_json") {
+            "SELECT article_json FROM articles WHERE id = ?1 AND content_hash = ?2"
+        } else {
+            "SELECT b.article_json FROM article_bodies b JOIN articles a ON a.id = b.id
+             WHERE b.id = ?1 AND a.content_hash = ?2"
+        };
         Ok(Some(BodyReader {
             conn: std::sync::Mutex::new(conn),
             path: self.path.clone(),
+            query,
         }))
     }
 
     /// The stored article JSON of `id` (removed articles included).
     pub fn article_json(&self, id: &str) -> Result<Option<String>, StateError> {
+        let sql = if has_article_column(&self.conn, "article_json") {
+            "SELECT article_json FROM articles WHERE id = ?1"
+        } else {
+            "SELECT article_json FROM article_bodies WHERE id = ?1"
+        };
         self.conn
-            .query_row(
-                "SELECT article_json FROM articles WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
+            .query_row(sql, [id], |r| r.get(0))
             .optional()
             .map_err(|e| self.wrap(e))
     }
@@ -448,6 +462,9 @@ impl State {
 pub struct BodyReader {
     conn: std::sync::Mutex<Connection>,
     path: PathBuf,
+    /// Bodies are in `article_bodies`, or (a state file older than version 3 opened
+    /// read-only) in `articles`.
+    query: &'static str,
 }
 
 impl BodyReader {
@@ -458,7 +475,7 @@ impl BodyReader {
             .conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        conn.prepare_cached("SELECT article_json FROM articles WHERE id = ?1 AND content_hash = ?2")
+        conn.prepare_cached(self.query)
             .and_then(|mut stmt| {
                 stmt.query_row(params![id, content_hash], |r| r.get(0))
                     .optional()

@@ -12,6 +12,12 @@ use tera::{Context, Kwargs, State, Tera, TeraResult};
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
+    ("archive.html", include_str!("../templates/archive.html")),
+    (
+        "article_list.html",
+        include_str!("../templates/article_list.html"),
+    ),
+    ("year_nav.html", include_str!("../templates/year_nav.html")),
     ("article.html", include_str!("../templates/article.html")),
     ("content.html", include_str!("../templates/content.html")),
     ("digest.html", include_str!("../templates/digest.html")),

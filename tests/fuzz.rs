@@ -91,7 +91,7 @@ fn render_and_check(article: herald::article::Article) {
     let pages = [
         (
             "index",
-            render_index(&meta, std::slice::from_ref(&entry), &templates).unwrap(),
+            render_index(&meta, std::slice::from_ref(&entry), &[], &templates).unwrap(),
         ),
         (
             "article",

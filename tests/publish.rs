@@ -438,11 +438,19 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     assert_eq!(site.run(&["build"]).code, 0);
     let before = site.snapshot("public");
     let state = site.path("state/herald.sqlite");
-    // Turn the state back into schema version 2, which had no `head_json` column.
+    // Turn the state back into schema version 2: the whole article in `articles`,
+    // no heads, no bodies table.
     {
         let conn = rusqlite::Connection::open(&state).unwrap();
-        conn.execute_batch("ALTER TABLE articles DROP COLUMN head_json; PRAGMA user_version = 2;")
-            .unwrap();
+        conn.execute_batch(
+            "ALTER TABLE articles ADD COLUMN article_json TEXT NOT NULL DEFAULT '';
+             UPDATE articles SET article_json =
+                 (SELECT article_json FROM article_bodies b WHERE b.id = articles.id);
+             DROP TABLE article_bodies;
+             ALTER TABLE articles DROP COLUMN head_json;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
     }
     // A read-only command works on the old file as it is.
     let run = site.run(&["check"]);
@@ -464,4 +472,83 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     let head: serde_json::Value = serde_json::from_str(&head).unwrap();
     assert_eq!(head["title"], TITLE);
     assert!(head.get("sections").is_none(), "{head}");
+    let body: String = conn
+        .query_row("SELECT article_json FROM article_bodies", [], |r| r.get(0))
+        .unwrap();
+    assert!(body.contains(BODY_SENTENCE));
+    assert!(
+        conn.prepare("SELECT article_json FROM articles").is_err(),
+        "the bodies moved out of `articles`"
+    );
+    // Pages re-rendered after the upgrade get their bodies from the new table.
+    std::fs::remove_file(site.path("public/articles/1bd5276be7ff4f0b.html")).unwrap();
+    assert_eq!(site.run(&["build"]).code, 0);
+    assert_eq!(site.snapshot("public"), before);
+}
+
+#[test]
+fn the_front_page_lists_the_newest_articles_and_each_year_has_an_archive_page() {
+    let site = Site::new();
+    site.append_config("");
+    let text = site
+        .read("config.toml")
+        .replace("index_items = 30", "index_items = 2");
+    std::fs::write(site.path("config.toml"), text).unwrap();
+    for (i, day) in ["2024-12-30", "2025-06-01", "2025-07-01", "2026-02-01"]
+        .iter()
+        .enumerate()
+    {
+        site.write_seed(
+            &format!("00{i}_day{i}.txt"),
+            &simple_seed(day, &format!("Piece {i}"), "Body."),
+        );
+    }
+    let run = site.run_at("2026-03-01T00:00:00Z", &["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let index = site.read("public/index.html");
+    assert!(index.contains("Piece 3") && index.contains("Piece 2"), "{index}");
+    assert!(!index.contains("Piece 1") && !index.contains("Piece 0"), "{index}");
+    for year in ["2024", "2025", "2026"] {
+        assert!(
+            index.contains(&format!("https://example.com/herald/archive/{year}.html")),
+            "{index}"
+        );
+    }
+    let titles_in = |rel: &str| -> Vec<usize> {
+        let page = site.read(rel);
+        (0..4)
+            .filter(|i| page.contains(&format!("Piece {i}")))
+            .collect()
+    };
+    assert_eq!(titles_in("public/archive/2024.html"), [0]);
+    assert_eq!(titles_in("public/archive/2025.html"), [1, 2]);
+    assert_eq!(titles_in("public/archive/2026.html"), [3]);
+    let page_2025 = site.read("public/archive/2025.html");
+    // Newest first, and the page marks its own year in the year list.
+    assert!(page_2025.find("Piece 2").unwrap() < page_2025.find("Piece 1").unwrap());
+    assert!(page_2025.contains(r#"archive/2025.html" aria-current="page""#), "{page_2025}");
+
+    // A new article rewrites its year's page and the front page, not the other years.
+    let before_2024 = std::fs::metadata(site.path("public/archive/2024.html"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    site.write_seed("004_day4.txt", &simple_seed("2026-02-15", "Piece 4", "Body."));
+    let run = site.run_at("2026-03-01T00:00:00Z", &["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(site.read("public/archive/2026.html").contains("Piece 4"));
+    assert!(site.read("public/index.html").contains("Piece 4"));
+    assert!(!site.read("public/index.html").contains("Piece 2"));
+    let after_2024 = std::fs::metadata(site.path("public/archive/2024.html"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before_2024, after_2024);
+
+    // A year whose articles are all gone loses its page and its link.
+    std::fs::remove_file(site.path("seeds/000_day0.txt")).unwrap();
+    let run = site.run_at("2026-03-01T00:00:00Z", &["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!site.path("public/archive/2024.html").exists());
+    assert!(!site.read("public/index.html").contains("archive/2024.html"));
 }
