@@ -103,12 +103,20 @@ pub fn collect(
     state: &State,
     now: DateTime<Utc>,
 ) -> Result<Catalog, CatalogError> {
-    let known = state.articles()?;
     let dir = &config.paths.seeds;
+    // Listing the folder and loading the state wait on different things: overlap them.
+    let (files, known) = std::thread::scope(|scope| {
+        let files = scope.spawn(|| list_seed_files(dir));
+        let known = state.articles();
+        let files = files
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (files, known)
+    });
+    let (files, known) = (files?, known?);
     let rules = rules_fingerprint(config);
     let mut catalog = Catalog::default();
     let mut by_id: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    let files = list_seed_files(dir)?;
     let candidates = map_in_parallel(&files, |(name, path)| {
         read_candidate(config, &rules, &known, name, path)
     });

@@ -147,30 +147,53 @@ fn set_readable(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Removes temporary files a killed build left behind (`.herald-*.tmp`), in `root`
-/// and its immediate subfolders. They are never served: their names start with a dot.
-pub fn clean_temp_files(root: &Path) -> usize {
-    let mut removed = 0;
-    let mut folders = vec![root.to_path_buf()];
+/// The files found under an output root when a build starts. One listing serves
+/// the whole build: which pages exist, which are stale, and leftover temp files.
+#[derive(Debug, Default)]
+pub struct OutputListing {
+    /// Regular files directly in the listed folders, relative to the root.
+    pub files: std::collections::HashSet<PathBuf>,
+    /// Temporary files a killed build left behind that were removed.
+    pub temp_files_removed: usize,
+}
+
+/// Lists the regular files directly in `root/<dir>` for each of `dirs`, and removes
+/// temporary files a killed build left behind (`.herald-*.tmp`) in `root` and its
+/// immediate subfolders. Temp files are never served: their names start with a dot.
+pub fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
+    let mut listing = OutputListing::default();
+    let mut folders = vec![(root.to_path_buf(), None)];
     if let Ok(entries) = std::fs::read_dir(root) {
-        folders.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        folders.extend(
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let listed = dirs.contains(&name.as_str()).then_some(name);
+                    (e.path(), listed)
+                }),
+        );
     }
-    for folder in folders {
+    for (folder, listed) in folders {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with(".herald-")
-                && name.ends_with(".tmp")
-                && std::fs::remove_file(entry.path()).is_ok()
+            if name.starts_with(".herald-") && name.ends_with(".tmp") {
+                if std::fs::remove_file(entry.path()).is_ok() {
+                    listing.temp_files_removed += 1;
+                }
+            } else if let Some(dir) = &listed
+                && entry.file_type().is_ok_and(|t| t.is_file())
             {
-                removed += 1;
+                listing.files.insert(Path::new(dir).join(&*name));
             }
         }
     }
-    removed
+    listing
 }
 
 /// What writing a set of outputs did.
@@ -181,38 +204,24 @@ pub struct WriteSummary {
     pub deleted: usize,
 }
 
-/// Deletes the files directly in `root/dir` with extension `ext` whose paths
-/// (relative to `root`) are not in `keep` (outputs of articles that no longer
-/// exist). Touches nothing else.
+/// Deletes the files of `listing` with extension `ext` whose paths are not in `keep`
+/// (outputs of articles, years or editions that no longer exist). Files written
+/// since the listing was made are all kept, so the listing is all it needs to read.
 pub fn delete_stale(
     root: &Path,
-    dir: &str,
+    listing: &OutputListing,
     ext: &str,
     keep: &std::collections::HashSet<PathBuf>,
 ) -> Result<usize, WriteError> {
-    let folder = root.join(dir);
-    let entries = match std::fs::read_dir(&folder) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => {
-            return Err(WriteError {
-                path: folder,
-                source,
-            });
-        }
-    };
     let mut deleted = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let is_output = path.extension().is_some_and(|e| e == ext)
-            && entry.file_type().is_ok_and(|t| t.is_file());
-        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-        if is_output && !keep.contains(&relative) {
-            std::fs::remove_file(&path).map_err(|source| WriteError {
-                path: path.clone(),
-                source,
-            })?;
-            deleted += 1;
+    for relative in &listing.files {
+        if relative.extension().is_some_and(|e| e == ext) && !keep.contains(relative) {
+            let path = root.join(relative);
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(WriteError { path, source }),
+            }
         }
     }
     Ok(deleted)
@@ -244,13 +253,21 @@ mod tests {
         write_if_changed(&dir.path().join("articles/a.html"), b"a", false).unwrap();
         write_if_changed(&dir.path().join("articles/gone.html"), b"x", false).unwrap();
         write_if_changed(&dir.path().join("articles/notes.txt"), b"x", false).unwrap();
+        write_if_changed(&dir.path().join("other/b.html"), b"x", false).unwrap();
+        let temp = dir.path().join("articles/.herald-123.tmp");
+        std::fs::write(&temp, b"half").unwrap();
+        let listing = scan_outputs(dir.path(), &["articles"]);
+        assert_eq!(listing.temp_files_removed, 1);
+        assert!(!temp.exists());
         let keep = [PathBuf::from("articles/a.html")].into_iter().collect();
         assert_eq!(
-            delete_stale(dir.path(), "articles", "html", &keep).unwrap(),
+            delete_stale(dir.path(), &listing, "html", &keep).unwrap(),
             1
         );
         assert!(dir.path().join("articles/a.html").exists());
         assert!(dir.path().join("articles/notes.txt").exists());
         assert!(!dir.path().join("articles/gone.html").exists());
+        // Folders not listed are left alone.
+        assert!(dir.path().join("other/b.html").exists());
     }
 }

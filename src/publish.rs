@@ -17,7 +17,10 @@ use crate::digest::{
 use crate::edition::{Edition, Schedule, Week, assign_editions};
 use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
 use crate::message::{Envelope, MessageError, compose, deterministic_message_id, parse_mailbox};
-use crate::output::{WriteError, WriteSummary, delete_stale, fingerprint, write_if_changed};
+use crate::output::{
+    OutputListing, WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs,
+    write_if_changed,
+};
 use crate::parallel::map_in_parallel;
 use crate::seed::SeedError;
 use crate::site::{
@@ -237,8 +240,8 @@ struct Sink {
     /// `None` for `check`.
     root: Option<PathBuf>,
     previous: HashMap<String, String>,
-    /// Files present under `root` when the build began (from two directory listings,
-    /// not a `stat` per page).
+    /// Files present under `root` when the build began (from the build's one
+    /// [`OutputListing`], not a `stat` per page).
     existing: HashSet<PathBuf>,
     current: Vec<(String, String)>,
     kept: HashSet<PathBuf>,
@@ -246,22 +249,11 @@ struct Sink {
 }
 
 impl Sink {
-    fn writer(root: &Path, previous: HashMap<String, String>) -> Sink {
-        let mut existing = HashSet::new();
-        for dir in [ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR] {
-            if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
-                existing.extend(
-                    entries
-                        .flatten()
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                        .map(|e| Path::new(dir).join(e.file_name())),
-                );
-            }
-        }
+    fn writer(root: &Path, previous: HashMap<String, String>, listing: &OutputListing) -> Sink {
         Sink {
             root: Some(root.to_path_buf()),
             previous,
-            existing,
+            existing: listing.files.clone(),
             current: Vec::new(),
             kept: HashSet::new(),
             summary: WriteSummary::default(),
@@ -336,9 +328,16 @@ impl Sink {
 
 /// A page whose inputs changed since it was last written.
 enum StalePage {
-    Article { index: usize },
-    Year { year: i32, entries: std::ops::Range<usize> },
-    Edition { week: Week },
+    Article {
+        index: usize,
+    },
+    Year {
+        year: i32,
+        entries: std::ops::Range<usize>,
+    },
+    Edition {
+        week: Week,
+    },
 }
 
 /// Renders every output into `sink`: article pages and edition pages only when
@@ -491,15 +490,16 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     let mut state = State::open(&config.paths.state)?;
     let prepared = Prepared::load(config, &state, now)?;
     let root = &config.paths.output;
-    let leftovers = crate::output::clean_temp_files(root);
-    if leftovers > 0 {
-        tracing::warn!("removed {leftovers} temporary file(s) left by an interrupted build");
+    let listing = scan_outputs(root, &[ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR]);
+    if listing.temp_files_removed > 0 {
+        tracing::warn!(
+            "removed {} temporary file(s) left by an interrupted build",
+            listing.temp_files_removed
+        );
     }
-    let mut sink = Sink::writer(root, state.output_fingerprints()?);
+    let mut sink = Sink::writer(root, state.output_fingerprints()?, &listing);
     render_outputs(config, &prepared, &mut sink, now)?;
-    sink.summary.deleted = delete_stale(root, ARTICLES_DIR, "html", &sink.kept)?
-        + delete_stale(root, ARCHIVE_DIR, "html", &sink.kept)?
-        + delete_stale(root, NEWSLETTER_DIR, "html", &sink.kept)?;
+    sink.summary.deleted = delete_stale(root, &listing, "html", &sink.kept)?;
     let outputs_changed = sink.current.len() != sink.previous.len()
         || sink
             .current

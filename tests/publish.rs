@@ -506,8 +506,14 @@ fn the_front_page_lists_the_newest_articles_and_each_year_has_an_archive_page() 
     let run = site.run_at("2026-03-01T00:00:00Z", &["build"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let index = site.read("public/index.html");
-    assert!(index.contains("Piece 3") && index.contains("Piece 2"), "{index}");
-    assert!(!index.contains("Piece 1") && !index.contains("Piece 0"), "{index}");
+    assert!(
+        index.contains("Piece 3") && index.contains("Piece 2"),
+        "{index}"
+    );
+    assert!(
+        !index.contains("Piece 1") && !index.contains("Piece 0"),
+        "{index}"
+    );
     for year in ["2024", "2025", "2026"] {
         assert!(
             index.contains(&format!("https://example.com/herald/archive/{year}.html")),
@@ -526,14 +532,20 @@ fn the_front_page_lists_the_newest_articles_and_each_year_has_an_archive_page() 
     let page_2025 = site.read("public/archive/2025.html");
     // Newest first, and the page marks its own year in the year list.
     assert!(page_2025.find("Piece 2").unwrap() < page_2025.find("Piece 1").unwrap());
-    assert!(page_2025.contains(r#"archive/2025.html" aria-current="page""#), "{page_2025}");
+    assert!(
+        page_2025.contains(r#"archive/2025.html" aria-current="page""#),
+        "{page_2025}"
+    );
 
     // A new article rewrites its year's page and the front page, not the other years.
     let before_2024 = std::fs::metadata(site.path("public/archive/2024.html"))
         .unwrap()
         .modified()
         .unwrap();
-    site.write_seed("004_day4.txt", &simple_seed("2026-02-15", "Piece 4", "Body."));
+    site.write_seed(
+        "004_day4.txt",
+        &simple_seed("2026-02-15", "Piece 4", "Body."),
+    );
     let run = site.run_at("2026-03-01T00:00:00Z", &["build"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(site.read("public/archive/2026.html").contains("Piece 4"));
