@@ -3,6 +3,10 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// How long the shortened summary on index pages and in meta tags may be.
+pub const SHORT_SUMMARY_GRAPHEMES: usize = 120;
 
 /// One parsed seed. Holds text only (never markup): escaping is the renderers' job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,22 +38,20 @@ pub struct Section {
     pub paragraphs: Vec<String>,
 }
 
-/// Everything about an article except its body: what lists, feeds' dates, editions
-/// and the site description need. The state keeps it apart from the full article so a
-/// build can list 10,000 articles without loading 10,000 bodies.
-///
-/// Deserialises from an [`Article`]'s JSON too (the body fields are skipped).
+/// What listing an article needs: id, title, dates and the shortened summary. The
+/// state keeps it apart from the full article, and small (a build reads one per
+/// article), so a build can list 10,000 articles without loading 10,000 bodies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArticleHead {
     pub id: String,
     pub title: String,
     pub date: NaiveDate,
     pub time: Option<NaiveTime>,
-    pub author: Option<String>,
-    pub tags: Vec<String>,
-    pub summary: String,
-    pub column_intro: Option<String>,
-    pub link: Option<String>,
+    /// The summary cut to [`SHORT_SUMMARY_GRAPHEMES`].
+    pub summary_short: String,
+    /// Whether the full article has a column introduction (the site description
+    /// comes from the newest article that has one).
+    pub has_column_intro: bool,
 }
 
 impl ArticleHead {
@@ -66,11 +68,8 @@ impl Article {
             title: self.title.clone(),
             date: self.date,
             time: self.time,
-            author: self.author.clone(),
-            tags: self.tags.clone(),
-            summary: self.summary.clone(),
-            column_intro: self.column_intro.clone(),
-            link: self.link.clone(),
+            summary_short: shorten(&self.summary, SHORT_SUMMARY_GRAPHEMES),
+            has_column_intro: self.column_intro.is_some(),
         }
     }
 
@@ -112,4 +111,33 @@ fn publication_time(
                 .earliest()
         })
         .unwrap_or_else(|| tz.from_utc_datetime(&local))
+}
+
+/// Cuts `text` to at most `max` grapheme clusters, adding `…` when it cut.
+/// Works on text before escaping, so it can never split an entity or a tag.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.grapheme_indices(true).nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", text[..end].trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_cuts_on_grapheme_boundaries() {
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("abcd", 3), "abc…");
+        assert_eq!(shorten("中文字串", 2), "中文…");
+        // A family emoji is one grapheme of several code points.
+        let family = "👨‍👩‍👧";
+        assert_eq!(
+            shorten(&format!("{family}{family}x"), 1),
+            format!("{family}…")
+        );
+        // e + combining acute stays together.
+        assert_eq!(shorten("e\u{301}e\u{301}", 1), "e\u{301}…");
+    }
 }

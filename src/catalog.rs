@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::article::{Article, ArticleHead};
+use crate::article::{Article, ArticleHead, SHORT_SUMMARY_GRAPHEMES};
 use crate::config::Config;
 use crate::parallel::map_in_parallel;
 use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
@@ -67,11 +67,10 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The site description: the column introduction of the newest article that has one.
-    pub fn column_intro(&self) -> Option<&str> {
-        self.entries
-            .iter()
-            .find_map(|e| e.article.column_intro.as_deref())
+    /// The entry whose column introduction is the site description: the newest
+    /// article that has one.
+    pub fn column_intro_entry(&self) -> Option<usize> {
+        self.entries.iter().position(|e| e.article.has_column_intro)
     }
 }
 
@@ -418,8 +417,15 @@ fn stat_key(metadata: &std::fs::Metadata, rules: &str) -> String {
     }
 }
 
-/// What parsing depends on besides the bytes: the rules and the timezone (hashed).
+/// Bumped whenever what [`ArticleHead`] holds changes, so stored heads are rebuilt.
+const HEAD_FORMAT: u32 = 2;
+
+/// What parsing depends on besides the bytes: the rules, the timezone and the
+/// head format (hashed).
 fn rules_fingerprint(config: &Config) -> String {
-    let rules = format!("{:?}\0{}", config.seed, config.site.timezone);
+    let rules = format!(
+        "{:?}\0{}\0{HEAD_FORMAT}\0{SHORT_SUMMARY_GRAPHEMES}",
+        config.seed, config.site.timezone
+    );
     crate::output::fingerprint([rules.as_bytes()])
 }

@@ -9,9 +9,10 @@
 use serde::Serialize;
 use tera::Context;
 
+use crate::article::shorten;
 use crate::config::{Config, DigestContent};
 use crate::edition::Week;
-use crate::site::{ArticleView, ListedArticle, PreparedArticle, SiteMeta, listed_article, shorten};
+use crate::site::{ArticleView, ListedArticle, PreparedArticle, SiteMeta, listed_article};
 use crate::templates::{TemplateError, Templates, escape_html};
 
 /// Name under which `newsletter.subject` is registered with the templates.

@@ -224,11 +224,8 @@ mod tests {
             title: id.into(),
             date: NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap(),
             time: NaiveTime::from_hms_opt(time.0, time.1, 0),
-            author: None,
-            tags: vec![],
-            summary: String::new(),
-            column_intro: None,
-            link: None,
+            summary_short: String::new(),
+            has_column_intro: false,
         };
         let published = article.published(chrono_tz::Asia::Taipei, 8);
         Entry {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::article::Article;
-use crate::catalog::{Catalog, CatalogError, Changes, collect};
+use crate::catalog::{Catalog, CatalogError, Changes, Entry, collect};
 use crate::config::{Config, DigestContent};
 use crate::digest::{
     Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
@@ -101,7 +101,14 @@ impl Prepared {
         let mut templates = Templates::load(&config.paths.templates)?;
         templates.add(SUBJECT_TEMPLATE, &config.newsletter.subject)?;
         let catalog = collect(config, state, now)?;
-        let meta = SiteMeta::new(config, catalog.column_intro());
+        let bodies = state.body_reader()?;
+        let column_intro = match catalog.column_intro_entry() {
+            Some(index) => full_article(&catalog.entries[index], bodies.as_ref())?
+                .column_intro
+                .clone(),
+            None => None,
+        };
+        let meta = SiteMeta::new(config, column_intro.as_deref());
         let schedule = schedule(config);
         let editions = assign_editions(&catalog.entries, &state.frozen_editions()?, &schedule);
         let settings = format!(
@@ -122,29 +129,12 @@ impl Prepared {
             editions,
             schedule,
             site_fingerprint,
-            bodies: state.body_reader()?,
+            bodies,
         })
     }
 
-    /// The whole article of entry `index`: parsed in this run, or the stored version.
-    fn full_article(&self, index: usize) -> Result<Arc<Article>, BuildError> {
-        let entry = &self.catalog.entries[index];
-        if let Some(full) = &entry.full {
-            return Ok(Arc::clone(full));
-        }
-        let json = match &self.bodies {
-            Some(reader) => reader.article_json(&entry.article.id, &entry.source_hash)?,
-            None => None,
-        };
-        json.and_then(|json| serde_json::from_str(&json).ok())
-            .map(Arc::new)
-            .ok_or_else(|| BuildError::MissingBody {
-                id: entry.article.id.clone(),
-            })
-    }
-
     fn prepare(&self, index: usize, body: Body) -> Result<PreparedArticle, BuildError> {
-        let article = self.full_article(index)?;
+        let article = full_article(&self.catalog.entries[index], self.bodies.as_ref())?;
         Ok(prepare_one(
             &self.meta,
             &self.catalog.entries[index],
@@ -223,6 +213,22 @@ impl Prepared {
             !e.articles.is_empty() && (e.frozen_at.is_some() || self.schedule.due(e.week) <= now)
         })
     }
+}
+
+/// The whole article of `entry`: parsed in this run, or the stored version.
+fn full_article(entry: &Entry, bodies: Option<&BodyReader>) -> Result<Arc<Article>, BuildError> {
+    if let Some(full) = &entry.full {
+        return Ok(Arc::clone(full));
+    }
+    let json = match bodies {
+        Some(reader) => reader.article_json(&entry.article.id, &entry.source_hash)?,
+        None => None,
+    };
+    json.and_then(|json| serde_json::from_str(&json).ok())
+        .map(Arc::new)
+        .ok_or_else(|| BuildError::MissingBody {
+            id: entry.article.id.clone(),
+        })
 }
 
 /// When editions fall due, from `[newsletter]`.

@@ -5,9 +5,8 @@ use chrono::{Datelike, SecondsFormat};
 use chrono_tz::Tz;
 use serde::Serialize;
 use tera::Context;
-use unicode_segmentation::UnicodeSegmentation;
 
-use crate::article::Article;
+use crate::article::{Article, SHORT_SUMMARY_GRAPHEMES, shorten};
 use crate::catalog::Entry;
 use crate::config::Config;
 use crate::templates::{TemplateError, Templates};
@@ -16,8 +15,6 @@ use crate::templates::{TemplateError, Templates};
 pub const ARTICLES_DIR: &str = "articles";
 /// Folder (under the output root) that holds one page per year listing its articles.
 pub const ARCHIVE_DIR: &str = "archive";
-/// How long the shortened summary on index pages and in meta tags may be.
-pub const SHORT_SUMMARY_GRAPHEMES: usize = 120;
 
 /// Site-wide values every template and feed sees.
 #[derive(Debug, Clone, Serialize)]
@@ -102,15 +99,6 @@ pub struct PreparedArticle {
 pub enum Body {
     Render,
     Skip,
-}
-
-/// Cuts `text` to at most `max` grapheme clusters, adding `…` when it cut.
-/// Works on text before escaping, so it can never split an entity or a tag.
-pub fn shorten(text: &str, max: usize) -> String {
-    match text.grapheme_indices(true).nth(max) {
-        None => text.to_string(),
-        Some((end, _)) => format!("{}…", text[..end].trim_end()),
-    }
 }
 
 fn iso(t: &chrono::DateTime<Tz>) -> String {
@@ -200,7 +188,7 @@ pub fn listed_article(meta: &SiteMeta, entry: &Entry) -> ListedArticle {
         url: meta.article_url(&a.id),
         date: entry.published.format("%Y-%m-%d").to_string(),
         published_iso: iso(&entry.published),
-        summary_short: shorten(&a.summary, SHORT_SUMMARY_GRAPHEMES),
+        summary_short: a.summary_short.clone(),
     }
 }
 
@@ -292,24 +280,4 @@ pub fn render_article_page(
     context.insert("article", &article.view);
     context.insert("content", &article.content_html);
     templates.render("article.html", &context)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shorten_cuts_on_grapheme_boundaries() {
-        assert_eq!(shorten("abc", 3), "abc");
-        assert_eq!(shorten("abcd", 3), "abc…");
-        assert_eq!(shorten("中文字串", 2), "中文…");
-        // A family emoji is one grapheme of several code points.
-        let family = "👨‍👩‍👧";
-        assert_eq!(
-            shorten(&format!("{family}{family}x"), 1),
-            format!("{family}…")
-        );
-        // e + combining acute stays together.
-        assert_eq!(shorten("e\u{301}e\u{301}", 1), "e\u{301}…");
-    }
 }

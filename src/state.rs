@@ -135,6 +135,12 @@ fn has_article_column(conn: &Connection, column: &str) -> bool {
         .is_ok()
 }
 
+/// The head JSON of a stored full article.
+fn head_of_article_json(json: &str) -> Option<String> {
+    let article: crate::article::Article = serde_json::from_str(json).ok()?;
+    serde_json::to_string(&article.head()).ok()
+}
+
 /// Versions 1 and 2 kept the full article in `articles.article_json`: derive each
 /// row's head and move the bodies into `article_bodies`.
 fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
@@ -149,9 +155,7 @@ fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
     };
     let mut update = conn.prepare("UPDATE articles SET head_json = ?2 WHERE id = ?1")?;
     for (id, json) in rows {
-        if let Ok(head) = serde_json::from_str::<crate::article::ArticleHead>(&json)
-            && let Ok(head_json) = serde_json::to_string(&head)
-        {
+        if let Some(head_json) = head_of_article_json(&json) {
             update.execute(params![id, head_json])?;
         }
     }
@@ -289,15 +293,13 @@ impl State {
     /// Every article the state knows, removed ones included, by id.
     pub fn articles(&self) -> Result<HashMap<String, StoredArticle>, StateError> {
         // A state file of an older version opened read-only lacks the newer columns:
-        // the full article deserialises as a head too, and no stat key means
-        // "read the seed".
-        let head = match (
-            has_article_column(&self.conn, "head_json"),
-            has_article_column(&self.conn, "article_json"),
-        ) {
-            (true, false) => "head_json",
-            (true, true) => "CASE WHEN head_json = '' THEN article_json ELSE head_json END",
-            (false, _) => "article_json",
+        // heads are derived from the full articles, and no stat key means "read the
+        // seed".
+        let old_layout = has_article_column(&self.conn, "article_json");
+        let head = if old_layout {
+            "article_json"
+        } else {
+            "head_json"
         };
         let stat_key = if has_article_column(&self.conn, "stat_key") {
             "stat_key"
@@ -318,7 +320,11 @@ impl State {
                     source_file: r.get(1)?,
                     content_hash: r.get(2)?,
                     stat_key: r.get(3)?,
-                    head_json: r.get(4)?,
+                    head_json: if old_layout {
+                        head_of_article_json(&r.get::<_, String>(4)?).unwrap_or_default()
+                    } else {
+                        r.get(4)?
+                    },
                     article_json: None,
                     first_seen: r.get(5)?,
                     modified: r.get(6)?,

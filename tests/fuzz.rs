@@ -70,7 +70,7 @@ fn render_and_check(article: herald::article::Article) {
         source_hash: String::new(),
     };
     let templates = Templates::load(Path::new("/nonexistent")).unwrap();
-    let meta = SiteMeta::new(&config, entry.article.column_intro.as_deref());
+    let meta = SiteMeta::new(&config, article.column_intro.as_deref());
     let prepared = vec![prepare_one(&meta, &entry, &article, Body::Render, &templates).unwrap()];
     for (name, bytes) in [
         ("rss", render_rss(&meta, &prepared).unwrap()),
