@@ -76,10 +76,30 @@ impl Catalog {
 
 /// What a seed file yielded.
 enum Parsed {
-    /// Parsed in this run.
-    Fresh(Article),
+    /// Parsed in this run; with the JSON the state stores (serialised on the worker
+    /// thread that parsed it).
+    Fresh(Box<FreshArticle>),
     /// The stored version is current (same file, same bytes, same rules): its head.
     Stored(ArticleHead),
+}
+
+struct FreshArticle {
+    article: Article,
+    head: ArticleHead,
+    article_json: String,
+    head_json: String,
+}
+
+impl FreshArticle {
+    fn new(article: Article) -> FreshArticle {
+        let head = article.head();
+        FreshArticle {
+            article_json: serde_json::to_string(&article).unwrap_or_default(),
+            head_json: serde_json::to_string(&head).unwrap_or_default(),
+            article,
+            head,
+        }
+    }
 }
 
 struct Candidate {
@@ -167,20 +187,24 @@ pub fn collect(
                 }
                 catalog.entries.push(entry_from(head, None, old, tz, hour));
             }
-            Ok(Parsed::Fresh(article)) => {
+            Ok(Parsed::Fresh(fresh)) => {
+                let FreshArticle {
+                    article,
+                    head,
+                    article_json: json,
+                    head_json,
+                } = *fresh;
                 let published = article.published(tz, hour);
                 if published.with_timezone(&Utc) > now {
                     catalog.scheduled.push((id, published));
                     continue;
                 }
-                let head = article.head();
-                let json = serde_json::to_string(&article).unwrap_or_default();
                 let mut row = StoredArticle {
                     id: id.clone(),
                     source_file: owner.name.clone(),
                     content_hash: owner.hash.clone(),
                     stat_key: owner.stat_key.clone(),
-                    head_json: serde_json::to_string(&head).unwrap_or_default(),
+                    head_json,
                     article_json: None,
                     first_seen: now_ts,
                     modified: None,
@@ -381,7 +405,8 @@ fn read_candidate(
         .and_then(stored_head)
     {
         Some(head) => Ok(Parsed::Stored(head)),
-        None => parse_seed(name, &bytes, &config.seed, config.timezone).map(Parsed::Fresh),
+        None => parse_seed(name, &bytes, &config.seed, config.timezone)
+            .map(|article| Parsed::Fresh(Box::new(FreshArticle::new(article)))),
     };
     Ok(Candidate {
         name: name.to_string(),

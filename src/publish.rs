@@ -490,8 +490,11 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
 
 /// Builds the site and feeds into the output folder and records what was published.
 ///
-/// Outputs are written before the state is saved: a crash in between leaves the
-/// state as it was, and the next build redoes the same work.
+/// The article rows (what was parsed) are saved while the pages render, on a thread
+/// of their own; the output fingerprints (what was written) only after every file
+/// is in place. A crash in between leaves rows that are current and fingerprints
+/// that are not, so the next build re-renders those pages from the stored articles:
+/// a page is never recorded as current before it is written.
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let mut state = State::open(&config.paths.state)?;
     let prepared = Prepared::load(config, &state, now)?;
@@ -504,7 +507,17 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
         );
     }
     let mut sink = Sink::writer(root, state.output_fingerprints()?, &listing);
-    render_outputs(config, &prepared, &mut sink, now)?;
+    let rows = &prepared.catalog.state_updates;
+    let (rendered, saved) = std::thread::scope(|scope| {
+        let saver = scope.spawn(|| state.save_build(rows, None));
+        let rendered = render_outputs(config, &prepared, &mut sink, now);
+        let saved = saver
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (rendered, saved)
+    });
+    rendered?;
+    saved?;
     sink.summary.deleted = delete_stale(root, &listing, "html", &sink.kept)?;
     let outputs_changed = sink.current.len() != sink.previous.len()
         || sink
@@ -512,7 +525,7 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
             .iter()
             .any(|(p, f)| sink.previous.get(p) != Some(f));
     let outputs = outputs_changed.then_some(sink.current.as_slice());
-    state.save_build(&prepared.catalog.state_updates, outputs)?;
+    state.save_build(&[], outputs)?;
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, sink.summary, overrides))
 }
