@@ -133,11 +133,14 @@ pub fn collect(
         (files, known)
     });
     let (files, known) = (files?, known?);
+    tracing::debug!(
+        "{} seed files listed, {} articles loaded from the state",
+        files.len(),
+        known.len()
+    );
     let rules = rules_fingerprint(config);
     let mut catalog = Catalog::default();
-    let candidates = map_in_parallel(&files, |(name, path)| {
-        read_candidate(config, &rules, &known, name, path)
-    });
+    let candidates = map_in_parallel(&files, |file| read_candidate(config, &rules, &known, file));
     let mut slots: Vec<Option<Candidate>> = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         match candidate {
@@ -185,7 +188,9 @@ pub fn collect(
                     row.stat_key = owner.stat_key.clone();
                     catalog.state_updates.push(row);
                 }
-                catalog.entries.push(entry_from(head, None, old, tz, hour));
+                catalog
+                    .entries
+                    .push(entry_from(head, None, old, published, tz));
             }
             Ok(Parsed::Fresh(fresh)) => {
                 let FreshArticle {
@@ -228,7 +233,7 @@ pub fn collect(
                         }
                     }
                 }
-                let entry = entry_from(head, Some(Arc::new(article)), &row, tz, hour);
+                let entry = entry_from(head, Some(Arc::new(article)), &row, published, tz);
                 row.article_json = Some(json);
                 catalog.state_updates.push(row);
                 catalog.entries.push(entry);
@@ -238,7 +243,10 @@ pub fn collect(
                 if let Some(old) = stored.filter(|s| s.removed.is_none())
                     && let Some(head) = stored_head(old)
                 {
-                    catalog.entries.push(entry_from(head, None, old, tz, hour));
+                    let published = head.published(tz, hour);
+                    catalog
+                        .entries
+                        .push(entry_from(head, None, old, published, tz));
                     catalog.changes.unchanged += 1;
                 }
             }
@@ -286,14 +294,14 @@ fn group_by_id(slots: &[Option<Candidate>]) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// `published` is `article.published(tz, hour)`, which the caller has computed.
 fn entry_from(
     article: ArticleHead,
     full: Option<Arc<Article>>,
     row: &StoredArticle,
+    published: DateTime<Tz>,
     tz: Tz,
-    hour: u32,
 ) -> Entry {
-    let published = article.published(tz, hour);
     let modified = row
         .modified
         .and_then(|t| tz.timestamp_opt(t, 0).single())
@@ -311,9 +319,28 @@ fn entry_from(
     }
 }
 
+/// One entry of the seeds folder.
+struct SeedFile {
+    name: String,
+    path: PathBuf,
+    /// The directory entry, unless it is a symbolic link: its metadata is then read
+    /// relative to the open folder, without resolving the whole path again.
+    entry: Option<std::fs::DirEntry>,
+}
+
+impl SeedFile {
+    /// The metadata of the file itself (a link is followed).
+    fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
+        match &self.entry {
+            Some(entry) => entry.metadata(),
+            None => std::fs::metadata(&self.path),
+        }
+    }
+}
+
 /// Every non-hidden `*.txt` entry of the seeds folder, sorted by name. Entries
 /// whose names are not UTF-8 are returned with a lossy name so they get reported.
-fn list_seed_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
+fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError> {
     let wrap = |source| CatalogError::Seeds {
         path: dir.to_path_buf(),
         source,
@@ -323,12 +350,17 @@ fn list_seed_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, CatalogError> {
         let entry = entry.map_err(wrap)?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if is_seed_name(&name) {
-            files.push((name, entry.path()));
+            let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
+            files.push(SeedFile {
+                name,
+                path: entry.path(),
+                entry: (!is_link).then_some(entry),
+            });
         } else {
             tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
         }
     }
-    files.sort();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
 }
 
@@ -336,13 +368,13 @@ fn read_candidate(
     config: &Config,
     rules: &str,
     known: &HashMap<String, StoredArticle>,
-    name: &str,
-    path: &Path,
+    file: &SeedFile,
 ) -> Result<Candidate, SeedError> {
+    let (name, path) = (file.name.as_str(), file.path.as_path());
     let id = seed_id(name)?;
     // Only regular files are read: a FIFO would block the build forever, and a
     // device or folder is not an article.
-    let metadata = std::fs::metadata(path).map_err(|e| {
+    let metadata = file.metadata().map_err(|e| {
         SeedError::new(
             name,
             None,

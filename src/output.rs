@@ -151,8 +151,9 @@ fn set_readable(_file: &std::fs::File) -> std::io::Result<()> {
 /// the whole build: which pages exist, which are stale, and leftover temp files.
 #[derive(Debug, Default)]
 pub struct OutputListing {
-    /// Regular files directly in the listed folders, relative to the root.
-    pub files: std::collections::HashSet<PathBuf>,
+    /// Regular files directly in the listed folders, relative to the root and
+    /// `/`-separated (`articles/<id>.html`), as outputs are named.
+    pub files: std::collections::HashSet<String>,
     /// Temporary files a killed build left behind that were removed.
     pub temp_files_removed: usize,
 }
@@ -189,7 +190,7 @@ pub fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
             } else if let Some(dir) = &listed
                 && entry.file_type().is_ok_and(|t| t.is_file())
             {
-                listing.files.insert(Path::new(dir).join(&*name));
+                listing.files.insert(format!("{dir}/{name}"));
             }
         }
     }
@@ -211,11 +212,12 @@ pub fn delete_stale(
     root: &Path,
     listing: &OutputListing,
     ext: &str,
-    keep: &std::collections::HashSet<PathBuf>,
+    keep: &std::collections::HashSet<String>,
 ) -> Result<usize, WriteError> {
     let mut deleted = 0;
     for relative in &listing.files {
-        if relative.extension().is_some_and(|e| e == ext) && !keep.contains(relative) {
+        let is_output = Path::new(relative).extension().is_some_and(|e| e == ext);
+        if is_output && !keep.contains(relative) {
             let path = root.join(relative);
             match std::fs::remove_file(&path) {
                 Ok(()) => deleted += 1,
@@ -259,7 +261,7 @@ mod tests {
         let listing = scan_outputs(dir.path(), &["articles"]);
         assert_eq!(listing.temp_files_removed, 1);
         assert!(!temp.exists());
-        let keep = [PathBuf::from("articles/a.html")].into_iter().collect();
+        let keep = ["articles/a.html".to_string()].into_iter().collect();
         assert_eq!(
             delete_stale(dir.path(), &listing, "html", &keep).unwrap(),
             1

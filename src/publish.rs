@@ -152,11 +152,13 @@ impl Prepared {
     /// What entry `index`'s page is rendered from.
     fn article_fingerprint(&self, index: usize) -> String {
         let entry = &self.catalog.entries[index];
+        // The site timezone is part of `source_hash` (parsing rules), so instants
+        // say all the dates do.
         fingerprint([
             self.site_fingerprint.as_bytes(),
             entry.source_hash.as_bytes(),
-            entry.published.to_rfc3339().as_bytes(),
-            entry.updated.to_rfc3339().as_bytes(),
+            &entry.published.timestamp().to_le_bytes(),
+            &entry.updated.timestamp().to_le_bytes(),
         ])
     }
 
@@ -248,9 +250,9 @@ struct Sink {
     previous: HashMap<String, String>,
     /// Files present under `root` when the build began (from the build's one
     /// [`OutputListing`], not a `stat` per page).
-    existing: HashSet<PathBuf>,
+    existing: HashSet<String>,
     current: Vec<(String, String)>,
-    kept: HashSet<PathBuf>,
+    kept: HashSet<String>,
     summary: WriteSummary,
 }
 
@@ -280,14 +282,12 @@ impl Sink {
     /// True when `path` was rendered from `fingerprint` and is still on disk: then
     /// it is kept as it is and need not be rendered.
     fn is_current(&mut self, path: &str, fingerprint: &str) -> bool {
-        let path_buf = PathBuf::from(path);
+        self.kept.insert(path.to_string());
         if self.root.is_none() {
-            self.kept.insert(path_buf);
             return false;
         }
         let current = self.previous.get(path).map(String::as_str) == Some(fingerprint)
-            && self.existing.contains(&path_buf);
-        self.kept.insert(path_buf);
+            && self.existing.contains(path);
         if current {
             self.current
                 .push((path.to_string(), fingerprint.to_string()));
@@ -298,7 +298,7 @@ impl Sink {
 
     /// Notes a file a worker rendered (and, when building, wrote) itself.
     fn record(&mut self, path: &str, fingerprint: &str, written: bool) {
-        self.kept.insert(PathBuf::from(path));
+        self.kept.insert(path.to_string());
         if self.root.is_some() {
             if written {
                 self.summary.written += 1;
@@ -317,7 +317,7 @@ impl Sink {
         fingerprint: Option<String>,
         durable: bool,
     ) -> Result<(), WriteError> {
-        self.kept.insert(PathBuf::from(path));
+        self.kept.insert(path.to_string());
         if let Some(root) = &self.root {
             if write_if_changed(&root.join(path), bytes, durable)? {
                 self.summary.written += 1;
@@ -496,8 +496,14 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
 /// that are not, so the next build re-renders those pages from the stored articles:
 /// a page is never recorded as current before it is written.
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
+    let started = std::time::Instant::now();
     let mut state = State::open(&config.paths.state)?;
     let prepared = Prepared::load(config, &state, now)?;
+    tracing::debug!(
+        "catalog of {} articles ready after {:?}",
+        prepared.catalog.entries.len(),
+        started.elapsed()
+    );
     let root = &config.paths.output;
     let listing = scan_outputs(root, &[ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR]);
     if listing.temp_files_removed > 0 {
@@ -518,6 +524,7 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     });
     rendered?;
     saved?;
+    tracing::debug!("outputs rendered after {:?}", started.elapsed());
     sink.summary.deleted = delete_stale(root, &listing, "html", &sink.kept)?;
     let outputs_changed = sink.current.len() != sink.previous.len()
         || sink
@@ -526,6 +533,7 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
             .any(|(p, f)| sink.previous.get(p) != Some(f));
     let outputs = outputs_changed.then_some(sink.current.as_slice());
     state.save_build(&[], outputs)?;
+    tracing::debug!("state saved after {:?}", started.elapsed());
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, sink.summary, overrides))
 }
