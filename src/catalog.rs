@@ -123,7 +123,8 @@ pub fn collect(
     now: DateTime<Utc>,
 ) -> Result<Catalog, CatalogError> {
     let dir = &config.paths.seeds;
-    // Listing the folder and loading the state wait on different things: overlap them.
+    // Listing (and `stat`ing) the seeds and loading the state wait on different
+    // things: overlap them.
     let (files, known) = std::thread::scope(|scope| {
         let files = scope.spawn(|| list_seed_files(dir));
         let known = state.articles();
@@ -323,23 +324,15 @@ fn entry_from(
 struct SeedFile {
     name: String,
     path: PathBuf,
-    /// The directory entry, unless it is a symbolic link: its metadata is then read
-    /// relative to the open folder, without resolving the whole path again.
-    entry: Option<std::fs::DirEntry>,
+    /// The metadata of the file itself (a link is followed), read while listing:
+    /// that runs while the state loads, and a plain file's metadata is read relative
+    /// to the open folder without resolving the whole path again.
+    metadata: std::io::Result<std::fs::Metadata>,
 }
 
-impl SeedFile {
-    /// The metadata of the file itself (a link is followed).
-    fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
-        match &self.entry {
-            Some(entry) => entry.metadata(),
-            None => std::fs::metadata(&self.path),
-        }
-    }
-}
-
-/// Every non-hidden `*.txt` entry of the seeds folder, sorted by name. Entries
-/// whose names are not UTF-8 are returned with a lossy name so they get reported.
+/// Every non-hidden `*.txt` entry of the seeds folder with its metadata, sorted by
+/// name. Entries whose names are not UTF-8 are returned with a lossy name so they
+/// get reported.
 fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError> {
     let wrap = |source| CatalogError::Seeds {
         path: dir.to_path_buf(),
@@ -351,10 +344,16 @@ fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if is_seed_name(&name) {
             let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
+            let path = entry.path();
+            let metadata = if is_link {
+                std::fs::metadata(&path)
+            } else {
+                entry.metadata()
+            };
             files.push(SeedFile {
                 name,
-                path: entry.path(),
-                entry: (!is_link).then_some(entry),
+                path,
+                metadata,
             });
         } else {
             tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
@@ -374,7 +373,7 @@ fn read_candidate(
     let id = seed_id(name)?;
     // Only regular files are read: a FIFO would block the build forever, and a
     // device or folder is not an article.
-    let metadata = file.metadata().map_err(|e| {
+    let metadata = file.metadata.as_ref().map_err(|e| {
         SeedError::new(
             name,
             None,
@@ -407,7 +406,7 @@ fn read_candidate(
             "split the article, or raise `seed.max_seed_bytes` in config.toml",
         ));
     }
-    let stat_key = stat_key(&metadata, rules);
+    let stat_key = stat_key(metadata, rules);
     let live = known
         .get(&id)
         .filter(|s| s.removed.is_none() && s.source_file == name);
