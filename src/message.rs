@@ -9,8 +9,8 @@
 use std::time::SystemTime;
 
 use lettre::Message;
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -107,8 +107,27 @@ pub fn compose(
         }
     }
     builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(encoded_body(text)))
+                .singlepart(SinglePart::html(encoded_body(html))),
+        )
         .map_err(|e| MessageError::Build(e.to_string()))
+}
+
+/// A body in the cheapest transfer encoding that is known up front: lettre's own
+/// choice for ASCII text, base64 for anything else. Letting lettre choose for
+/// Chinese text means quoted-printable-encoding it first (three bytes out for every
+/// byte in) only to find base64 shorter: the most expensive step of building a
+/// message, for each of the list's recipients.
+fn encoded_body(text: String) -> Body {
+    if text.is_ascii() {
+        return Body::new(text);
+    }
+    Body::new_with_encoding(text, ContentTransferEncoding::Base64).unwrap_or_else(|raw| {
+        // Base64 can encode any bytes; this is only reached if lettre changes that.
+        Body::new(raw)
+    })
 }
 
 #[cfg(test)]
@@ -131,6 +150,39 @@ mod tests {
             deterministic_message_id("2026-W04", "other@example.com", "example.com")
         );
         assert!(a.starts_with("<2026-W04.") && a.ends_with("@example.com>"));
+    }
+
+    #[test]
+    fn chinese_text_is_sent_as_base64_and_ascii_as_lettre_chooses() {
+        let chinese = "晶片戰爭：中國的軟肋與突圍\n第二行".to_string();
+        let body = encoded_body(chinese.clone());
+        assert_eq!(body.encoding(), ContentTransferEncoding::Base64);
+        let decoded = base64_decode(std::str::from_utf8(body.as_ref()).unwrap());
+        assert_eq!(decoded, chinese.replace('\n', "\r\n").into_bytes());
+        let ascii = encoded_body("Plain words\n".to_string());
+        assert_eq!(ascii.encoding(), ContentTransferEncoding::SevenBit);
+    }
+
+    /// A minimal decoder, so the test does not trust the encoder it checks.
+    fn base64_decode(text: &str) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = 0u32;
+        let mut count = 0;
+        let mut out = Vec::new();
+        for c in text
+            .bytes()
+            .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        {
+            let value = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+            bits = (bits << 6) | value;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                out.push((bits >> count) as u8);
+                bits &= (1 << count) - 1;
+            }
+        }
+        out
     }
 
     #[test]
