@@ -280,8 +280,6 @@ impl RateLimiter {
 /// State shared by the sending workers.
 struct Shared<'a> {
     db: Mutex<&'a Connection>,
-    digest: &'a Digest,
-    factory: &'a MessageFactory,
     bounce_after: u32,
     report: Mutex<DeliveryReport>,
     stop: AtomicBool,
@@ -382,8 +380,6 @@ pub fn deliver(
     };
     let shared = Shared {
         db: Mutex::new(conn),
-        digest,
-        factory,
         bounce_after,
         report: Mutex::new(DeliveryReport::default()),
         stop: AtomicBool::new(false),
@@ -396,7 +392,25 @@ pub fn deliver(
         .enable_all()
         .build()
         .map_err(DeliveryError::Runtime)?;
-    let result = runtime.block_on(run_workers(&shared, route, &week));
+    let queue = match route {
+        Route::Smtp { pool_size, .. } => pool_size * 2,
+        Route::Outbox(_) => 2,
+    };
+    // Messages are built on a thread of their own, so building the next ones
+    // overlaps sending (the runtime's thread talks SMTP and writes the journal).
+    let (jobs_in, mut jobs_out) = mpsc::channel::<Job>(queue);
+    let (built_in, built_out) = mpsc::channel::<BuiltJob>(queue);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while let Some(job) = jobs_out.blocking_recv() {
+                let built = factory.build(digest, &job);
+                if built_in.blocking_send((job, built)).is_err() {
+                    break;
+                }
+            }
+        });
+        runtime.block_on(run_workers(&shared, route, &week, jobs_in, built_out))
+    });
     shared.progress.finish_and_clear();
     result?;
     if let Some(why) = shared
@@ -413,7 +427,18 @@ pub fn deliver(
         .unwrap_or_else(|e| e.into_inner()))
 }
 
-async fn run_workers(shared: &Shared<'_>, route: &Route, week: &str) -> Result<(), DeliveryError> {
+/// A recipient's message: its envelope and bytes, or why it cannot be built.
+type Built = Result<(lettre::address::Envelope, Vec<u8>), crate::message::MessageError>;
+/// A job with its message, built by the builder thread.
+type BuiltJob = (Job, Built);
+
+async fn run_workers(
+    shared: &Shared<'_>,
+    route: &Route,
+    week: &str,
+    sender: mpsc::Sender<Job>,
+    receiver: mpsc::Receiver<BuiltJob>,
+) -> Result<(), DeliveryError> {
     let (workers, limiter, max_attempts, retry_base) = match route {
         Route::Smtp {
             pool_size,
@@ -433,7 +458,6 @@ async fn run_workers(shared: &Shared<'_>, route: &Route, week: &str) -> Result<(
         Route::Outbox(dir) => Some(Arc::new(Outbox::open(dir.clone())?)),
         Route::Smtp { .. } => None,
     };
-    let (sender, receiver) = mpsc::channel::<Job>(workers * 2);
     let receiver = tokio::sync::Mutex::new(receiver);
     let feeder = async {
         let mut after = 0;
@@ -468,12 +492,21 @@ async fn run_workers(shared: &Shared<'_>, route: &Route, week: &str) -> Result<(
         let limiter = limiter.as_ref();
         async move {
             loop {
-                let Some(job) = receiver.lock().await.recv().await else {
+                let Some((job, built)) = receiver.lock().await.recv().await else {
                     break;
                 };
                 // After a stop, drain what the feeder already queued so it can finish.
                 if !shared.stop.load(Ordering::SeqCst) {
-                    send_one(shared, &mut link, limiter, &job, max_attempts, retry_base).await?;
+                    send_one(
+                        shared,
+                        &mut link,
+                        limiter,
+                        &job,
+                        built,
+                        max_attempts,
+                        retry_base,
+                    )
+                    .await?;
                 }
             }
             link.close().await;
@@ -492,6 +525,7 @@ async fn send_one(
     link: &mut Link,
     limiter: Option<&RateLimiter>,
     job: &Job,
+    built: Built,
     max_attempts: u32,
     retry_base: Duration,
 ) -> Result<(), DeliveryError> {
@@ -500,7 +534,7 @@ async fn send_one(
         report.skipped += 1;
         return Ok(());
     }
-    let (envelope, bytes) = match shared.factory.build(shared.digest, job) {
+    let (envelope, bytes) = match built {
         Ok(built) => built,
         Err(e) => {
             shared.record(job, SendStatus::FailedPermanent, 1, &e.to_string())?;

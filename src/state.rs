@@ -277,10 +277,11 @@ impl State {
                 .map_err(|e| self.wrap(e))?;
         }
         if version < 3 {
-            let tx = self
-                .conn
-                .unchecked_transaction()
-                .map_err(|e| self.wrap(e))?;
+            let tx = rusqlite::Transaction::new_unchecked(
+                &self.conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(|e| self.wrap(e))?;
             split_bodies(&tx).map_err(|e| self.wrap(e))?;
             tx.commit().map_err(|e| self.wrap(e))?;
         }
@@ -393,7 +394,13 @@ impl State {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(wrap)?;
+        // IMMEDIATE: take the write lock up front. A deferred transaction that reads
+        // (the previous fingerprints) before writing cannot wait for another writer:
+        // SQLite answers "database is locked" at once instead of using the timeout.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(wrap)?;
         upsert_articles(&tx, rows).map_err(wrap)?;
         if let Some(outputs) = outputs {
             let current: HashMap<&str, &str> = outputs
