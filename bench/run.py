@@ -3,7 +3,8 @@
 
 Run through bench/run.sh, which installs Hugo and Postfix's smtp-sink/smtp-source and
 builds Herald in release mode. Environment: ARTICLES (10000), SUBSCRIBERS ("10000
-100000"), POOLS ("1 4 8"), RUNS (3), SEND_RUNS_LARGE (1), WORK (a temp folder).
+100000"), POOLS ("1 4 8"), BUILD_RUNS (5, for builds, digests and Hugo), RUNS (3, for sends),
+SEND_RUNS_LARGE (1), WORK (a temp folder).
 """
 import datetime
 import os
@@ -22,6 +23,7 @@ ARTICLES = int(os.environ.get("ARTICLES", "10000"))
 SUBSCRIBERS = [int(n) for n in os.environ.get("SUBSCRIBERS", "10000 100000").split()]
 POOLS = [int(n) for n in os.environ.get("POOLS", "1 4 8").split()]
 RUNS = int(os.environ.get("RUNS", "3"))
+BUILD_RUNS = int(os.environ.get("BUILD_RUNS", "5"))
 SEND_RUNS_LARGE = int(os.environ.get("SEND_RUNS_LARGE", "1"))
 SINK_PORT = 2525
 WEEK = "2026-W04"
@@ -95,7 +97,7 @@ def bench_builds(work, results):
     write_config(site)
 
     full = []
-    for _ in range(RUNS):
+    for _ in range(BUILD_RUNS):
         for d in ("public", "state"):
             move_aside(os.path.join(site, d), work)
         subprocess.run(["sync"])
@@ -104,7 +106,7 @@ def bench_builds(work, results):
     results["full build"] = summarise(full)
 
     nochange = []
-    for _ in range(RUNS):
+    for _ in range(BUILD_RUNS):
         cmd, env = herald(site, "build")
         nochange.append(measure(cmd, env=env))
     results["rebuild, nothing changed"] = summarise(nochange)
@@ -113,7 +115,7 @@ def bench_builds(work, results):
     with open(os.path.join(site, "seeds", first), encoding="utf-8") as f:
         template = f.read()
     add_one = []
-    for i in range(RUNS):
+    for i in range(BUILD_RUNS):
         text = template.replace(template.split()[1], "2026-01-2%d" % (i + 1), 1)
         with open(os.path.join(site, "seeds", f"99{i:03d}_added{i}.txt"), "w", encoding="utf-8") as f:
             f.write(text)
@@ -122,14 +124,14 @@ def bench_builds(work, results):
     results["rebuild after adding one article"] = summarise(add_one)
 
     digest = []
-    for _ in range(RUNS):
+    for _ in range(BUILD_RUNS):
         cmd, env = herald(site, "digest", "--week", WEEK, "--out", os.path.join(work, "preview"))
         digest.append(measure(cmd, env=env))
     results["digest for one week"] = summarise(digest)
 
     hugo_site = os.path.join(corpus, "hugo")
     hugo = []
-    for _ in range(RUNS):
+    for _ in range(BUILD_RUNS):
         move_aside(os.path.join(hugo_site, "public"), work)
         subprocess.run(["sync"])
         hugo.append(measure(["hugo", "--quiet", "-d", os.path.join(hugo_site, "public")], cwd=hugo_site))
