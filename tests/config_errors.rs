@@ -37,6 +37,8 @@ fn each_broken_setting_is_named() {
     assert_one_line_naming(&run, "author");
     let (_, run) = with_config(|t| t.replace("feed_items = 50", "feed_items = 0"));
     assert_one_line_naming(&run, "site.feed_items");
+    let (_, run) = with_config(|t| t.replace("index_items = 30", "index_items = 0"));
+    assert_one_line_naming(&run, "site.index_items");
     let (_, run) = with_config(|t| {
         format!("{t}\n[smtp]\nhost = \"mail.example.com\"\npassword = \"hunter2\"\n")
     });

@@ -375,11 +375,7 @@ fn the_shipped_seed_filename_is_the_one_in_the_repository() {
 #[test]
 fn feeds_carry_only_the_newest_feed_items() {
     let site = Site::new();
-    site.append_config("");
-    let text = site
-        .read("config.toml")
-        .replace("feed_items = 50", "feed_items = 2");
-    std::fs::write(site.path("config.toml"), text).unwrap();
+    site.edit_config("feed_items = 50", "feed_items = 2");
     for (i, day) in ["2026-03-01", "2026-03-02", "2026-03-03"]
         .iter()
         .enumerate()
@@ -489,11 +485,7 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
 #[test]
 fn the_front_page_lists_the_newest_articles_and_each_year_has_an_archive_page() {
     let site = Site::new();
-    site.append_config("");
-    let text = site
-        .read("config.toml")
-        .replace("index_items = 30", "index_items = 2");
-    std::fs::write(site.path("config.toml"), text).unwrap();
+    site.edit_config("index_items = 30", "index_items = 2");
     for (i, day) in ["2024-12-30", "2025-06-01", "2025-07-01", "2026-02-01"]
         .iter()
         .enumerate()

@@ -62,6 +62,13 @@ impl Site {
         std::fs::write(path, text).unwrap();
     }
 
+    /// Replaces `from` (which must be there) with `to` in config.toml.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = self.read("config.toml");
+        assert!(text.contains(from), "config.toml has no `{from}`");
+        std::fs::write(self.path("config.toml"), text.replace(from, to)).unwrap();
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
