@@ -498,7 +498,7 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let started = std::time::Instant::now();
     let mut state = State::open(&config.paths.state)?;
-    let prepared = Prepared::load(config, &state, now)?;
+    let mut prepared = Prepared::load(config, &state, now)?;
     tracing::debug!(
         "catalog of {} articles ready after {:?}",
         prepared.catalog.entries.len(),
@@ -513,9 +513,12 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
         );
     }
     let mut sink = Sink::writer(root, state.output_fingerprints()?, &listing);
-    let rows = &prepared.catalog.state_updates;
+    // The rows carry every parsed article as JSON (40 MB for 10,000 new ones): the
+    // saver owns them and frees them as soon as they are written.
+    let rows = std::mem::take(&mut prepared.catalog.state_updates);
+    let saving = &mut state;
     let (rendered, saved) = std::thread::scope(|scope| {
-        let saver = scope.spawn(|| state.save_build(rows, None));
+        let saver = scope.spawn(move || saving.save_build(&rows, None));
         let rendered = render_outputs(config, &prepared, &mut sink, now);
         let saved = saver
             .join()
