@@ -16,13 +16,6 @@ use herald::subscribers::{AddOutcome, Status, Subscribers};
 use herald::token::TokenError;
 
 /// Publishes a weekly column: feeds, a static site and an e-mail digest.
-/// The process allocates and frees many short-lived strings (10,000 article heads per
-/// build); mimalloc's thread-local free lists and retained pages make that markedly
-/// cheaper than glibc's allocator, which returns memory to the kernel and faults it
-/// back in zeroed.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
