@@ -205,17 +205,18 @@ pub struct WriteSummary {
     pub deleted: usize,
 }
 
-/// Deletes the files of `listing` with extension `ext` whose paths are not in `keep`
-/// (outputs of articles, years or editions that no longer exist). Files written
-/// since the listing was made are all kept, so the listing is all it needs to read.
+/// Deletes the files of `listed` (relative to `root`, as [`scan_outputs`] lists
+/// them) with extension `ext` whose paths are not in `keep` (outputs of articles,
+/// years or editions that no longer exist). Files written since the listing was made
+/// are all kept, so the listing is all it needs to read.
 pub fn delete_stale(
     root: &Path,
-    listing: &OutputListing,
+    listed: &std::collections::HashSet<String>,
     ext: &str,
     keep: &std::collections::HashSet<String>,
 ) -> Result<usize, WriteError> {
     let mut deleted = 0;
-    for relative in &listing.files {
+    for relative in listed {
         let is_output = Path::new(relative).extension().is_some_and(|e| e == ext);
         if is_output && !keep.contains(relative) {
             let path = root.join(relative);
@@ -263,7 +264,7 @@ mod tests {
         assert!(!temp.exists());
         let keep = ["articles/a.html".to_string()].into_iter().collect();
         assert_eq!(
-            delete_stale(dir.path(), &listing, "html", &keep).unwrap(),
+            delete_stale(dir.path(), &listing.files, "html", &keep).unwrap(),
             1
         );
         assert!(dir.path().join("articles/a.html").exists());

@@ -18,8 +18,7 @@ use crate::edition::{Edition, Schedule, Week, assign_editions};
 use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
 use crate::message::{Envelope, MessageError, compose, deterministic_message_id, parse_mailbox};
 use crate::output::{
-    OutputListing, WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs,
-    write_if_changed,
+    WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs, write_if_changed,
 };
 use crate::parallel::map_in_parallel;
 use crate::seed::SeedError;
@@ -249,7 +248,7 @@ struct Sink {
     root: Option<PathBuf>,
     previous: HashMap<String, String>,
     /// Files present under `root` when the build began (from the build's one
-    /// [`OutputListing`], not a `stat` per page).
+    /// [`OutputListing`](crate::output::OutputListing), not a `stat` per page); what is not kept is deleted.
     existing: HashSet<String>,
     current: Vec<(String, String)>,
     kept: HashSet<String>,
@@ -257,11 +256,11 @@ struct Sink {
 }
 
 impl Sink {
-    fn writer(root: &Path, previous: HashMap<String, String>, listing: &OutputListing) -> Sink {
+    fn writer(root: &Path, previous: HashMap<String, String>, existing: HashSet<String>) -> Sink {
         Sink {
             root: Some(root.to_path_buf()),
             previous,
-            existing: listing.files.clone(),
+            existing,
             current: Vec::new(),
             kept: HashSet::new(),
             summary: WriteSummary::default(),
@@ -298,6 +297,23 @@ impl Sink {
 
     /// Notes a file a worker rendered (and, when building, wrote) itself.
     fn record(&mut self, path: &str, fingerprint: &str, written: bool) {
+        self.count(path, written);
+        self.current
+            .push((path.to_string(), fingerprint.to_string()));
+    }
+
+    /// Writes a file that is rendered on every build (it is written only if its
+    /// bytes changed, so it needs no fingerprint).
+    fn put(&mut self, path: &str, bytes: &[u8], durable: bool) -> Result<(), WriteError> {
+        let written = match &self.root {
+            Some(root) => write_if_changed(&root.join(path), bytes, durable)?,
+            None => false,
+        };
+        self.count(path, written);
+        Ok(())
+    }
+
+    fn count(&mut self, path: &str, written: bool) {
         self.kept.insert(path.to_string());
         if self.root.is_some() {
             if written {
@@ -306,29 +322,6 @@ impl Sink {
                 self.summary.unchanged += 1;
             }
         }
-        self.current
-            .push((path.to_string(), fingerprint.to_string()));
-    }
-
-    fn put(
-        &mut self,
-        path: &str,
-        bytes: &[u8],
-        fingerprint: Option<String>,
-        durable: bool,
-    ) -> Result<(), WriteError> {
-        self.kept.insert(path.to_string());
-        if let Some(root) = &self.root {
-            if write_if_changed(&root.join(path), bytes, durable)? {
-                self.summary.written += 1;
-            } else {
-                self.summary.unchanged += 1;
-            }
-        }
-        if let Some(fingerprint) = fingerprint {
-            self.current.push((path.to_string(), fingerprint));
-        }
-        Ok(())
     }
 }
 
@@ -458,20 +451,18 @@ fn render_outputs(
             templates,
         )?
         .as_bytes(),
-        None,
         true,
     )?;
     let newest: Vec<PreparedArticle> = (0..catalog.entries.len().min(config.site.feed_items))
         .map(|i| prepared.article(i))
         .collect::<Result<_, _>>()?;
-    sink.put("feed.xml", &render_rss(meta, &newest)?, None, true)?;
-    sink.put("atom.xml", &render_atom(meta, &newest)?, None, true)?;
-    sink.put("feed.json", &render_json_feed(meta, &newest)?, None, true)?;
+    sink.put("feed.xml", &render_rss(meta, &newest)?, true)?;
+    sink.put("atom.xml", &render_atom(meta, &newest)?, true)?;
+    sink.put("feed.json", &render_json_feed(meta, &newest)?, true)?;
     drop(newest);
     sink.put(
         &format!("{NEWSLETTER_DIR}/index.html"),
         render_archive_index(meta, &listings, templates)?.as_bytes(),
-        None,
         true,
     )?;
     Ok(())
@@ -512,13 +503,13 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
             listing.temp_files_removed
         );
     }
-    let mut sink = Sink::writer(root, state.output_fingerprints()?, &listing);
+    let mut sink = Sink::writer(root, state.output_fingerprints()?, listing.files);
     // The rows carry every parsed article as JSON (40 MB for 10,000 new ones): the
     // saver owns them and frees them as soon as they are written.
     let rows = std::mem::take(&mut prepared.catalog.state_updates);
     let saving = &mut state;
     let (rendered, saved) = std::thread::scope(|scope| {
-        let saver = scope.spawn(move || saving.save_build(&rows, None));
+        let saver = scope.spawn(move || saving.save_articles(&rows));
         let rendered = render_outputs(config, &prepared, &mut sink, now);
         let saved = saver
             .join()
@@ -528,14 +519,15 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     rendered?;
     saved?;
     tracing::debug!("outputs rendered after {:?}", started.elapsed());
-    sink.summary.deleted = delete_stale(root, &listing, "html", &sink.kept)?;
+    sink.summary.deleted = delete_stale(root, &sink.existing, "html", &sink.kept)?;
     let outputs_changed = sink.current.len() != sink.previous.len()
         || sink
             .current
             .iter()
             .any(|(p, f)| sink.previous.get(p) != Some(f));
-    let outputs = outputs_changed.then_some(sink.current.as_slice());
-    state.save_build(&[], outputs)?;
+    if outputs_changed {
+        state.save_outputs(&sink.current)?;
+    }
     tracing::debug!("state saved after {:?}", started.elapsed());
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, sink.summary, overrides))

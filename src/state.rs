@@ -177,6 +177,26 @@ fn make_private(_path: &Path) {}
 pub struct State {
     conn: Connection,
     path: PathBuf,
+    layout: Layout,
+}
+
+/// Which columns the `articles` table has: a state file of an older version opened
+/// read-only is used as it is. Decided once, when the file is opened.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    /// Versions 1 and 2: the full article in `articles.article_json`, no heads.
+    bodies_in_articles: bool,
+    /// Version 1 had no stat keys.
+    has_stat_key: bool,
+}
+
+impl Layout {
+    fn of(conn: &Connection) -> Layout {
+        Layout {
+            bodies_in_articles: has_article_column(conn, "article_json"),
+            has_stat_key: has_article_column(conn, "stat_key"),
+        }
+    }
 }
 
 impl State {
@@ -199,11 +219,16 @@ impl State {
         } else {
             make_private(path);
         }
-        let state = State {
+        let mut state = State {
             conn,
             path: path.to_path_buf(),
+            layout: Layout {
+                bodies_in_articles: false,
+                has_stat_key: true,
+            },
         };
         state.init()?;
+        state.layout = Layout::of(&state.conn);
         Ok(state)
     }
 
@@ -216,19 +241,20 @@ impl State {
         };
         if !path.exists() {
             let conn = Connection::open_in_memory().map_err(wrap)?;
-            let state = State {
+            for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
+                conn.execute_batch(schema).map_err(wrap)?;
+            }
+            return Ok(State {
+                layout: Layout::of(&conn),
                 conn,
                 path: path.to_path_buf(),
-            };
-            for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
-                state.conn.execute_batch(schema).map_err(wrap)?;
-            }
-            return Ok(state);
+            });
         }
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
         Ok(State {
+            layout: Layout::of(&conn),
             conn,
             path: path.to_path_buf(),
         })
@@ -277,11 +303,7 @@ impl State {
                 .map_err(|e| self.wrap(e))?;
         }
         if version < 3 {
-            let tx = rusqlite::Transaction::new_unchecked(
-                &self.conn,
-                rusqlite::TransactionBehavior::Immediate,
-            )
-            .map_err(|e| self.wrap(e))?;
+            let tx = self.write_transaction()?;
             split_bodies(&tx).map_err(|e| self.wrap(e))?;
             tx.commit().map_err(|e| self.wrap(e))?;
         }
@@ -296,13 +318,13 @@ impl State {
         // A state file of an older version opened read-only lacks the newer columns:
         // heads are derived from the full articles, and no stat key means "read the
         // seed".
-        let old_layout = has_article_column(&self.conn, "article_json");
+        let old_layout = self.layout.bodies_in_articles;
         let head = if old_layout {
             "article_json"
         } else {
             "head_json"
         };
-        let stat_key = if has_article_column(&self.conn, "stat_key") {
+        let stat_key = if self.layout.has_stat_key {
             "stat_key"
         } else {
             "''"
@@ -348,7 +370,7 @@ impl State {
             .map_err(|e| self.wrap(e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| self.wrap(e))?;
-        let query = if has_article_column(&conn, "article_json") {
+        let query = if self.layout.bodies_in_articles {
             "SELECT article_json FROM articles WHERE id = ?1 AND content_hash = ?2"
         } else {
             "SELECT b.article_json FROM article_bodies b JOIN articles a ON a.id = b.id
@@ -363,7 +385,7 @@ impl State {
 
     /// The stored article JSON of `id` (removed articles included).
     pub fn article_json(&self, id: &str) -> Result<Option<String>, StateError> {
-        let sql = if has_article_column(&self.conn, "article_json") {
+        let sql = if self.layout.bodies_in_articles {
             "SELECT article_json FROM articles WHERE id = ?1"
         } else {
             "SELECT article_json FROM article_bodies WHERE id = ?1"
@@ -379,59 +401,56 @@ impl State {
         output_fingerprints_in(&self.conn).map_err(|e| self.wrap(e))
     }
 
-    /// Saves a build's article rows and (when they changed) output fingerprints in
-    /// one transaction: a crash leaves either the old or the new state, never a mix.
-    pub fn save_build(
-        &mut self,
-        rows: &[StoredArticle],
-        outputs: Option<&[(String, String)]>,
-    ) -> Result<(), StateError> {
-        if rows.is_empty() && outputs.is_none() {
+    /// Saves article rows (what a build parsed) in one transaction.
+    pub fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
+        if rows.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
+        let tx = self.write_transaction()?;
+        upsert_articles(&tx, rows).map_err(|e| self.wrap(e))?;
+        tx.commit().map_err(|e| self.wrap(e))
+    }
+
+    /// Replaces the output fingerprints (what a build wrote) with `outputs`, in one
+    /// transaction that writes only the differences.
+    pub fn save_outputs(&mut self, outputs: &[(String, String)]) -> Result<(), StateError> {
+        let tx = self.write_transaction()?;
         let wrap = |source| StateError::Sqlite {
-            path: path.clone(),
+            path: self.path.clone(),
             source,
         };
-        // IMMEDIATE: take the write lock up front. A deferred transaction that reads
-        // (the previous fingerprints) before writing cannot wait for another writer:
-        // SQLite answers "database is locked" at once instead of using the timeout.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        let current: HashMap<&str, &str> = outputs
+            .iter()
+            .map(|(p, f)| (p.as_str(), f.as_str()))
+            .collect();
+        let previous = output_fingerprints_in(&tx).map_err(wrap)?;
+        let mut delete = tx
+            .prepare("DELETE FROM outputs WHERE path = ?1")
             .map_err(wrap)?;
-        upsert_articles(&tx, rows).map_err(wrap)?;
-        if let Some(outputs) = outputs {
-            let current: HashMap<&str, &str> = outputs
-                .iter()
-                .map(|(p, f)| (p.as_str(), f.as_str()))
-                .collect();
-            let previous = output_fingerprints_in(&tx).map_err(wrap)?;
-            let mut delete = tx
-                .prepare("DELETE FROM outputs WHERE path = ?1")
-                .map_err(wrap)?;
-            for path in previous
-                .keys()
-                .filter(|p| !current.contains_key(p.as_str()))
-            {
-                delete.execute([path]).map_err(wrap)?;
-            }
-            let mut upsert = tx
-                .prepare("INSERT OR REPLACE INTO outputs (path, fingerprint) VALUES (?1, ?2)")
-                .map_err(wrap)?;
-            for (path, fingerprint) in &current {
-                if previous.get(*path).map(String::as_str) != Some(*fingerprint) {
-                    upsert.execute(params![path, fingerprint]).map_err(wrap)?;
-                }
+        for path in previous
+            .keys()
+            .filter(|p| !current.contains_key(p.as_str()))
+        {
+            delete.execute([path]).map_err(wrap)?;
+        }
+        let mut upsert = tx
+            .prepare("INSERT OR REPLACE INTO outputs (path, fingerprint) VALUES (?1, ?2)")
+            .map_err(wrap)?;
+        for (path, fingerprint) in &current {
+            if previous.get(*path).map(String::as_str) != Some(*fingerprint) {
+                upsert.execute(params![path, fingerprint]).map_err(wrap)?;
             }
         }
+        drop((delete, upsert));
         tx.commit().map_err(wrap)
     }
 
-    /// Writes article rows in one transaction.
-    pub fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
-        self.save_build(rows, None)
+    /// IMMEDIATE: takes the write lock up front. A deferred transaction that reads
+    /// (the previous fingerprints) before writing cannot wait for another writer:
+    /// SQLite answers "database is locked" at once instead of using the timeout.
+    fn write_transaction(&self) -> Result<rusqlite::Transaction<'_>, StateError> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.wrap(e))
     }
 
     /// Every frozen edition, oldest week first.
