@@ -243,6 +243,14 @@ impl Route {
         })
     }
 
+    /// How many messages are in flight at once.
+    fn connections(&self) -> usize {
+        match self {
+            Route::Smtp { pool_size, .. } => *pool_size,
+            Route::Outbox(_) => 1,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Route::Smtp { pool_size, .. } => format!("SMTP ({pool_size} connection(s))"),
@@ -392,10 +400,7 @@ pub fn deliver(
         .enable_all()
         .build()
         .map_err(DeliveryError::Runtime)?;
-    let queue = match route {
-        Route::Smtp { pool_size, .. } => pool_size * 2,
-        Route::Outbox(_) => 2,
-    };
+    let queue = route.connections() * 2;
     // Messages are built on a thread of their own, so building the next ones
     // overlaps sending (the runtime's thread talks SMTP and writes the journal).
     let (jobs_in, mut jobs_out) = mpsc::channel::<Job>(queue);
@@ -439,20 +444,15 @@ async fn run_workers(
     sender: mpsc::Sender<Job>,
     receiver: mpsc::Receiver<BuiltJob>,
 ) -> Result<(), DeliveryError> {
-    let (workers, limiter, max_attempts, retry_base) = match route {
+    let workers = route.connections();
+    let (limiter, max_attempts, retry_base) = match route {
         Route::Smtp {
-            pool_size,
             rate_limit,
             max_attempts,
             retry_base,
             ..
-        } => (
-            *pool_size,
-            RateLimiter::new(*rate_limit),
-            *max_attempts,
-            *retry_base,
-        ),
-        Route::Outbox(_) => (1, None, 1, Duration::ZERO),
+        } => (RateLimiter::new(*rate_limit), *max_attempts, *retry_base),
+        Route::Outbox(_) => (None, 1, Duration::ZERO),
     };
     let outbox = match route {
         Route::Outbox(dir) => Some(Arc::new(Outbox::open(dir.clone())?)),

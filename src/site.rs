@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use tera::Context;
 
-use crate::article::{Article, SHORT_SUMMARY_GRAPHEMES, shorten};
+use crate::article::Article;
 use crate::catalog::Entry;
 use crate::config::Config;
 use crate::templates::{TemplateError, Templates};
@@ -105,19 +105,28 @@ fn iso(t: &chrono::DateTime<Tz>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The view of `entry`, whose whole article is `a`.
+/// The view of `entry`, whose whole article is `a`: what the index lists of it
+/// ([`listed_article`], from the head) plus the article's own text.
 pub fn article_view(meta: &SiteMeta, entry: &Entry, a: &Article) -> ArticleView {
+    let ListedArticle {
+        id,
+        title,
+        url,
+        date,
+        published_iso,
+        summary_short,
+    } = listed_article(meta, entry);
     ArticleView {
-        id: a.id.clone(),
-        title: a.title.clone(),
-        url: meta.article_url(&a.id),
-        date: entry.published.format("%Y-%m-%d").to_string(),
-        published_iso: iso(&entry.published),
+        id,
+        title,
+        url,
+        date,
+        published_iso,
         updated_iso: iso(&entry.updated),
         author: a.author.clone().unwrap_or_else(|| meta.author.clone()),
         tags: a.tags.clone(),
         summary: a.summary.clone(),
-        summary_short: shorten(&a.summary, SHORT_SUMMARY_GRAPHEMES),
+        summary_short,
         link: a.link.clone(),
         intro: a.intro.clone(),
         sections: a
