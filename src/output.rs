@@ -205,20 +205,18 @@ pub struct WriteSummary {
     pub deleted: usize,
 }
 
-/// Deletes the files of `listed` (relative to `root`, as [`scan_outputs`] lists
-/// them) with extension `ext` whose paths are not in `keep` (outputs of articles,
-/// years or editions that no longer exist). Files written since the listing was made
-/// are all kept, so the listing is all it needs to read.
+/// Deletes the files of `unclaimed` (relative to `root`, as [`scan_outputs`] lists
+/// them: what the listing found that no output of this build claimed) with
+/// extension `ext` (outputs of articles, years or editions that no longer exist).
+/// Files written since the listing was made are not in it, so they are all kept.
 pub fn delete_stale(
     root: &Path,
-    listed: &std::collections::HashSet<String>,
+    unclaimed: &std::collections::HashSet<String>,
     ext: &str,
-    keep: &std::collections::HashSet<String>,
 ) -> Result<usize, WriteError> {
     let mut deleted = 0;
-    for relative in listed {
-        let is_output = Path::new(relative).extension().is_some_and(|e| e == ext);
-        if is_output && !keep.contains(relative) {
+    for relative in unclaimed {
+        if Path::new(relative).extension().is_some_and(|e| e == ext) {
             let path = root.join(relative);
             match std::fs::remove_file(&path) {
                 Ok(()) => deleted += 1,
@@ -262,11 +260,9 @@ mod tests {
         let listing = scan_outputs(dir.path(), &["articles"]);
         assert_eq!(listing.temp_files_removed, 1);
         assert!(!temp.exists());
-        let keep = ["articles/a.html".to_string()].into_iter().collect();
-        assert_eq!(
-            delete_stale(dir.path(), &listing.files, "html", &keep).unwrap(),
-            1
-        );
+        let mut unclaimed = listing.files;
+        assert!(unclaimed.remove("articles/a.html"));
+        assert_eq!(delete_stale(dir.path(), &unclaimed, "html").unwrap(), 1);
         assert!(dir.path().join("articles/a.html").exists());
         assert!(dir.path().join("articles/notes.txt").exists());
         assert!(!dir.path().join("articles/gone.html").exists());

@@ -20,7 +20,7 @@ use crate::message::{Envelope, MessageError, compose, deterministic_message_id, 
 use crate::output::{
     WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs, write_if_changed,
 };
-use crate::parallel::map_in_parallel;
+use crate::parallel::{drop_in_background, map_in_parallel};
 use crate::seed::SeedError;
 use crate::site::{
     ARCHIVE_DIR, ARTICLES_DIR, ArchiveYear, Body, PreparedArticle, SiteMeta, archive_page_path,
@@ -243,15 +243,21 @@ pub fn schedule(config: &Config) -> Schedule {
 
 /// Where rendered files go. `build` writes them and skips rendering what is already
 /// current; `check` renders everything and writes nothing.
+///
+/// Every output a build makes is claimed once, which takes it out of `previous`
+/// and `unclaimed`: what is left of them at the end is stale. So a page that is
+/// current costs two lookups and no copy of its path.
 struct Sink {
     /// `None` for `check`.
     root: Option<PathBuf>,
+    /// Fingerprints recorded by the last build, of the outputs not claimed yet.
     previous: HashMap<String, String>,
     /// Files present under `root` when the build began (from the build's one
-    /// [`OutputListing`](crate::output::OutputListing), not a `stat` per page); what is not kept is deleted.
-    existing: HashSet<String>,
-    current: Vec<(String, String)>,
-    kept: HashSet<String>,
+    /// [`OutputListing`](crate::output::OutputListing), not a `stat` per page) and
+    /// not claimed yet.
+    unclaimed: HashSet<String>,
+    /// Outputs rendered from new fingerprints.
+    changed: Vec<(String, String)>,
     summary: WriteSummary,
 }
 
@@ -260,9 +266,8 @@ impl Sink {
         Sink {
             root: Some(root.to_path_buf()),
             previous,
-            existing,
-            current: Vec::new(),
-            kept: HashSet::new(),
+            unclaimed: existing,
+            changed: Vec::new(),
             summary: WriteSummary::default(),
         }
     }
@@ -271,34 +276,29 @@ impl Sink {
         Sink {
             root: None,
             previous: HashMap::new(),
-            existing: HashSet::new(),
-            current: Vec::new(),
-            kept: HashSet::new(),
+            unclaimed: HashSet::new(),
+            changed: Vec::new(),
             summary: WriteSummary::default(),
         }
     }
 
-    /// True when `path` was rendered from `fingerprint` and is still on disk: then
-    /// it is kept as it is and need not be rendered.
+    /// Claims `path`. True when it was rendered from `fingerprint` and is still on
+    /// disk: then it is kept as it is and need not be rendered.
     fn is_current(&mut self, path: &str, fingerprint: &str) -> bool {
-        self.kept.insert(path.to_string());
-        if self.root.is_none() {
-            return false;
-        }
-        let current = self.previous.get(path).map(String::as_str) == Some(fingerprint)
-            && self.existing.contains(path);
+        let on_disk = self.unclaimed.remove(path);
+        let previous = self.previous.remove(path);
+        let current = self.root.is_some() && on_disk && previous.as_deref() == Some(fingerprint);
         if current {
-            self.current
-                .push((path.to_string(), fingerprint.to_string()));
             self.summary.unchanged += 1;
         }
         current
     }
 
-    /// Notes a file a worker rendered (and, when building, wrote) itself.
+    /// Notes a file a worker rendered (and, when building, wrote) itself after
+    /// [`Sink::is_current`] said it was not current.
     fn record(&mut self, path: &str, fingerprint: &str, written: bool) {
         self.count(path, written);
-        self.current
+        self.changed
             .push((path.to_string(), fingerprint.to_string()));
     }
 
@@ -314,7 +314,7 @@ impl Sink {
     }
 
     fn count(&mut self, path: &str, written: bool) {
-        self.kept.insert(path.to_string());
+        self.unclaimed.remove(path);
         if self.root.is_some() {
             if written {
                 self.summary.written += 1;
@@ -469,8 +469,10 @@ fn render_outputs(
 }
 
 fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>) -> BuildReport {
+    let published = catalog.entries.len();
+    drop_in_background(catalog.entries);
     BuildReport {
-        published: catalog.entries.len(),
+        published,
         changes: catalog.changes,
         problems: catalog.problems,
         scheduled: catalog.scheduled,
@@ -519,16 +521,12 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     rendered?;
     saved?;
     tracing::debug!("outputs rendered after {:?}", started.elapsed());
-    sink.summary.deleted = delete_stale(root, &sink.existing, "html", &sink.kept)?;
-    let outputs_changed = sink.current.len() != sink.previous.len()
-        || sink
-            .current
-            .iter()
-            .any(|(p, f)| sink.previous.get(p) != Some(f));
-    if outputs_changed {
-        state.save_outputs(&sink.current)?;
+    sink.summary.deleted = delete_stale(root, &sink.unclaimed, "html")?;
+    if !sink.changed.is_empty() || !sink.previous.is_empty() {
+        state.save_outputs(&sink.changed, sink.previous.keys().map(String::as_str))?;
     }
     tracing::debug!("state saved after {:?}", started.elapsed());
+    drop_in_background((sink.previous, sink.unclaimed));
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, sink.summary, overrides))
 }

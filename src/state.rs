@@ -411,35 +411,31 @@ impl State {
         tx.commit().map_err(|e| self.wrap(e))
     }
 
-    /// Replaces the output fingerprints (what a build wrote) with `outputs`, in one
-    /// transaction that writes only the differences.
-    pub fn save_outputs(&mut self, outputs: &[(String, String)]) -> Result<(), StateError> {
+    /// Records what a build changed in the output fingerprints, in one transaction:
+    /// `written` (path, fingerprint) pairs replace theirs, `gone` paths are forgotten.
+    /// A build passes only its differences from what it read at its start, so a
+    /// no-change build writes nothing.
+    pub fn save_outputs<'a>(
+        &mut self,
+        written: &[(String, String)],
+        gone: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StateError> {
         let tx = self.write_transaction()?;
         let wrap = |source| StateError::Sqlite {
             path: self.path.clone(),
             source,
         };
-        let current: HashMap<&str, &str> = outputs
-            .iter()
-            .map(|(p, f)| (p.as_str(), f.as_str()))
-            .collect();
-        let previous = output_fingerprints_in(&tx).map_err(wrap)?;
         let mut delete = tx
             .prepare("DELETE FROM outputs WHERE path = ?1")
             .map_err(wrap)?;
-        for path in previous
-            .keys()
-            .filter(|p| !current.contains_key(p.as_str()))
-        {
+        for path in gone {
             delete.execute([path]).map_err(wrap)?;
         }
         let mut upsert = tx
             .prepare("INSERT OR REPLACE INTO outputs (path, fingerprint) VALUES (?1, ?2)")
             .map_err(wrap)?;
-        for (path, fingerprint) in &current {
-            if previous.get(*path).map(String::as_str) != Some(*fingerprint) {
-                upsert.execute(params![path, fingerprint]).map_err(wrap)?;
-            }
+        for (path, fingerprint) in written {
+            upsert.execute(params![path, fingerprint]).map_err(wrap)?;
         }
         drop((delete, upsert));
         tx.commit().map_err(wrap)
