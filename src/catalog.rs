@@ -16,6 +16,7 @@ use crate::article::{Article, ArticleHead, SHORT_SUMMARY_GRAPHEMES};
 use crate::config::Config;
 use crate::parallel::{drop_in_background, map_in_parallel};
 use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
+use crate::stamp::{StatPrint, changed_at};
 use crate::state::{State, StateError, StoredArticle};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,8 @@ pub enum CatalogError {
 /// An article that is published, with the times every output agrees on.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub article: ArticleHead,
+    /// Shared with the state's row when the article is unchanged.
+    pub article: Arc<ArticleHead>,
     /// The whole article when this run parsed it; `None` when it is the stored
     /// version (whose body the state keeps, fetched only for what is rendered).
     pub full: Option<Arc<Article>>,
@@ -80,24 +82,21 @@ enum Parsed {
     /// thread that parsed it).
     Fresh(Box<FreshArticle>),
     /// The stored version is current (same file, same bytes, same rules): its head.
-    Stored(ArticleHead),
+    Stored(Arc<ArticleHead>),
 }
 
 struct FreshArticle {
     article: Article,
-    head: ArticleHead,
+    head: Arc<ArticleHead>,
     article_json: String,
-    head_json: String,
 }
 
 impl FreshArticle {
     fn new(article: Article) -> FreshArticle {
-        let head = article.head();
         FreshArticle {
             article_json: serde_json::to_string(&article).unwrap_or_default(),
-            head_json: serde_json::to_string(&head).unwrap_or_default(),
+            head: Arc::new(article.head()),
             article,
-            head,
         }
     }
 }
@@ -111,35 +110,93 @@ struct Candidate {
     stat_key: String,
 }
 
-fn stored_head(row: &StoredArticle) -> Option<ArticleHead> {
-    serde_json::from_str(&row.head_json).ok()
+fn stored_head(row: &StoredArticle) -> Option<Arc<ArticleHead>> {
+    row.head.clone()
 }
 
-/// Reads every seed in the configured folder (on every core) and reconciles it
-/// with what `state` knows.
+/// The seeds folder listed (every seed `stat`ed) and the articles the state knows:
+/// what a build reads before it decides anything.
+pub struct Survey {
+    files: Vec<SeedFile>,
+    known: HashMap<String, StoredArticle>,
+    rules: String,
+}
+
+impl Survey {
+    /// Lists the seeds while the state's articles load: the two wait on different
+    /// things, so they overlap.
+    pub fn take(config: &Config, state: &State) -> Result<Survey, CatalogError> {
+        let dir = &config.paths.seeds;
+        let (files, known) = std::thread::scope(|scope| {
+            let files = scope.spawn(|| list_seed_files(dir));
+            let known = state.articles();
+            let files = files
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (files, known)
+        });
+        let (files, known) = (files?, known?);
+        tracing::debug!(
+            "{} seed files listed, {} articles loaded from the state",
+            files.len(),
+            known.len()
+        );
+        Ok(Survey {
+            files,
+            known,
+            rules: rules_fingerprint(config),
+        })
+    }
+
+    /// The seeds folder under the parsing rules: every seed's name and stat key.
+    /// Equal fingerprints mean that no seed was added, removed, renamed or written
+    /// since. `None` where files have no stat keys (then nothing can be said
+    /// without reading them).
+    pub fn seeds_print(&self) -> Option<StatPrint> {
+        let mut buffer = [0u8; 160];
+        let mut keys = Vec::with_capacity(self.files.len());
+        let mut newest_change = 0;
+        for file in &self.files {
+            let key = match &file.metadata {
+                Ok(metadata) => {
+                    newest_change = newest_change.max(changed_at(metadata));
+                    stat_key(metadata, &self.rules, &mut buffer).to_string()
+                }
+                Err(e) => format!("unreadable: {}", e.kind()),
+            };
+            if key.is_empty() {
+                return None;
+            }
+            keys.push(key);
+        }
+        let fingerprint = crate::output::fingerprint(
+            std::iter::once(self.rules.as_bytes()).chain(
+                self.files
+                    .iter()
+                    .zip(&keys)
+                    .flat_map(|(file, key)| [file.name.as_bytes(), key.as_bytes()]),
+            ),
+        );
+        Some(StatPrint {
+            fingerprint,
+            newest_change,
+        })
+    }
+}
+
+/// Reconciles every seed of `survey` (read on every core) with what the state
+/// knows.
 pub fn collect(
     config: &Config,
     state: &State,
+    survey: Survey,
     now: DateTime<Utc>,
 ) -> Result<Catalog, CatalogError> {
-    let dir = &config.paths.seeds;
-    // Listing (and `stat`ing) the seeds and loading the state wait on different
-    // things: overlap them.
-    let (files, known) = std::thread::scope(|scope| {
-        let files = scope.spawn(|| list_seed_files(dir));
-        let known = state.articles();
-        let files = files
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (files, known)
-    });
-    let (files, known) = (files?, known?);
-    tracing::debug!(
-        "{} seed files listed, {} articles loaded from the state",
-        files.len(),
-        known.len()
-    );
-    let rules = rules_fingerprint(config);
+    let Survey {
+        files,
+        known,
+        rules,
+    } = survey;
     let mut catalog = Catalog::default();
     let candidates = map_in_parallel(&files, |file| read_candidate(config, &rules, &known, file));
     let mut slots: Vec<Option<Candidate>> = Vec::with_capacity(candidates.len());
@@ -202,7 +259,6 @@ pub fn collect(
                         article,
                         head,
                         article_json: json,
-                        head_json,
                     } = *fresh;
                     let published = article.published(tz, hour);
                     if published.with_timezone(&Utc) > now {
@@ -214,7 +270,7 @@ pub fn collect(
                         source_file: owner.name.clone(),
                         content_hash: owner.hash.clone(),
                         stat_key: owner.stat_key.clone(),
-                        head_json,
+                        head: Some(Arc::clone(&head)),
                         article_json: None,
                         first_seen: now_ts,
                         modified: None,
@@ -305,7 +361,11 @@ fn newest_first(entries: Vec<Entry>) -> Vec<Entry> {
     let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
     order
         .into_iter()
-        .filter_map(|index| slots[index].take())
+        .map(|index| {
+            slots[index]
+                .take()
+                .expect("each index is in the order once")
+        })
         .collect()
 }
 
@@ -324,7 +384,7 @@ fn group_by_id(slots: &[Option<Candidate>]) -> Vec<Vec<usize>> {
 
 /// `published` is `article.published(tz, hour)`, which the caller has computed.
 fn entry_from(
-    article: ArticleHead,
+    article: Arc<ArticleHead>,
     full: Option<Arc<Article>>,
     row: &StoredArticle,
     published: DateTime<Tz>,
@@ -386,7 +446,8 @@ fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError> {
             tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
         }
     }
-    files.sort_by(|a, b| a.name.cmp(&b.name));
+    // Names in a folder are unique, so an unstable sort gives the same order.
+    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
 }
 

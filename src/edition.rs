@@ -229,7 +229,7 @@ mod tests {
         };
         let published = article.published(chrono_tz::Asia::Taipei, 8);
         Entry {
-            article,
+            article: article.into(),
             full: None,
             published,
             updated: published,

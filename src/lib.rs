@@ -7,6 +7,7 @@
 //! → [`output`] (atomic writes). [`publish`] runs the stages for the CLI.
 
 pub mod article;
+pub mod build_memo;
 pub mod catalog;
 pub mod config;
 pub mod delivery;
@@ -22,6 +23,7 @@ pub mod publish;
 pub mod seed;
 pub mod serve;
 pub mod site;
+pub mod stamp;
 pub mod state;
 pub mod subscribers;
 pub mod templates;

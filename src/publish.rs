@@ -1,6 +1,6 @@
 //! The `build` and `check` commands: seeds → catalog → rendered outputs → `public/`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::article::Article;
-use crate::catalog::{Catalog, CatalogError, Changes, Entry, collect};
+use crate::build_memo::{BuildMemo, MemoSummary, inputs_fingerprint, outputs_print};
+use crate::catalog::{Catalog, CatalogError, Changes, Entry, Survey, collect};
 use crate::config::{Config, DigestContent};
 use crate::digest::{
     Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
@@ -97,9 +98,19 @@ impl Prepared {
         state: &State,
         now: DateTime<Utc>,
     ) -> Result<Prepared, BuildError> {
-        let mut templates = Templates::load(&config.paths.templates)?;
-        templates.add(SUBJECT_TEMPLATE, &config.newsletter.subject)?;
-        let catalog = collect(config, state, now)?;
+        let templates = load_templates(config)?;
+        let survey = Survey::take(config, state)?;
+        Prepared::from_survey(config, state, templates, survey, now)
+    }
+
+    fn from_survey(
+        config: &Config,
+        state: &State,
+        templates: Templates,
+        survey: Survey,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, BuildError> {
+        let catalog = collect(config, state, survey, now)?;
         let bodies = state.body_reader()?;
         let column_intro = match catalog.column_intro_entry() {
             Some(index) => full_article(&catalog.entries[index], bodies.as_ref())?
@@ -214,6 +225,13 @@ impl Prepared {
             !e.articles.is_empty() && (e.frozen_at.is_some() || self.schedule.due(e.week) <= now)
         })
     }
+}
+
+/// The templates (overrides from `paths.templates`) with the newsletter subject.
+fn load_templates(config: &Config) -> Result<Templates, BuildError> {
+    let mut templates = Templates::load(&config.paths.templates)?;
+    templates.add(SUBJECT_TEMPLATE, &config.newsletter.subject)?;
+    Ok(templates)
 }
 
 /// The whole article of `entry`: parsed in this run, or the stored version.
@@ -488,17 +506,57 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
 /// is in place. A crash in between leaves rows that are current and fingerprints
 /// that are not, so the next build re-renders those pages from the stored articles:
 /// a page is never recorded as current before it is written.
+///
+/// A build whose inputs, clock and outputs match the last clean build's record
+/// ([`crate::build_memo`]) stops after reading the seeds folder: it would change
+/// nothing.
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let started = std::time::Instant::now();
     let mut state = State::open(&config.paths.state)?;
-    let mut prepared = Prepared::load(config, &state, now)?;
+    let templates = load_templates(config)?;
+    let survey = Survey::take(config, &state)?;
+    let root = &config.paths.output;
+    let newsletter_index = format!("{NEWSLETTER_DIR}/index.html");
+    let rewritten = [
+        "index.html",
+        "feed.xml",
+        "atom.xml",
+        "feed.json",
+        &newsletter_index,
+    ];
+    let seeds = survey.seeds_print();
+    let inputs = match &seeds {
+        Some(seeds) => Some(inputs_fingerprint(
+            config,
+            &templates,
+            &seeds.fingerprint,
+            &state.frozen_editions()?,
+        )),
+        None => None,
+    };
+    let memo = state.build_memo()?;
+    if let (Some(memo), Some(inputs)) = (memo.as_ref().and_then(BuildMemo::from_stored), &inputs) {
+        let outputs = outputs_print(root, &OUTPUT_DIRS, &rewritten);
+        if memo.holds(inputs, &outputs.fingerprint, now) {
+            tracing::debug!(
+                "nothing changed since the last build: outputs are current ({:?})",
+                started.elapsed()
+            );
+            drop_in_background(survey);
+            return Ok(memo_report(&memo, config, templates.overridden().to_vec()));
+        }
+    }
+    if memo.is_some() {
+        // From here on outputs change: the record no longer describes them.
+        state.save_build_memo(None)?;
+    }
+    let mut prepared = Prepared::from_survey(config, &state, templates, survey, now)?;
     tracing::debug!(
         "catalog of {} articles ready after {:?}",
         prepared.catalog.entries.len(),
         started.elapsed()
     );
-    let root = &config.paths.output;
-    let listing = scan_outputs(root, &[ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR]);
+    let listing = scan_outputs(root, &OUTPUT_DIRS);
     if listing.temp_files_removed > 0 {
         tracing::warn!(
             "removed {} temporary file(s) left by an interrupted build",
@@ -525,10 +583,88 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     if !sink.changed.is_empty() || !sink.previous.is_empty() {
         state.save_outputs(&sink.changed, sink.previous.keys().map(String::as_str))?;
     }
+    if prepared.catalog.problems.is_empty()
+        && let (Some(inputs), Some(seeds)) = (inputs, seeds)
+    {
+        let outputs = outputs_print(root, &OUTPUT_DIRS, &rewritten);
+        // A stamp from this very clock tick could hide a change made right after.
+        if outputs.is_settled(std::time::SystemTime::now())
+            && seeds.is_settled(std::time::SystemTime::now())
+        {
+            let memo = BuildMemo {
+                inputs,
+                outputs: outputs.fingerprint,
+                valid_from: now,
+                valid_until: valid_until(&prepared, now),
+                summary: MemoSummary {
+                    published: prepared.catalog.entries.len(),
+                    scheduled: prepared
+                        .catalog
+                        .scheduled
+                        .iter()
+                        .map(|(id, at)| (id.clone(), at.timestamp()))
+                        .collect(),
+                    files: sink.summary.written + sink.summary.unchanged,
+                },
+            };
+            state.save_build_memo(Some(&memo.to_stored()))?;
+        }
+    }
     tracing::debug!("state saved after {:?}", started.elapsed());
     drop_in_background((sink.previous, sink.unclaimed));
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, sink.summary, overrides))
+}
+
+/// The output folders whose files a build lists (and deletes when stale).
+const OUTPUT_DIRS: [&str; 3] = [ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR];
+
+/// The first instant after `now` at which the clock alone changes the outputs: a
+/// scheduled article is published, or an edition with articles falls due (its web
+/// page appears).
+fn valid_until(prepared: &Prepared, now: DateTime<Utc>) -> DateTime<Utc> {
+    let scheduled = prepared
+        .catalog
+        .scheduled
+        .iter()
+        .map(|(_, at)| at.with_timezone(&Utc));
+    let editions = prepared
+        .editions
+        .values()
+        .filter(|e| !e.articles.is_empty() && e.frozen_at.is_none())
+        .map(|e| prepared.schedule.due(e.week));
+    scheduled
+        .chain(editions)
+        .filter(|at| *at > now)
+        .min()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// What a build that found nothing to do reports: what the recorded build found,
+/// with every article and file unchanged.
+fn memo_report(memo: &BuildMemo, config: &Config, template_overrides: Vec<String>) -> BuildReport {
+    let summary = &memo.summary;
+    BuildReport {
+        changes: Changes {
+            unchanged: summary.published,
+            ..Changes::default()
+        },
+        published: summary.published,
+        problems: Vec::new(),
+        scheduled: summary
+            .scheduled
+            .iter()
+            .filter_map(|(id, at)| {
+                let at = config.timezone.timestamp_opt(*at, 0).single()?;
+                Some((id.clone(), at))
+            })
+            .collect(),
+        files: WriteSummary {
+            unchanged: summary.files,
+            ..WriteSummary::default()
+        },
+        template_overrides,
+    }
 }
 
 /// Everything `build` checks, rendering every output, without writing anything.

@@ -8,9 +8,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::article::{Article, ArticleHead};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -61,7 +64,28 @@ CREATE TABLE IF NOT EXISTS editions (
     article_ids  TEXT NOT NULL,
     frozen_at    INTEGER NOT NULL
 );
+-- The last clean build's record (see build_memo.rs): one row, or none.
+CREATE TABLE IF NOT EXISTS build_memo (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    inputs       TEXT NOT NULL,
+    outputs      TEXT NOT NULL,
+    valid_from   INTEGER NOT NULL,
+    valid_until  INTEGER NOT NULL,
+    summary      TEXT NOT NULL
+);
 ";
+
+/// The stored form of a [`BuildMemo`](crate::build_memo::BuildMemo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMemo {
+    pub inputs: String,
+    pub outputs: String,
+    /// Unix seconds.
+    pub valid_from: i64,
+    pub valid_until: i64,
+    /// JSON.
+    pub summary: String,
+}
 
 /// An edition whose article list was fixed when its sending began.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +98,7 @@ pub struct FrozenEdition {
 }
 
 /// One article as the state remembers it. Times are Unix seconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredArticle {
     pub id: String,
     pub source_file: String,
@@ -84,8 +108,10 @@ pub struct StoredArticle {
     /// Size, inode and modification/change times of the seed file when it was last
     /// read: while they are the same, the file need not be read again.
     pub stat_key: String,
-    /// The [`ArticleHead`](crate::article::ArticleHead) as JSON.
-    pub head_json: String,
+    /// The listing view of the article (stored as JSON); `None` when the stored
+    /// one cannot be read (another version wrote it), so the seed is parsed again.
+    /// Shared: the catalog's entry for an unchanged article is this same head.
+    pub head: Option<Arc<ArticleHead>>,
     /// The full [`Article`](crate::article::Article) as JSON, when this row carries
     /// it: rows read by [`State::articles`] do not (bodies are fetched one by one
     /// with [`BodyReader`]), and a saved row without it keeps the stored body.
@@ -113,6 +139,11 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
     let mut body =
         tx.prepare("INSERT OR REPLACE INTO article_bodies (id, article_json) VALUES (?1, ?2)")?;
     for a in rows {
+        let head_json = a
+            .head
+            .as_ref()
+            .and_then(|h| serde_json::to_string(h.as_ref()).ok())
+            .unwrap_or_default();
         article.execute(params![
             a.id,
             a.source_file,
@@ -121,7 +152,7 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
             a.modified,
             a.removed,
             a.stat_key,
-            a.head_json
+            head_json
         ])?;
         if let Some(json) = &a.article_json {
             body.execute(params![a.id, json])?;
@@ -137,7 +168,7 @@ fn has_article_column(conn: &Connection, column: &str) -> bool {
 
 /// The head JSON of a stored full article.
 fn head_of_article_json(json: &str) -> Option<String> {
-    let article: crate::article::Article = serde_json::from_str(json).ok()?;
+    let article: Article = serde_json::from_str(json).ok()?;
     serde_json::to_string(&article.head()).ok()
 }
 
@@ -338,16 +369,19 @@ impl State {
             .map_err(|e| self.wrap(e))?;
         let rows = stmt
             .query_map([], |r| {
+                // Parsed from SQLite's own buffer: no copy of the JSON is made.
+                let json = r.get_ref(4)?.as_str()?;
+                let head = if old_layout {
+                    serde_json::from_str::<Article>(json).ok().map(|a| a.head())
+                } else {
+                    serde_json::from_str::<ArticleHead>(json).ok()
+                };
                 Ok(StoredArticle {
                     id: r.get(0)?,
                     source_file: r.get(1)?,
                     content_hash: r.get(2)?,
                     stat_key: r.get(3)?,
-                    head_json: if old_layout {
-                        head_of_article_json(&r.get::<_, String>(4)?).unwrap_or_default()
-                    } else {
-                        r.get(4)?
-                    },
+                    head: head.map(Arc::new),
                     article_json: None,
                     first_seen: r.get(5)?,
                     modified: r.get(6)?,
@@ -447,6 +481,41 @@ impl State {
     fn write_transaction(&self) -> Result<rusqlite::Transaction<'_>, StateError> {
         rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.wrap(e))
+    }
+
+    /// The last clean build's record, if there is one.
+    pub fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT inputs, outputs, valid_from, valid_until, summary FROM build_memo
+                 WHERE id = 1",
+                [],
+                |r| {
+                    Ok(StoredMemo {
+                        inputs: r.get(0)?,
+                        outputs: r.get(1)?,
+                        valid_from: r.get(2)?,
+                        valid_until: r.get(3)?,
+                        summary: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// Replaces the build record (`None`: forgets it).
+    pub fn save_build_memo(&self, memo: Option<&StoredMemo>) -> Result<(), StateError> {
+        let result = match memo {
+            Some(m) => self.conn.execute(
+                "INSERT OR REPLACE INTO build_memo
+                     (id, inputs, outputs, valid_from, valid_until, summary)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                params![m.inputs, m.outputs, m.valid_from, m.valid_until, m.summary],
+            ),
+            None => self.conn.execute("DELETE FROM build_memo", []),
+        };
+        result.map(|_| ()).map_err(|e| self.wrap(e))
     }
 
     /// Every frozen edition, oldest week first.

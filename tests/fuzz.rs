@@ -62,7 +62,7 @@ fn render_and_check(article: herald::article::Article) {
     let config = config();
     let published = article.published(config.timezone, 8);
     let entry = Entry {
-        article: article.head(),
+        article: article.head().into(),
         full: None,
         published,
         updated: published,
