@@ -19,7 +19,7 @@ use crate::edition::{Edition, Schedule, Week, assign_editions};
 use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
 use crate::message::{Envelope, MessageError, compose, deterministic_message_id, parse_mailbox};
 use crate::output::{
-    WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs, write_if_changed,
+    WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs, write_if_changed, write_new,
 };
 use crate::parallel::{drop_in_background, map_in_parallel};
 use crate::seed::SeedError;
@@ -300,20 +300,21 @@ impl Sink {
         }
     }
 
-    /// Claims `path`. True when it was rendered from `fingerprint` and is still on
-    /// disk: then it is kept as it is and need not be rendered.
-    fn is_current(&mut self, path: &str, fingerprint: &str) -> bool {
+    /// Claims `path`: whether it is current (rendered from `fingerprint` and still
+    /// on disk: then it is kept as it is and need not be rendered) or, if not,
+    /// whether there is a file to replace.
+    fn claim(&mut self, path: &str, fingerprint: &str) -> Claim {
         let on_disk = self.unclaimed.remove(path);
         let previous = self.previous.remove(path);
-        let current = self.root.is_some() && on_disk && previous.as_deref() == Some(fingerprint);
-        if current {
+        if self.root.is_some() && on_disk && previous.as_deref() == Some(fingerprint) {
             self.summary.unchanged += 1;
+            return Claim::Current;
         }
-        current
+        Claim::Stale { on_disk }
     }
 
     /// Notes a file a worker rendered (and, when building, wrote) itself after
-    /// [`Sink::is_current`] said it was not current.
+    /// [`Sink::claim`] said it was not current.
     fn record(&mut self, path: &str, fingerprint: &str, written: bool) {
         self.count(path, written);
         self.changed
@@ -341,6 +342,25 @@ impl Sink {
             }
         }
     }
+}
+
+/// What [`Sink::claim`] found.
+enum Claim {
+    Current,
+    /// To be rendered; `on_disk`: an older version is there to be replaced.
+    Stale {
+        on_disk: bool,
+    },
+}
+
+/// A page to render, and where.
+struct Stale {
+    page: StalePage,
+    path: String,
+    fingerprint: String,
+    /// An older version is there to be replaced (else none was when the build
+    /// listed the output folder).
+    on_disk: bool,
 }
 
 /// A page whose inputs changed since it was last written.
@@ -373,13 +393,21 @@ fn render_outputs(
         ..
     } = prepared;
     let mut fingerprints = Vec::with_capacity(catalog.entries.len());
-    let mut stale: Vec<(StalePage, String, String)> = Vec::new();
+    let mut stale: Vec<Stale> = Vec::new();
+    let mut check = |sink: &mut Sink, page: StalePage, path: String, fingerprint: String| {
+        if let Claim::Stale { on_disk } = sink.claim(&path, &fingerprint) {
+            stale.push(Stale {
+                page,
+                path,
+                fingerprint,
+                on_disk,
+            });
+        }
+    };
     for (index, entry) in catalog.entries.iter().enumerate() {
         let path = article_page_path(&entry.article.id);
         let fp = prepared.article_fingerprint(index);
-        if !sink.is_current(&path, &fp) {
-            stale.push((StalePage::Article { index }, path, fp.clone()));
-        }
+        check(sink, StalePage::Article { index }, path, fp.clone());
         fingerprints.push(fp);
     }
     let (years, year_ranges): (Vec<ArchiveYear>, Vec<_>) =
@@ -397,16 +425,11 @@ fn render_outputs(
             .into_iter()
             .chain(fingerprints[entries.clone()].iter().map(String::as_bytes)),
         );
-        if !sink.is_current(&path, &fp) {
-            stale.push((
-                StalePage::Year {
-                    year: year.year,
-                    entries,
-                },
-                path,
-                fp,
-            ));
-        }
+        let page = StalePage::Year {
+            year: year.year,
+            entries,
+        };
+        check(sink, page, path, fp);
     }
     let mut listings = Vec::new();
     for edition in prepared.published_editions(now) {
@@ -423,9 +446,7 @@ fn render_outputs(
             .map(|&i| listed_article(meta, &catalog.entries[i]));
         let view = edition_view(meta, edition.week, edition.articles.len());
         let subject = render_subject(config, meta, &view, lead.as_ref(), templates)?;
-        if !sink.is_current(&path, &fp) {
-            stale.push((StalePage::Edition { week: edition.week }, path, fp));
-        }
+        check(sink, StalePage::Edition { week: edition.week }, path, fp);
         listings.push(EditionListing {
             edition: view,
             subject,
@@ -437,8 +458,8 @@ fn render_outputs(
     // them in the sink in order. Each worker writes as it goes, so memory holds one
     // page per worker, not all of them.
     let root = sink.root.clone();
-    let written = map_in_parallel(&stale, |(page, path, _)| {
-        let html = match page {
+    let written = map_in_parallel(&stale, |stale| {
+        let html = match &stale.page {
             StalePage::Article { index } => {
                 render_article_page(meta, &prepared.article(*index)?, templates)?
             }
@@ -451,13 +472,17 @@ fn render_outputs(
             )?,
             StalePage::Edition { week } => prepared.edition_page(config, *week)?,
         };
-        match root.as_deref() {
-            Some(root) => Ok(write_if_changed(&root.join(path), html.as_bytes(), false)?),
-            None => Ok::<_, BuildError>(false),
-        }
+        let Some(root) = root.as_deref() else {
+            return Ok::<_, BuildError>(false);
+        };
+        let path = root.join(&stale.path);
+        Ok(match stale.on_disk {
+            true => write_if_changed(&path, html.as_bytes(), false)?,
+            false => write_new(&path, html.as_bytes(), false)?,
+        })
     });
-    for ((_, path, fp), written) in stale.iter().zip(written) {
-        sink.record(path, fp, written?);
+    for (stale, written) in stale.iter().zip(written) {
+        sink.record(&stale.path, &stale.fingerprint, written?);
     }
 
     sink.put(
