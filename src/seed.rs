@@ -21,6 +21,7 @@
 //! A UTF-8 BOM, CRLF or CR line endings, and characters XML 1.0 forbids are
 //! tolerated: the first two are normalised, the last removed.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -118,16 +119,33 @@ struct FrontMatter {
     link: Option<String>,
 }
 
-struct Block {
-    lines: Vec<String>,
+struct Block<'a> {
+    lines: Vec<&'a str>,
 }
 
-impl Block {
+impl Block<'_> {
     fn text(&self) -> String {
         self.lines.join("\n")
     }
-    fn collapsed(&self) -> String {
-        collapse_whitespace(&self.text())
+
+    /// `collapse_whitespace(&self.text()) == marker`, without building either: most
+    /// blocks are long paragraphs that differ from a marker in their first word.
+    fn collapses_to(&self, marker: &str) -> bool {
+        let mut rest = marker;
+        let words = self.lines.iter().flat_map(|line| line.split_whitespace());
+        for (i, word) in words.enumerate() {
+            if i > 0 {
+                let Some(after) = rest.strip_prefix(' ') else {
+                    return false;
+                };
+                rest = after;
+            }
+            let Some(after) = rest.strip_prefix(word) else {
+                return false;
+            };
+            rest = after;
+        }
+        rest.is_empty()
     }
 }
 
@@ -136,13 +154,24 @@ fn collapse_whitespace(s: &str) -> String {
 }
 
 /// Removes what XML 1.0 cannot carry (C0 controls other than tab and line breaks,
-/// DEL, U+FFFE, U+FFFF), so nothing downstream has to.
-pub fn strip_xml_illegal(s: &str) -> String {
-    s.chars()
-        .filter(|&c| {
-            !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}')
-        })
-        .collect()
+/// DEL, U+FFFE, U+FFFF), so nothing downstream has to. Text without any (nearly
+/// all of it) is returned as it is.
+pub fn strip_xml_illegal(s: &str) -> Cow<'_, str> {
+    let illegal = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}');
+    if s.chars().any(illegal) {
+        Cow::Owned(s.chars().filter(|&c| !illegal(c)).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// `text` with CR LF and lone CR line breaks made LF.
+fn unix_line_breaks(text: &str) -> Cow<'_, str> {
+    if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// Parses one seed. `file_name` is used for the id and in messages.
@@ -177,7 +206,8 @@ pub fn parse_seed(
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let text = strip_xml_illegal(&text.replace("\r\n", "\n").replace('\r', "\n"));
+    let text = unix_line_breaks(text);
+    let text = strip_xml_illegal(&text);
     let lines: Vec<&str> = text.split('\n').collect();
 
     let mut pos = 0;
@@ -294,18 +324,18 @@ pub fn parse_seed(
         }
         let mut block = Block { lines: Vec::new() };
         while pos < lines.len() && !lines[pos].trim().is_empty() {
-            block.lines.push(lines[pos].trim().to_string());
+            block.lines.push(lines[pos].trim());
             pos += 1;
         }
         blocks.push(block);
     }
     if let Some(cut) = blocks
         .iter()
-        .position(|b| rules.footer_markers.iter().any(|m| *m == b.collapsed()))
+        .position(|b| rules.footer_markers.iter().any(|m| b.collapses_to(m)))
     {
         blocks.truncate(cut);
     }
-    blocks.retain(|b| !rules.drop_blocks.iter().any(|m| *m == b.collapsed()));
+    blocks.retain(|b| !rules.drop_blocks.iter().any(|m| b.collapses_to(m)));
 
     let candidate: Vec<bool> = blocks
         .iter()
@@ -437,12 +467,13 @@ fn is_heading_candidate(block: &Block, rules: &SeedRules) -> bool {
     if block.lines.len() != 1 {
         return false;
     }
-    let line = block.lines[0].as_str();
+    let line = block.lines[0];
     let Some(last) = line.chars().last() else {
         return false;
     };
+    // At most `max_heading_chars` graphemes, without counting all of a paragraph's.
     !rules.sentence_endings.contains(last)
-        && line.graphemes(true).count() <= rules.max_heading_chars
+        && line.graphemes(true).nth(rules.max_heading_chars).is_none()
 }
 
 /// Splits the lead at the configured inline headings: `(column intro, episode intro)`.
@@ -478,6 +509,48 @@ mod tests {
 
     const SHIPPED: &[u8] = include_bytes!("../seeds/000_1bd5276be7ff4f0b.txt");
     const NAME: &str = "000_1bd5276be7ff4f0b.txt";
+
+    #[test]
+    fn a_block_matches_a_marker_exactly_when_its_collapsed_text_does() {
+        let blocks: &[&[&str]] = &[
+            &["廣告"],
+            &["廣告", "廣告"],
+            &["廣告\u{3000}\u{3000}廣告"],
+            &["廣告 廣告 廣告"],
+            &["廣告廣告"],
+            &["更多風傳媒報導"],
+            &["更多風傳媒報導：其他"],
+            &[""],
+        ];
+        let markers = [
+            "廣告",
+            "廣告 廣告",
+            "廣告廣告",
+            "更多風傳媒報導",
+            "廣告  廣告",
+            "",
+        ];
+        for lines in blocks {
+            let block = Block {
+                lines: lines.to_vec(),
+            };
+            for marker in markers {
+                assert_eq!(
+                    block.collapses_to(marker),
+                    collapse_whitespace(&block.text()) == marker,
+                    "{lines:?} against {marker:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn text_without_illegal_characters_or_carriage_returns_is_not_copied() {
+        assert!(matches!(strip_xml_illegal("廣告\n"), Cow::Borrowed(_)));
+        assert_eq!(strip_xml_illegal("a\u{1}b\u{fffe}c"), "abc");
+        assert!(matches!(unix_line_breaks("a\nb"), Cow::Borrowed(_)));
+        assert_eq!(unix_line_breaks("a\r\nb\rc"), "a\nb\nc");
+    }
 
     fn rules() -> SeedRules {
         SeedRules::default()
