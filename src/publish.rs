@@ -28,6 +28,7 @@ use crate::site::{
     archive_years, article_page_path, listed_article, prepare_one, render_archive_page,
     render_article_page, render_index,
 };
+use crate::stamp::StatPrint;
 use crate::state::{BodyReader, State, StateError};
 use crate::templates::{TemplateError, Templates};
 
@@ -486,7 +487,7 @@ fn render_outputs(
     }
 
     sink.put(
-        "index.html",
+        INDEX_PAGE,
         render_index(
             meta,
             &catalog.entries[..catalog.entries.len().min(config.site.index_items)],
@@ -499,12 +500,12 @@ fn render_outputs(
     let newest: Vec<PreparedArticle> = (0..catalog.entries.len().min(config.site.feed_items))
         .map(|i| prepared.article(i))
         .collect::<Result<_, _>>()?;
-    sink.put("feed.xml", &render_rss(meta, &newest)?, true)?;
-    sink.put("atom.xml", &render_atom(meta, &newest)?, true)?;
-    sink.put("feed.json", &render_json_feed(meta, &newest)?, true)?;
+    sink.put(RSS_FEED, &render_rss(meta, &newest)?, true)?;
+    sink.put(ATOM_FEED, &render_atom(meta, &newest)?, true)?;
+    sink.put(JSON_FEED, &render_json_feed(meta, &newest)?, true)?;
     drop(newest);
     sink.put(
-        &format!("{NEWSLETTER_DIR}/index.html"),
+        NEWSLETTER_INDEX,
         render_archive_index(meta, &listings, templates)?.as_bytes(),
         true,
     )?;
@@ -541,28 +542,11 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     let templates = load_templates(config)?;
     let survey = Survey::take(config, &state)?;
     let root = &config.paths.output;
-    let newsletter_index = format!("{NEWSLETTER_DIR}/index.html");
-    let rewritten = [
-        "index.html",
-        "feed.xml",
-        "atom.xml",
-        "feed.json",
-        &newsletter_index,
-    ];
-    let seeds = survey.seeds_print();
-    let inputs = match &seeds {
-        Some(seeds) => Some(inputs_fingerprint(
-            config,
-            &templates,
-            &seeds.fingerprint,
-            &state.frozen_editions()?,
-        )),
-        None => None,
-    };
+    let inputs = BuildInputs::of(config, &templates, &survey, &state)?;
     let memo = state.build_memo()?;
     if let (Some(memo), Some(inputs)) = (memo.as_ref().and_then(BuildMemo::from_stored), &inputs) {
-        let outputs = outputs_print(root, &OUTPUT_DIRS, &rewritten);
-        if memo.holds(inputs, &outputs.fingerprint, now) {
+        let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
+        if memo.holds(&inputs.fingerprint, &outputs.fingerprint, now) {
             tracing::debug!(
                 "nothing changed since the last build: outputs are current ({:?})",
                 started.elapsed()
@@ -608,37 +592,87 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     if !sink.changed.is_empty() || !sink.previous.is_empty() {
         state.save_outputs(&sink.changed, sink.previous.keys().map(String::as_str))?;
     }
-    if prepared.catalog.problems.is_empty()
-        && let (Some(inputs), Some(seeds)) = (inputs, seeds)
+    if let Some(memo) = inputs.and_then(|inputs| inputs.record(&prepared, &sink.summary, root, now))
     {
-        let outputs = outputs_print(root, &OUTPUT_DIRS, &rewritten);
-        // A stamp from this very clock tick could hide a change made right after.
-        if outputs.is_settled(std::time::SystemTime::now())
-            && seeds.is_settled(std::time::SystemTime::now())
-        {
-            let memo = BuildMemo {
-                inputs,
-                outputs: outputs.fingerprint,
-                valid_from: now,
-                valid_until: valid_until(&prepared, now),
-                summary: MemoSummary {
-                    published: prepared.catalog.entries.len(),
-                    scheduled: prepared
-                        .catalog
-                        .scheduled
-                        .iter()
-                        .map(|(id, at)| (id.clone(), at.timestamp()))
-                        .collect(),
-                    files: sink.summary.written + sink.summary.unchanged,
-                },
-            };
-            state.save_build_memo(Some(&memo.to_stored()))?;
-        }
+        state.save_build_memo(Some(&memo.to_stored()))?;
     }
     tracing::debug!("state saved after {:?}", started.elapsed());
     drop_in_background((sink.previous, sink.unclaimed));
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, sink.summary, overrides))
+}
+
+const INDEX_PAGE: &str = "index.html";
+const RSS_FEED: &str = "feed.xml";
+const ATOM_FEED: &str = "atom.xml";
+const JSON_FEED: &str = "feed.json";
+/// In [`NEWSLETTER_DIR`].
+const NEWSLETTER_INDEX: &str = "newsletter/index.html";
+
+/// The outputs rendered on every build (and written when their bytes changed).
+const REWRITTEN: [&str; 5] = [INDEX_PAGE, RSS_FEED, ATOM_FEED, JSON_FEED, NEWSLETTER_INDEX];
+
+/// What a build compares with the last clean build's record ([`crate::build_memo`]).
+struct BuildInputs {
+    fingerprint: String,
+    seeds: StatPrint,
+}
+
+impl BuildInputs {
+    /// `None` where seeds have no stat keys: such a build is never recorded.
+    fn of(
+        config: &Config,
+        templates: &Templates,
+        survey: &Survey,
+        state: &State,
+    ) -> Result<Option<BuildInputs>, BuildError> {
+        let Some(seeds) = survey.seeds_print() else {
+            return Ok(None);
+        };
+        let fingerprint = inputs_fingerprint(
+            config,
+            templates,
+            &seeds.fingerprint,
+            &state.frozen_editions()?,
+        );
+        Ok(Some(BuildInputs { fingerprint, seeds }))
+    }
+
+    /// The record of a build from these inputs that wrote everything, or `None`
+    /// when it may not be saved: the build had seed problems, or a stamp it would
+    /// cover is from this very clock tick (and could hide a change made right after).
+    fn record(
+        self,
+        prepared: &Prepared,
+        files: &WriteSummary,
+        root: &Path,
+        now: DateTime<Utc>,
+    ) -> Option<BuildMemo> {
+        if !prepared.catalog.problems.is_empty() {
+            return None;
+        }
+        let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
+        let wall_clock = std::time::SystemTime::now();
+        if !outputs.is_settled(wall_clock) || !self.seeds.is_settled(wall_clock) {
+            return None;
+        }
+        Some(BuildMemo {
+            inputs: self.fingerprint,
+            outputs: outputs.fingerprint,
+            valid_from: now,
+            valid_until: valid_until(prepared, now),
+            summary: MemoSummary {
+                published: prepared.catalog.entries.len(),
+                scheduled: prepared
+                    .catalog
+                    .scheduled
+                    .iter()
+                    .map(|(id, at)| (id.clone(), at.timestamp()))
+                    .collect(),
+                files: files.written + files.unchanged,
+            },
+        })
+    }
 }
 
 /// The output folders whose files a build lists (and deletes when stale).
@@ -783,4 +817,14 @@ pub fn digest_preview(
         text,
         eml,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newsletter_index_is_in_the_newsletter_folder() {
+        assert_eq!(NEWSLETTER_INDEX, format!("{NEWSLETTER_DIR}/index.html"));
+    }
 }
