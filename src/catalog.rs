@@ -16,7 +16,7 @@ use crate::article::{Article, ArticleHead, SHORT_SUMMARY_GRAPHEMES};
 use crate::config::Config;
 use crate::parallel::{drop_in_background, map_in_parallel};
 use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
-use crate::stamp::{StatPrint, changed_at};
+use crate::stamp::{StatPrint, changed_at, is_settled};
 use crate::state::{State, StateError, StoredArticle};
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +120,8 @@ pub struct Survey {
     files: Vec<SeedFile>,
     known: HashMap<String, StoredArticle>,
     rules: String,
+    /// The wall clock just before the seeds were `stat`ed.
+    listed_from: std::time::SystemTime,
 }
 
 impl Survey {
@@ -127,6 +129,7 @@ impl Survey {
     /// things, so they overlap.
     pub fn take(config: &Config, state: &State) -> Result<Survey, CatalogError> {
         let dir = &config.paths.seeds;
+        let listed_from = std::time::SystemTime::now();
         let (files, known) = std::thread::scope(|scope| {
             let files = scope.spawn(|| list_seed_files(dir));
             let known = state.articles();
@@ -145,6 +148,7 @@ impl Survey {
             files,
             known,
             rules: rules_fingerprint(config),
+            listed_from,
         })
     }
 
@@ -196,9 +200,12 @@ pub fn collect(
         files,
         known,
         rules,
+        listed_from,
     } = survey;
     let mut catalog = Catalog::default();
-    let candidates = map_in_parallel(&files, |file| read_candidate(config, &rules, &known, file));
+    let candidates = map_in_parallel(&files, |file| {
+        read_candidate(config, &rules, &known, file, listed_from)
+    });
     let mut slots: Vec<Option<Candidate>> = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         match candidate {
@@ -456,6 +463,7 @@ fn read_candidate(
     rules: &str,
     known: &HashMap<String, StoredArticle>,
     file: &SeedFile,
+    listed_from: std::time::SystemTime,
 ) -> Result<Candidate, SeedError> {
     let (name, path) = (file.name.as_str(), file.path.as_path());
     let id = seed_id(name)?;
@@ -495,7 +503,13 @@ fn read_candidate(
         ));
     }
     let mut key_buffer = [0u8; 160];
-    let stat_key = stat_key(metadata, rules, &mut key_buffer);
+    // A seed changed within a clock tick of its `stat` could change again with the
+    // same stamps: it gets no key (so the next build reads it) until it settles.
+    let stat_key = if is_settled(changed_at(metadata), listed_from) {
+        stat_key(metadata, rules, &mut key_buffer)
+    } else {
+        ""
+    };
     let live = known
         .get(&id)
         .filter(|s| s.removed.is_none() && s.source_file == name);

@@ -17,11 +17,17 @@ pub struct StatPrint {
 impl StatPrint {
     /// True when no change it covers is younger than [`SETTLED`] at `now`.
     pub fn is_settled(&self, now: std::time::SystemTime) -> bool {
-        let now = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        now - self.newest_change >= SETTLED.as_nanos() as i128
+        is_settled(self.newest_change, now)
     }
+}
+
+/// True when a change stamped `changed` (see [`changed_at`]) is at least
+/// [`SETTLED`] old at `now`: a later change cannot get the same stamp.
+pub fn is_settled(changed: i128, now: std::time::SystemTime) -> bool {
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    now - changed >= SETTLED.as_nanos() as i128
 }
 
 /// The later of the modification and change times, in nanoseconds since the epoch.

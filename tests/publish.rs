@@ -556,3 +556,41 @@ fn the_front_page_lists_the_newest_articles_and_each_year_has_an_archive_page() 
     assert!(!site.path("public/archive/2024.html").exists());
     assert!(!site.read("public/index.html").contains("archive/2024.html"));
 }
+
+#[test]
+fn a_seed_changed_within_a_clock_tick_of_the_build_is_read_again_next_time() {
+    let site = Site::new();
+    site.write_seed(
+        "001_fresh.txt",
+        &simple_seed("2026-03-01", "Fresh", "First."),
+    );
+    let stat_key = || -> String {
+        let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+        conn.query_row(
+            "SELECT stat_key FROM articles WHERE id = 'fresh'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    // A change stamped in the future has not settled when the build looks at it.
+    let seed = std::fs::File::options()
+        .write(true)
+        .open(site.path("seeds/001_fresh.txt"))
+        .unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    seed.set_modified(later).unwrap();
+    assert_eq!(site.run(&["build"]).code, 0);
+    assert_eq!(stat_key(), "", "no key for a seed that may change unseen");
+    // Once settled, the next build reads it, finds the same text, and keeps a key.
+    let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    seed.set_modified(earlier).unwrap();
+    std::thread::sleep(herald::stamp::SETTLED * 2);
+    let run = site.run(&["build"]);
+    assert!(
+        run.stdout.contains("0 new, 0 updated, 1 unchanged"),
+        "{}",
+        run.stdout
+    );
+    assert_ne!(stat_key(), "");
+}
