@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::output::fingerprint;
-use crate::stamp::{StatPrint, changed_at};
+use crate::stamp::{StatPrint, changed_at, file_version};
 use crate::state::{FrozenEdition, StoredMemo};
 use crate::templates::Templates;
 
@@ -122,7 +122,7 @@ pub fn outputs_print(root: &Path, dirs: &[&str], files: &[&str]) -> StatPrint {
         .map(|relative| match std::fs::metadata(root.join(relative)) {
             Ok(metadata) => {
                 newest_change = newest_change.max(changed_at(&metadata));
-                format!("{relative}:{}", metadata_key(&metadata))
+                format!("{relative}:{}", file_version(&metadata))
             }
             Err(e) => format!("{relative}: {}", e.kind()),
         })
@@ -130,23 +130,6 @@ pub fn outputs_print(root: &Path, dirs: &[&str], files: &[&str]) -> StatPrint {
     StatPrint {
         fingerprint: fingerprint(keys.iter().map(String::as_bytes)),
         newest_change,
-    }
-}
-
-fn metadata_key(metadata: &std::fs::Metadata) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        format!(
-            "{}:{}:{}",
-            metadata.ino(),
-            metadata.len(),
-            changed_at(metadata)
-        )
-    }
-    #[cfg(not(unix))]
-    {
-        format!("{}:{}", metadata.len(), changed_at(metadata))
     }
 }
 

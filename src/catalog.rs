@@ -16,7 +16,7 @@ use crate::article::{Article, ArticleHead, SHORT_SUMMARY_GRAPHEMES};
 use crate::config::Config;
 use crate::parallel::{drop_in_background, map_in_parallel};
 use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
-use crate::stamp::{StatPrint, changed_at, is_settled};
+use crate::stamp::{StatPrint, changed_at, file_version, is_settled};
 use crate::state::{State, StateError, StoredArticle};
 
 #[derive(Debug, thiserror::Error)]
@@ -110,10 +110,6 @@ struct Candidate {
     stat_key: String,
 }
 
-fn stored_head(row: &StoredArticle) -> Option<Arc<ArticleHead>> {
-    row.head.clone()
-}
-
 /// The seeds folder listed (every seed `stat`ed) and the articles the state knows:
 /// what a build reads before it decides anything.
 pub struct Survey {
@@ -129,6 +125,7 @@ impl Survey {
     /// things, so they overlap.
     pub fn take(config: &Config, state: &State) -> Result<Survey, CatalogError> {
         let dir = &config.paths.seeds;
+        let rules = rules_fingerprint(config);
         let listed_from = std::time::SystemTime::now();
         let (files, known) = std::thread::scope(|scope| {
             let files = scope.spawn(|| list_seed_files(dir));
@@ -138,7 +135,15 @@ impl Survey {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (files, known)
         });
-        let (files, known) = (files?, known?);
+        let (mut files, known) = (files?, known?);
+        // Keyed here rather than while listing: the listing thread is as long as the
+        // state's, and these are what the record and every seed's check compare.
+        for file in &mut files {
+            if let Ok(metadata) = &file.metadata {
+                file.stat_key = stat_key(metadata, &rules);
+                file.changed = changed_at(metadata);
+            }
+        }
         tracing::debug!(
             "{} seed files listed, {} articles loaded from the state",
             files.len(),
@@ -147,7 +152,7 @@ impl Survey {
         Ok(Survey {
             files,
             known,
-            rules: rules_fingerprint(config),
+            rules,
             listed_from,
         })
     }
@@ -157,28 +162,20 @@ impl Survey {
     /// since. `None` where files have no stat keys (then nothing can be said
     /// without reading them).
     pub fn seeds_print(&self) -> Option<StatPrint> {
-        let mut buffer = [0u8; 160];
-        let mut keys = Vec::with_capacity(self.files.len());
         let mut newest_change = 0;
         for file in &self.files {
-            let key = match &file.metadata {
-                Ok(metadata) => {
-                    newest_change = newest_change.max(changed_at(metadata));
-                    stat_key(metadata, &self.rules, &mut buffer).to_string()
-                }
-                Err(e) => format!("unreadable: {}", e.kind()),
-            };
-            if key.is_empty() {
+            // An unreadable seed has no key either, but it is a seed problem, and a
+            // build with problems is never recorded.
+            if file.metadata.is_ok() && file.stat_key.is_empty() {
                 return None;
             }
-            keys.push(key);
+            newest_change = newest_change.max(file.changed);
         }
         let fingerprint = crate::output::fingerprint(
             std::iter::once(self.rules.as_bytes()).chain(
                 self.files
                     .iter()
-                    .zip(&keys)
-                    .flat_map(|(file, key)| [file.name.as_bytes(), key.as_bytes()]),
+                    .flat_map(|file| [file.name.as_bytes(), file.stat_key.as_bytes()]),
             ),
         );
         Some(StatPrint {
@@ -309,7 +306,7 @@ pub fn collect(
                 Err(problem) => {
                     catalog.problems.push(problem);
                     if let Some(old) = stored.filter(|s| s.removed.is_none())
-                        && let Some(head) = stored_head(old)
+                        && let Some(head) = old.head.clone()
                     {
                         let published = head.published(tz, hour);
                         catalog
@@ -422,6 +419,10 @@ struct SeedFile {
     /// that runs while the state loads, and a plain file's metadata is read relative
     /// to the open folder without resolving the whole path again.
     metadata: std::io::Result<std::fs::Metadata>,
+    /// See [`stat_key`]; empty when there is none.
+    stat_key: String,
+    /// See [`changed_at`]; 0 when the metadata could not be read.
+    changed: i128,
 }
 
 /// Every non-hidden `*.txt` entry of the seeds folder with its metadata, sorted by
@@ -448,6 +449,8 @@ fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError> {
                 name,
                 path,
                 metadata,
+                stat_key: String::new(),
+                changed: 0,
             });
         } else {
             tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
@@ -502,11 +505,10 @@ fn read_candidate(
             "split the article, or raise `seed.max_seed_bytes` in config.toml",
         ));
     }
-    let mut key_buffer = [0u8; 160];
     // A seed changed within a clock tick of its `stat` could change again with the
     // same stamps: it gets no key (so the next build reads it) until it settles.
-    let stat_key = if is_settled(changed_at(metadata), listed_from) {
-        stat_key(metadata, rules, &mut key_buffer)
+    let stat_key = if is_settled(file.changed, listed_from) {
+        file.stat_key.as_str()
     } else {
         ""
     };
@@ -515,7 +517,7 @@ fn read_candidate(
         .filter(|s| s.removed.is_none() && s.source_file == name);
     // Unchanged size, inode and times: the stored article is what parsing would give.
     if let Some(stored) = live.filter(|s| !s.stat_key.is_empty() && s.stat_key == stat_key)
-        && let Some(head) = stored_head(stored)
+        && let Some(head) = stored.head.clone()
     {
         return Ok(Candidate {
             name: name.to_string(),
@@ -537,7 +539,7 @@ fn read_candidate(
     let hash = crate::output::fingerprint([rules.as_bytes(), &bytes[..]]);
     let result = match live
         .filter(|s| s.content_hash == hash)
-        .and_then(stored_head)
+        .and_then(|s| s.head.clone())
     {
         Some(head) => Ok(Parsed::Stored(head)),
         None => parse_seed(name, &bytes, &config.seed, config.timezone)
@@ -553,40 +555,14 @@ fn read_candidate(
 }
 
 /// Identifies a version of a file, parsed under given rules, without reading it:
-/// the rules' fingerprint, then size, inode, and modification and change times in
-/// nanoseconds (a rewrite, a rename over it or a `touch` all change it). Written
-/// into `buffer`: most keys are only compared with the stored one, never kept.
-fn stat_key<'b>(metadata: &std::fs::Metadata, rules: &str, buffer: &'b mut [u8]) -> &'b str {
-    #[cfg(unix)]
-    {
-        use std::io::Write;
-        use std::os::unix::fs::MetadataExt;
-        let capacity = buffer.len();
-        let mut cursor = &mut buffer[..];
-        let fits = write!(
-            cursor,
-            "{}:{}:{}:{}.{}:{}.{}",
-            &rules[..16.min(rules.len())],
-            metadata.len(),
-            metadata.ino(),
-            metadata.mtime(),
-            metadata.mtime_nsec(),
-            metadata.ctime(),
-            metadata.ctime_nsec()
-        )
-        .is_ok();
-        let written = capacity - cursor.len();
-        // Only ASCII is written; a key that does not fit is no key ("read the seed").
-        match fits {
-            true => std::str::from_utf8(&buffer[..written]).unwrap_or(""),
-            false => "",
-        }
+/// the rules' fingerprint, then the [`file_version`]. Empty where there is no
+/// version (the seed is then always read).
+fn stat_key(metadata: &std::fs::Metadata, rules: &str) -> String {
+    let version = file_version(metadata);
+    if version.is_empty() {
+        return version;
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (metadata, rules, buffer);
-        ""
-    }
+    format!("{}:{version}", &rules[..16.min(rules.len())])
 }
 
 /// Bumped whenever what [`ArticleHead`] holds changes, so stored heads are rebuilt.

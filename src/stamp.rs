@@ -30,6 +30,31 @@ pub fn is_settled(changed: i128, now: std::time::SystemTime) -> bool {
     now - changed >= SETTLED.as_nanos() as i128
 }
 
+/// Identifies a version of a file without reading it: size, inode, and modification
+/// and change times in nanoseconds (a rewrite, a rename over it or a `touch` all
+/// change it). Empty where there are no inodes: then nothing can be said without
+/// reading the file.
+pub fn file_version(metadata: &std::fs::Metadata) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        format!(
+            "{}:{}:{}.{}:{}.{}",
+            metadata.len(),
+            metadata.ino(),
+            metadata.mtime(),
+            metadata.mtime_nsec(),
+            metadata.ctime(),
+            metadata.ctime_nsec()
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        String::new()
+    }
+}
+
 /// The later of the modification and change times, in nanoseconds since the epoch.
 pub fn changed_at(metadata: &std::fs::Metadata) -> i128 {
     #[cfg(unix)]
