@@ -216,8 +216,6 @@ pub fn collect(
     let tz = config.timezone;
     let hour = config.site.publish_hour;
     let now_ts = now.timestamp();
-    // Stored articles still published: when that is all of them, none was removed.
-    let mut still_published = 0;
     for group in groups {
         let mut candidates: Vec<Candidate> = group
             .iter()
@@ -225,7 +223,6 @@ pub fn collect(
             .collect();
         let id = candidates[0].id.clone();
         let stored = known.get(&id);
-        let published_before = catalog.entries.len() + catalog.scheduled.len();
         let owner_index = stored
             .filter(|s| s.removed.is_none())
             .and_then(|s| candidates.iter().position(|c| c.name == s.source_file))
@@ -239,91 +236,94 @@ pub fn collect(
                 "give this file a different id (the part of its name after `NNN_`); ids are permanent",
             ));
         }
-        'owner: {
-            match owner.result {
-                Ok(Parsed::Stored(head)) => {
-                    let Some(old) = stored else { break 'owner };
+        match owner.result {
+            Ok(Parsed::Stored(head)) => {
+                let Some(old) = stored else { continue };
+                let published = head.published(tz, hour);
+                if published.with_timezone(&Utc) > now {
+                    catalog.scheduled.push((id, published));
+                    continue;
+                }
+                catalog.changes.unchanged += 1;
+                if old.stat_key != owner.stat_key {
+                    let mut row = old.clone();
+                    row.stat_key = owner.stat_key.clone();
+                    catalog.state_updates.push(row);
+                }
+                catalog
+                    .entries
+                    .push(entry_from(head, None, old, published, tz));
+            }
+            Ok(Parsed::Fresh(fresh)) => {
+                let FreshArticle {
+                    article,
+                    head,
+                    article_json: json,
+                } = *fresh;
+                let published = article.published(tz, hour);
+                if published.with_timezone(&Utc) > now {
+                    catalog.scheduled.push((id, published));
+                    continue;
+                }
+                let mut row = StoredArticle {
+                    id: id.clone(),
+                    source_file: owner.name.clone(),
+                    content_hash: owner.hash.clone(),
+                    stat_key: owner.stat_key.clone(),
+                    head: Some(Arc::clone(&head)),
+                    article_json: None,
+                    first_seen: now_ts,
+                    modified: None,
+                    removed: None,
+                };
+                match stored {
+                    None => catalog.changes.new.push(id.clone()),
+                    Some(old) if old.removed.is_some() => {
+                        row.first_seen = old.first_seen;
+                        row.modified = Some(now_ts);
+                        catalog.changes.new.push(id.clone());
+                    }
+                    Some(old) => {
+                        row.first_seen = old.first_seen;
+                        row.modified = old.modified;
+                        if state.article_json(&id)?.as_deref() != Some(json.as_str()) {
+                            row.modified = Some(now_ts);
+                            catalog.changes.updated.push(id.clone());
+                        } else {
+                            catalog.changes.unchanged += 1;
+                        }
+                    }
+                }
+                let entry = entry_from(head, Some(Arc::new(article)), &row, published, tz);
+                row.article_json = Some(json);
+                catalog.state_updates.push(row);
+                catalog.entries.push(entry);
+            }
+            Err(problem) => {
+                catalog.problems.push(problem);
+                if let Some(old) = stored.filter(|s| s.removed.is_none())
+                    && let Some(head) = old.head.clone()
+                {
                     let published = head.published(tz, hour);
-                    if published.with_timezone(&Utc) > now {
-                        catalog.scheduled.push((id, published));
-                        break 'owner;
-                    }
-                    catalog.changes.unchanged += 1;
-                    if old.stat_key != owner.stat_key {
-                        let mut row = old.clone();
-                        row.stat_key = owner.stat_key.clone();
-                        catalog.state_updates.push(row);
-                    }
                     catalog
                         .entries
                         .push(entry_from(head, None, old, published, tz));
-                }
-                Ok(Parsed::Fresh(fresh)) => {
-                    let FreshArticle {
-                        article,
-                        head,
-                        article_json: json,
-                    } = *fresh;
-                    let published = article.published(tz, hour);
-                    if published.with_timezone(&Utc) > now {
-                        catalog.scheduled.push((id, published));
-                        break 'owner;
-                    }
-                    let mut row = StoredArticle {
-                        id: id.clone(),
-                        source_file: owner.name.clone(),
-                        content_hash: owner.hash.clone(),
-                        stat_key: owner.stat_key.clone(),
-                        head: Some(Arc::clone(&head)),
-                        article_json: None,
-                        first_seen: now_ts,
-                        modified: None,
-                        removed: None,
-                    };
-                    match stored {
-                        None => catalog.changes.new.push(id.clone()),
-                        Some(old) if old.removed.is_some() => {
-                            row.first_seen = old.first_seen;
-                            row.modified = Some(now_ts);
-                            catalog.changes.new.push(id.clone());
-                        }
-                        Some(old) => {
-                            row.first_seen = old.first_seen;
-                            row.modified = old.modified;
-                            if state.article_json(&id)?.as_deref() != Some(json.as_str()) {
-                                row.modified = Some(now_ts);
-                                catalog.changes.updated.push(id.clone());
-                            } else {
-                                catalog.changes.unchanged += 1;
-                            }
-                        }
-                    }
-                    let entry = entry_from(head, Some(Arc::new(article)), &row, published, tz);
-                    row.article_json = Some(json);
-                    catalog.state_updates.push(row);
-                    catalog.entries.push(entry);
-                }
-                Err(problem) => {
-                    catalog.problems.push(problem);
-                    if let Some(old) = stored.filter(|s| s.removed.is_none())
-                        && let Some(head) = old.head.clone()
-                    {
-                        let published = head.published(tz, hour);
-                        catalog
-                            .entries
-                            .push(entry_from(head, None, old, published, tz));
-                        catalog.changes.unchanged += 1;
-                    }
+                    catalog.changes.unchanged += 1;
                 }
             }
         }
-        let published_now = catalog.entries.len() + catalog.scheduled.len() > published_before;
-        if published_now && stored.is_some_and(|s| s.removed.is_none()) {
-            still_published += 1;
-        }
     }
 
+    // When every stored article that was live is still published (the usual case),
+    // none was removed: counting that is cheaper than a set of published ids.
     let live = known.values().filter(|s| s.removed.is_none()).count();
+    let still_published = catalog
+        .entries
+        .iter()
+        .map(|e| e.article.id.as_str())
+        .chain(catalog.scheduled.iter().map(|(id, _)| id.as_str()))
+        .filter(|id| known.get(*id).is_some_and(|s| s.removed.is_none()))
+        .count();
     if still_published < live {
         let published: std::collections::HashSet<&str> = catalog
             .entries
