@@ -250,6 +250,14 @@ pub fn delete_stale(
 mod tests {
     use super::*;
 
+    fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect()
+    }
+
     #[test]
     fn unchanged_files_are_not_rewritten_and_no_temp_files_remain() {
         let dir = tempfile::tempdir().unwrap();
@@ -258,12 +266,7 @@ mod tests {
         assert!(!write_if_changed(&path, b"one", false).unwrap());
         assert!(write_if_changed(&path, b"two", false).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("a"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, ["b.xml"]);
+        assert_eq!(names_in(&dir.path().join("a")), ["b.xml"]);
     }
 
     #[test]
@@ -276,12 +279,7 @@ mod tests {
         assert!(!write_new(&path, b"one", false).unwrap());
         assert!(write_new(&path, b"two", false).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("new"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, ["page.html"]);
+        assert_eq!(names_in(&dir.path().join("new")), ["page.html"]);
     }
 
     #[test]

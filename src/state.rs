@@ -476,7 +476,7 @@ impl State {
     }
 
     /// IMMEDIATE: takes the write lock up front. A deferred transaction that reads
-    /// (the previous fingerprints) before writing cannot wait for another writer:
+    /// before it writes (the v3 migration does) cannot wait for another writer:
     /// SQLite answers "database is locked" at once instead of using the timeout.
     fn write_transaction(&self) -> Result<rusqlite::Transaction<'_>, StateError> {
         rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
