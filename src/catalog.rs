@@ -14,9 +14,10 @@ use chrono_tz::Tz;
 
 use crate::article::{Article, ArticleHead, SHORT_SUMMARY_GRAPHEMES};
 use crate::config::Config;
-use crate::parallel::{drop_in_background, map_in_parallel};
+use crate::output::Fingerprinter;
+use crate::parallel::{drop_in_background, map_in_parallel, worker_count};
 use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
-use crate::stamp::{StatPrint, changed_at, file_version, is_settled};
+use crate::stamp::{FileVersion, changed_at, is_settled};
 use crate::state::{State, StateError, StoredArticle};
 
 #[derive(Debug, thiserror::Error)]
@@ -110,14 +111,130 @@ struct Candidate {
     stat_key: String,
 }
 
-/// The seeds folder listed (every seed `stat`ed) and the articles the state knows:
-/// what a build reads before it decides anything.
-pub struct Survey {
+/// The seeds folder listed, every seed `stat`ed and keyed under the parsing rules.
+pub struct SeedListing {
     files: Vec<SeedFile>,
-    known: HashMap<String, StoredArticle>,
     rules: String,
     /// The wall clock just before the seeds were `stat`ed.
     listed_from: std::time::SystemTime,
+}
+
+impl SeedListing {
+    /// Lists the seeds folder, `stat`ing its files on every core.
+    pub fn take(config: &Config) -> Result<SeedListing, CatalogError> {
+        let listed_from = std::time::SystemTime::now();
+        let files = list_seed_files(&config.paths.seeds, true)?;
+        Ok(SeedListing {
+            files,
+            rules: rules_fingerprint(config),
+            listed_from,
+        })
+    }
+
+    /// Gives every file its stat key, which reconciling compares with the state's.
+    fn keyed(mut self) -> SeedListing {
+        for file in &mut self.files {
+            if let (Some(version), true) = (file.version, file.stat_key.is_empty()) {
+                file.stat_key = stat_key(version, &self.rules);
+            }
+        }
+        self
+    }
+
+    /// Every seed's name and [`FileVersion`], by name. The version is `None` when
+    /// the seed has none, or changed within [`SETTLED`](crate::stamp::SETTLED) of
+    /// the listing (a change made right after could keep the same stamps): a build
+    /// that compares with this reads such a seed again.
+    pub fn manifest(&self) -> impl Iterator<Item = (&str, Option<FileVersion>)> {
+        self.files.iter().map(|f| {
+            let settled = is_settled(f.changed, self.listed_from);
+            (f.name.as_str(), f.version.filter(|_| settled))
+        })
+    }
+
+    /// The seeds whose name or version is not in `recorded` (a [`manifest`] of an
+    /// earlier listing, by name), and whether every seed of `recorded` is still
+    /// there.
+    ///
+    /// [`manifest`]: SeedListing::manifest
+    pub fn changed_since(&self, recorded: &[(String, Option<FileVersion>)]) -> (Vec<usize>, bool) {
+        let mut changed = Vec::new();
+        let mut recorded = recorded.iter().peekable();
+        let mut all_there = true;
+        for (index, file) in self.files.iter().enumerate() {
+            while let Some((name, _)) = recorded.next_if(|(name, _)| *name < file.name) {
+                tracing::debug!("{name}: gone since the last build");
+                all_there = false;
+            }
+            match recorded.next_if(|(name, _)| *name == file.name) {
+                Some((_, Some(version))) if file.version == Some(*version) => {}
+                _ => changed.push(index),
+            }
+        }
+        (changed, all_there && recorded.next().is_none())
+    }
+
+    /// A listing of only the files at `indexes` (of this listing), keyed.
+    pub fn subset(&self, indexes: &[usize]) -> SeedListing {
+        SeedListing {
+            files: indexes.iter().map(|&i| self.files[i].copy()).collect(),
+            rules: self.rules.clone(),
+            listed_from: self.listed_from,
+        }
+        .keyed()
+    }
+
+    /// The article ids of the files at `indexes`, or the name of one that has none.
+    pub fn ids(&self, indexes: &[usize]) -> Result<Vec<(String, String)>, String> {
+        indexes
+            .iter()
+            .map(|&i| {
+                let name = &self.files[i].name;
+                seed_id(name)
+                    .map(|id| (id, name.clone()))
+                    .map_err(|_| name.clone())
+            })
+            .collect()
+    }
+
+    /// The seeds folder under the parsing rules: the fingerprint of the
+    /// [`manifest`](SeedListing::manifest). Equal fingerprints of settled listings
+    /// mean that no seed was added, removed, renamed or written since. `None` where
+    /// files have no stat keys (then nothing can be said without reading them).
+    pub fn seeds_print(&self) -> Option<SeedsPrint> {
+        // An unreadable seed has no version either, but it is a seed problem, and a
+        // build with problems is never recorded.
+        if (self.files.iter()).any(|f| f.metadata.is_ok() && f.version.is_none()) {
+            return None;
+        }
+        let mut fingerprint = Fingerprinter::default();
+        fingerprint.add(self.rules.as_bytes());
+        let mut settled = true;
+        for (name, version) in self.manifest() {
+            settled &= version.is_some();
+            fingerprint.add(name.as_bytes());
+            fingerprint.add(&version.map_or([0; FileVersion::BYTES], FileVersion::to_bytes));
+        }
+        Some(SeedsPrint {
+            fingerprint: fingerprint.finish(),
+            settled,
+        })
+    }
+}
+
+/// See [`SeedListing::seeds_print`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedsPrint {
+    pub fingerprint: String,
+    /// No seed changed within [`SETTLED`](crate::stamp::SETTLED) of the listing.
+    pub settled: bool,
+}
+
+/// The seeds folder listed and the articles the state knows: what a build reads
+/// before it decides anything.
+pub struct Survey {
+    listing: SeedListing,
+    known: HashMap<String, StoredArticle>,
 }
 
 impl Survey {
@@ -125,63 +242,47 @@ impl Survey {
     /// things, so they overlap.
     pub fn take(config: &Config, state: &State) -> Result<Survey, CatalogError> {
         let dir = &config.paths.seeds;
-        let rules = rules_fingerprint(config);
         let listed_from = std::time::SystemTime::now();
         let (files, known) = std::thread::scope(|scope| {
-            let files = scope.spawn(|| list_seed_files(dir));
+            let files = scope.spawn(|| list_seed_files(dir, false));
             let known = state.articles();
             let files = files
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (files, known)
         });
-        let (mut files, known) = (files?, known?);
-        // Keyed here rather than while listing: the listing thread is as long as the
-        // state's, and these are what the record and every seed's check compare.
-        for file in &mut files {
-            if let Ok(metadata) = &file.metadata {
-                file.stat_key = stat_key(metadata, &rules);
-                file.changed = changed_at(metadata);
-            }
-        }
-        tracing::debug!(
-            "{} seed files listed, {} articles loaded from the state",
-            files.len(),
-            known.len()
-        );
-        Ok(Survey {
+        let (files, known) = (files?, known?);
+        let listing = SeedListing {
             files,
-            known,
-            rules,
+            rules: rules_fingerprint(config),
             listed_from,
-        })
+        };
+        Ok(Survey::of(listing, known))
     }
 
-    /// The seeds folder under the parsing rules: every seed's name and stat key.
-    /// Equal fingerprints mean that no seed was added, removed, renamed or written
-    /// since. `None` where files have no stat keys (then nothing can be said
-    /// without reading them).
-    pub fn seeds_print(&self) -> Option<StatPrint> {
-        let mut newest_change = 0;
-        for file in &self.files {
-            // An unreadable seed has no key either, but it is a seed problem, and a
-            // build with problems is never recorded.
-            if file.metadata.is_ok() && file.stat_key.is_empty() {
-                return None;
-            }
-            newest_change = newest_change.max(file.changed);
-        }
-        let fingerprint = crate::output::fingerprint(
-            std::iter::once(self.rules.as_bytes()).chain(
-                self.files
-                    .iter()
-                    .flat_map(|file| [file.name.as_bytes(), file.stat_key.as_bytes()]),
-            ),
+    /// `listing` with the state's articles.
+    pub fn of_listing(listing: SeedListing, state: &State) -> Result<Survey, CatalogError> {
+        Ok(Survey::of(listing, state.articles()?))
+    }
+
+    /// `listing` with what the state knows of the articles it could hold: a build
+    /// that reconciles only some seeds passes only their articles.
+    pub fn of(listing: SeedListing, known: HashMap<String, StoredArticle>) -> Survey {
+        tracing::debug!(
+            "{} seed files listed, {} articles loaded from the state",
+            listing.files.len(),
+            known.len()
         );
-        Some(StatPrint {
-            fingerprint,
-            newest_change,
-        })
+        // Keyed here rather than while listing: the listing thread is as long as the
+        // state's.
+        Survey {
+            listing: listing.keyed(),
+            known,
+        }
+    }
+
+    pub fn listing(&self) -> &SeedListing {
+        &self.listing
     }
 }
 
@@ -194,10 +295,13 @@ pub fn collect(
     now: DateTime<Utc>,
 ) -> Result<Catalog, CatalogError> {
     let Survey {
-        files,
+        listing:
+            SeedListing {
+                files,
+                rules,
+                listed_from,
+            },
         known,
-        rules,
-        listed_from,
     } = survey;
     let mut catalog = Catalog::default();
     let candidates = map_in_parallel(&files, |file| {
@@ -412,6 +516,7 @@ fn entry_from(
 }
 
 /// One entry of the seeds folder.
+#[derive(Debug)]
 struct SeedFile {
     name: String,
     path: PathBuf,
@@ -419,46 +524,84 @@ struct SeedFile {
     /// that runs while the state loads, and a plain file's metadata is read relative
     /// to the open folder without resolving the whole path again.
     metadata: std::io::Result<std::fs::Metadata>,
-    /// See [`stat_key`]; empty when there is none.
+    version: Option<FileVersion>,
+    /// See [`stat_key`]; empty when there is none, or until the listing is keyed.
     stat_key: String,
     /// See [`changed_at`]; 0 when the metadata could not be read.
     changed: i128,
 }
 
+impl SeedFile {
+    fn copy(&self) -> SeedFile {
+        SeedFile {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            metadata: match &self.metadata {
+                Ok(metadata) => Ok(metadata.clone()),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            },
+            version: self.version,
+            stat_key: self.stat_key.clone(),
+            changed: self.changed,
+        }
+    }
+}
+
 /// Every non-hidden `*.txt` entry of the seeds folder with its metadata, sorted by
 /// name. Entries whose names are not UTF-8 are returned with a lossy name so they
-/// get reported.
-fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError> {
+/// get reported. `on_every_core`: `stat` them on every core (when nothing else
+/// runs beside the listing: a `stat` costs microseconds, and there are thousands).
+fn list_seed_files(dir: &Path, on_every_core: bool) -> Result<Vec<SeedFile>, CatalogError> {
     let wrap = |source| CatalogError::Seeds {
         path: dir.to_path_buf(),
         source,
     };
-    let mut files = Vec::new();
+    let mut seeds = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(wrap)? {
         let entry = entry.map_err(wrap)?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if is_seed_name(&name) {
-            let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
-            let path = entry.path();
-            let metadata = if is_link {
-                std::fs::metadata(&path)
-            } else {
-                entry.metadata()
-            };
-            files.push(SeedFile {
-                name,
-                path,
-                metadata,
-                stat_key: String::new(),
-                changed: 0,
-            });
+            seeds.push((name, entry));
         } else {
             tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
         }
     }
     // Names in a folder are unique, so an unstable sort gives the same order.
-    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(files)
+    seeds.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let seed_file = |(name, entry): &(String, std::fs::DirEntry)| {
+        let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
+        let path = entry.path();
+        let metadata = if is_link {
+            std::fs::metadata(&path)
+        } else {
+            entry.metadata()
+        };
+        let (version, changed) = match &metadata {
+            Ok(metadata) => (FileVersion::of(metadata), changed_at(metadata)),
+            Err(_) => (None, 0),
+        };
+        SeedFile {
+            name: name.clone(),
+            path,
+            metadata,
+            version,
+            stat_key: String::new(),
+            changed,
+        }
+    };
+    if !on_every_core {
+        return Ok(seeds.iter().map(seed_file).collect());
+    }
+    // In one run of files per core: a `stat` is too short to hand out one by one.
+    let chunks: Vec<&[(String, std::fs::DirEntry)]> = seeds
+        .chunks(seeds.len().div_ceil(worker_count()).max(1))
+        .collect();
+    Ok(map_in_parallel(&chunks, |chunk| {
+        chunk.iter().map(seed_file).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect())
 }
 
 fn read_candidate(
@@ -555,13 +698,8 @@ fn read_candidate(
 }
 
 /// Identifies a version of a file, parsed under given rules, without reading it:
-/// the rules' fingerprint, then the [`file_version`]. Empty where there is no
-/// version (the seed is then always read).
-fn stat_key(metadata: &std::fs::Metadata, rules: &str) -> String {
-    let version = file_version(metadata);
-    if version.is_empty() {
-        return version;
-    }
+/// the rules' fingerprint, then the [`file_version`](crate::stamp::file_version).
+fn stat_key(version: FileVersion, rules: &str) -> String {
     format!("{}:{version}", &rules[..16.min(rules.len())])
 }
 

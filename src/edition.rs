@@ -147,6 +147,19 @@ pub fn assign_editions(
     frozen: &[FrozenEdition],
     schedule: &Schedule,
 ) -> BTreeMap<Week, Edition> {
+    let dated = entries
+        .iter()
+        .map(|e| (e.article.id.as_str(), e.published, e.first_seen));
+    assign_dated(dated, frozen, schedule)
+}
+
+/// [`assign_editions`] of articles given as `(id, published, first_seen)`, newest
+/// first: what deciding an article's edition takes.
+pub fn assign_dated<'a>(
+    entries: impl IntoIterator<Item = (&'a str, DateTime<Tz>, DateTime<Utc>)>,
+    frozen: &[FrozenEdition],
+    schedule: &Schedule,
+) -> BTreeMap<Week, Edition> {
     let mut editions: BTreeMap<Week, Edition> = BTreeMap::new();
     let mut placed: HashMap<&str, Week> = HashMap::new();
     let mut sent: Vec<(DateTime<Utc>, Week)> = Vec::new();
@@ -172,20 +185,20 @@ pub fn assign_editions(
         }
     }
     sent.sort();
-    for (index, entry) in entries.iter().enumerate() {
-        let own = Week::of_instant(entry.published);
-        let week = match placed.get(entry.article.id.as_str()) {
+    for (index, (id, published, first_seen)) in entries.into_iter().enumerate() {
+        let own = Week::of_instant(published);
+        let week = match placed.get(id) {
             Some(week) => *week,
             None => {
                 // The latest sending that happened before Herald saw this article.
                 let before: Option<Week> = sent
                     .iter()
-                    .filter(|(at, _)| *at < entry.first_seen)
+                    .filter(|(at, _)| *at < first_seen)
                     .map(|(_, w)| *w)
                     .max();
                 match before {
                     Some(last_sent) if own <= last_sent => {
-                        last_sent.next().max(schedule.open_at(entry.first_seen))
+                        last_sent.next().max(schedule.open_at(first_seen))
                     }
                     _ => own,
                 }

@@ -20,13 +20,28 @@ pub struct WriteError {
 /// SHA-256 (hex) over `parts`, each length-prefixed so that ("ab","c") and
 /// ("a","bc") differ.
 pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
+    let mut fingerprint = Fingerprinter::default();
     for part in parts {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part);
+        fingerprint.add(part);
     }
-    to_hex(&hasher.finalize())
+    fingerprint.finish()
+}
+
+/// [`fingerprint`] taking its parts one by one.
+#[derive(Default)]
+pub struct Fingerprinter(sha2::Sha256);
+
+impl Fingerprinter {
+    pub fn add(&mut self, part: &[u8]) {
+        use sha2::Digest;
+        self.0.update((part.len() as u64).to_le_bytes());
+        self.0.update(part);
+    }
+
+    pub fn finish(self) -> String {
+        use sha2::Digest;
+        to_hex(&self.0.finalize())
+    }
 }
 
 /// Lower-case hexadecimal.

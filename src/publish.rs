@@ -8,8 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::article::Article;
-use crate::build_memo::{BuildMemo, MemoSummary, inputs_fingerprint, outputs_print};
-use crate::catalog::{Catalog, CatalogError, Changes, Entry, Survey, collect};
+use crate::build_memo::{
+    BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry, outputs_print, settings_fingerprint,
+};
+use crate::catalog::{
+    Catalog, CatalogError, Changes, Entry, SeedListing, SeedsPrint, Survey, collect,
+};
 use crate::config::{Config, DigestContent};
 use crate::digest::{
     Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
@@ -19,7 +23,8 @@ use crate::edition::{Edition, Schedule, Week, assign_editions};
 use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
 use crate::message::{Envelope, MessageError, compose, deterministic_message_id, parse_mailbox};
 use crate::output::{
-    WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs, write_if_changed, write_new,
+    Fingerprinter, WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs,
+    write_if_changed, write_new,
 };
 use crate::parallel::{drop_in_background, map_in_parallel};
 use crate::seed::SeedError;
@@ -28,9 +33,11 @@ use crate::site::{
     archive_years, article_page_path, listed_article, prepare_one, render_archive_page,
     render_article_page, render_index,
 };
-use crate::stamp::StatPrint;
+use crate::stamp::FileVersion;
 use crate::state::{BodyReader, State, StateError};
 use crate::templates::{TemplateError, Templates};
+
+mod incremental;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -122,17 +129,7 @@ impl Prepared {
         let meta = SiteMeta::new(config, column_intro.as_deref());
         let schedule = schedule(config);
         let editions = assign_editions(&catalog.entries, &state.frozen_editions()?, &schedule);
-        let settings = format!(
-            "{}\0{:?}\0{}",
-            serde_json::to_string(&meta).unwrap_or_default(),
-            config.newsletter,
-            config.site.feed_items
-        );
-        let site_fingerprint = fingerprint([
-            env!("CARGO_PKG_VERSION").as_bytes(),
-            templates.fingerprint().as_bytes(),
-            settings.as_bytes(),
-        ]);
+        let site_fingerprint = site_fingerprint(config, &templates, &meta);
         Ok(Prepared {
             catalog,
             meta,
@@ -160,17 +157,22 @@ impl Prepared {
         self.prepare(index, Body::Render)
     }
 
-    /// What entry `index`'s page is rendered from.
-    fn article_fingerprint(&self, index: usize) -> String {
-        let entry = &self.catalog.entries[index];
-        // The site timezone is part of `source_hash` (parsing rules), so instants
-        // say all the dates do.
-        fingerprint([
-            self.site_fingerprint.as_bytes(),
-            entry.source_hash.as_bytes(),
-            &entry.published.timestamp().to_le_bytes(),
-            &entry.updated.timestamp().to_le_bytes(),
-        ])
+    /// The line of the newsletter index for `edition`, whose lead is in the catalog.
+    fn edition_listing(
+        &self,
+        config: &Config,
+        edition: &Edition,
+    ) -> Result<EditionListing, BuildError> {
+        let lead = edition
+            .articles
+            .first()
+            .map(|&i| listed_article(&self.meta, &self.catalog.entries[i]));
+        let view = edition_view(&self.meta, edition.week, edition.articles.len());
+        let subject = render_subject(config, &self.meta, &view, lead.as_ref(), &self.templates)?;
+        Ok(EditionListing {
+            edition: view,
+            subject,
+        })
     }
 
     /// The articles of one edition, newest first (empty for a week with none), with
@@ -222,10 +224,84 @@ impl Prepared {
 
     /// Editions with a web page: sent, or due and not empty.
     fn published_editions(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Edition> {
-        self.editions.values().filter(move |e| {
-            !e.articles.is_empty() && (e.frozen_at.is_some() || self.schedule.due(e.week) <= now)
-        })
+        self.editions
+            .values()
+            .filter(move |e| has_web_page(e, &self.schedule, now))
     }
+}
+
+/// Whether `edition` has a web page at `now`: sent, or due and not empty.
+fn has_web_page(edition: &Edition, schedule: &Schedule, now: DateTime<Utc>) -> bool {
+    !edition.articles.is_empty()
+        && (edition.frozen_at.is_some() || schedule.due(edition.week) <= now)
+}
+
+/// Everything every output depends on besides its own articles: Herald's version,
+/// the templates, the site values and the settings that shape pages, feeds and
+/// digests.
+fn site_fingerprint(config: &Config, templates: &Templates, meta: &SiteMeta) -> String {
+    let settings = format!(
+        "{}\0{:?}\0{}",
+        serde_json::to_string(meta).unwrap_or_default(),
+        config.newsletter,
+        config.site.feed_items
+    );
+    fingerprint([
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        templates.fingerprint().as_bytes(),
+        settings.as_bytes(),
+    ])
+}
+
+/// What an article's page is rendered from: `site` ([`site_fingerprint`]), its
+/// source and its times.
+fn article_fingerprint(site: &str, source_hash: &str, published: i64, updated: i64) -> String {
+    // The site timezone is part of `source_hash` (parsing rules), so instants say
+    // all the dates do.
+    fingerprint([
+        site.as_bytes(),
+        source_hash.as_bytes(),
+        &published.to_le_bytes(),
+        &updated.to_le_bytes(),
+    ])
+}
+
+/// What a year's archive page is rendered from: its articles' pages (newest first)
+/// and the list of years (`years_key`) it links to.
+fn year_fingerprint<'a>(
+    site: &str,
+    path: &str,
+    years_key: &str,
+    pages: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut fingerprint = Fingerprinter::default();
+    for part in [site, path, years_key] {
+        fingerprint.add(part.as_bytes());
+    }
+    for page in pages {
+        fingerprint.add(page.as_bytes());
+    }
+    fingerprint.finish()
+}
+
+/// The `years_key` of [`year_fingerprint`].
+fn years_key(years: &[ArchiveYear]) -> String {
+    years.iter().map(|y| format!("{} ", y.year)).collect()
+}
+
+/// What an edition's web page is rendered from: its articles' pages.
+fn edition_fingerprint<'a>(site: &str, week: Week, pages: impl Iterator<Item = &'a str>) -> String {
+    let mut fingerprint = Fingerprinter::default();
+    fingerprint.add(site.as_bytes());
+    fingerprint.add(week.to_string().as_bytes());
+    for page in pages {
+        fingerprint.add(page.as_bytes());
+    }
+    fingerprint.finish()
+}
+
+fn edition_page_path(week: Week) -> String {
+    format!("{NEWSLETTER_DIR}/{week}.html")
 }
 
 /// The templates (overrides from `paths.templates`) with the newsletter subject.
@@ -378,19 +454,28 @@ enum StalePage {
     },
 }
 
-/// Renders every output into `sink`: article pages and edition pages only when
-/// what they are made from changed, the index, feeds and archive index always (they
-/// are written only if their bytes changed).
-fn render_outputs(
+/// What a build renders: the pages whose inputs changed, and what the outputs
+/// rendered on every build list.
+struct Plan {
+    stale: Vec<Stale>,
+    years: Vec<ArchiveYear>,
+    /// The newsletter index's lines, newest edition first.
+    listings: Vec<EditionListing>,
+}
+
+/// Fingerprints every page of the catalog and claims it in `sink`: what is not
+/// current is planned for rendering. Also returns each entry's article-page
+/// fingerprint (in catalog order).
+fn plan_all(
     config: &Config,
     prepared: &Prepared,
     sink: &mut Sink,
     now: DateTime<Utc>,
-) -> Result<(), BuildError> {
+) -> Result<(Plan, Vec<String>), BuildError> {
     let Prepared {
         catalog,
         meta,
-        templates,
+        site_fingerprint: site,
         ..
     } = prepared;
     let mut fingerprints = Vec::with_capacity(catalog.entries.len());
@@ -407,25 +492,22 @@ fn render_outputs(
     };
     for (index, entry) in catalog.entries.iter().enumerate() {
         let path = article_page_path(&entry.article.id);
-        let fp = prepared.article_fingerprint(index);
+        let fp = article_fingerprint(
+            site,
+            &entry.source_hash,
+            entry.published.timestamp(),
+            entry.updated.timestamp(),
+        );
         check(sink, StalePage::Article { index }, path, fp.clone());
         fingerprints.push(fp);
     }
     let (years, year_ranges): (Vec<ArchiveYear>, Vec<_>) =
         archive_years(meta, &catalog.entries).into_iter().unzip();
-    // A year page shows its articles and the list of years.
-    let years_key: String = years.iter().map(|y| format!("{} ", y.year)).collect();
+    let years_key = years_key(&years);
     for (year, entries) in years.iter().zip(year_ranges) {
         let path = archive_page_path(year.year);
-        let fp = fingerprint(
-            [
-                prepared.site_fingerprint.as_bytes(),
-                path.as_bytes(),
-                years_key.as_bytes(),
-            ]
-            .into_iter()
-            .chain(fingerprints[entries.clone()].iter().map(String::as_bytes)),
-        );
+        let pages = fingerprints[entries.clone()].iter().map(String::as_str);
+        let fp = year_fingerprint(site, &path, &years_key, pages);
         let page = StalePage::Year {
             year: year.year,
             entries,
@@ -434,32 +516,46 @@ fn render_outputs(
     }
     let mut listings = Vec::new();
     for edition in prepared.published_editions(now) {
-        let path = format!("{NEWSLETTER_DIR}/{}.html", edition.week);
-        let week = edition.week.to_string();
-        let fp = fingerprint(
-            [prepared.site_fingerprint.as_bytes(), week.as_bytes()]
-                .into_iter()
-                .chain(edition.articles.iter().map(|&i| fingerprints[i].as_bytes())),
-        );
-        let lead = edition
-            .articles
-            .first()
-            .map(|&i| listed_article(meta, &catalog.entries[i]));
-        let view = edition_view(meta, edition.week, edition.articles.len());
-        let subject = render_subject(config, meta, &view, lead.as_ref(), templates)?;
+        let pages = edition.articles.iter().map(|&i| fingerprints[i].as_str());
+        let fp = edition_fingerprint(site, edition.week, pages);
+        let path = edition_page_path(edition.week);
         check(sink, StalePage::Edition { week: edition.week }, path, fp);
-        listings.push(EditionListing {
-            edition: view,
-            subject,
-        });
+        listings.push(prepared.edition_listing(config, edition)?);
     }
     listings.reverse();
+    let plan = Plan {
+        stale,
+        years,
+        listings,
+    };
+    Ok((plan, fingerprints))
+}
 
+/// Renders the stale pages of `plan` and the outputs rendered on every build (the
+/// index, feeds and newsletter index: written only if their bytes changed) into
+/// `sink`.
+fn render_outputs(
+    config: &Config,
+    prepared: &Prepared,
+    sink: &mut Sink,
+    plan: &Plan,
+) -> Result<(), BuildError> {
+    let Prepared {
+        catalog,
+        meta,
+        templates,
+        ..
+    } = prepared;
+    let Plan {
+        stale,
+        years,
+        listings,
+    } = plan;
     // Pages are independent: render and write them on every core, then record
     // them in the sink in order. Each worker writes as it goes, so memory holds one
     // page per worker, not all of them.
     let root = sink.root.clone();
-    let written = map_in_parallel(&stale, |stale| {
+    let written = map_in_parallel(stale, |stale| {
         let html = match &stale.page {
             StalePage::Article { index } => {
                 render_article_page(meta, &prepared.article(*index)?, templates)?
@@ -468,7 +564,7 @@ fn render_outputs(
                 meta,
                 *year,
                 &catalog.entries[entries.clone()],
-                &years,
+                years,
                 templates,
             )?,
             StalePage::Edition { week } => prepared.edition_page(config, *week)?,
@@ -491,7 +587,7 @@ fn render_outputs(
         render_index(
             meta,
             &catalog.entries[..catalog.entries.len().min(config.site.index_items)],
-            &years,
+            years,
             templates,
         )?
         .as_bytes(),
@@ -506,7 +602,7 @@ fn render_outputs(
     drop(newest);
     sink.put(
         NEWSLETTER_INDEX,
-        render_archive_index(meta, &listings, templates)?.as_bytes(),
+        render_archive_index(meta, listings, templates)?.as_bytes(),
         true,
     )?;
     Ok(())
@@ -540,25 +636,54 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     let started = std::time::Instant::now();
     let mut state = State::open(&config.paths.state)?;
     let templates = load_templates(config)?;
-    let survey = Survey::take(config, &state)?;
     let root = &config.paths.output;
-    let inputs = BuildInputs::of(config, &templates, &survey, &state)?;
+    let settings = settings_fingerprint(config, &templates, &state.frozen_editions()?);
     let memo = state.build_memo()?;
-    if let (Some(memo), Some(inputs)) = (memo.as_ref().and_then(BuildMemo::from_stored), &inputs) {
-        let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
-        if memo.holds(&inputs.fingerprint, &outputs.fingerprint, now) {
-            tracing::debug!(
-                "nothing changed since the last build: outputs are current ({:?})",
-                started.elapsed()
-            );
-            drop_in_background(survey);
-            return Ok(memo_report(&memo, config, templates.overridden().to_vec()));
-        }
-    }
-    if memo.is_some() {
+    let applying = (memo.as_ref().and_then(BuildMemo::from_stored))
+        .filter(|memo| memo.applies(&settings, now));
+    if memo.is_some() && applying.is_none() {
         // From here on outputs change: the record no longer describes them.
         state.save_build_memo(None)?;
     }
+    let (templates, survey) = match applying {
+        None => (templates, Survey::take(config, &state)?),
+        Some(memo) => {
+            // Read while the seeds are listed: the listing waits on the file system.
+            let read_snapshot = state.build_snapshot_reader()?;
+            let (listing, snapshot) = std::thread::scope(|scope| {
+                let snapshot = scope
+                    .spawn(|| read_snapshot().and_then(|bytes| CatalogSnapshot::decode(&bytes)));
+                let listing = SeedListing::take(config);
+                let snapshot = snapshot.join().ok().flatten();
+                (listing, snapshot)
+            });
+            let listing = listing?;
+            let seeds = listing.seeds_print().filter(|seeds| seeds.settled);
+            let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
+            if seeds.is_some_and(|seeds| memo.holds(&seeds.fingerprint, &outputs.fingerprint)) {
+                tracing::debug!(
+                    "nothing changed since the last build: outputs are current ({:?})",
+                    started.elapsed()
+                );
+                drop_in_background(listing);
+                return Ok(memo_report(&memo, config, templates.overridden().to_vec()));
+            }
+            state.save_build_memo(None)?;
+            let changed = incremental::build_changed(
+                config, &mut state, templates, &listing, &memo, snapshot, now,
+            )?;
+            match changed {
+                incremental::Outcome::Built(report) => {
+                    tracing::debug!("changed seeds built after {:?}", started.elapsed());
+                    return Ok(report);
+                }
+                incremental::Outcome::Declined(templates) => {
+                    (*templates, Survey::of_listing(listing, &state)?)
+                }
+            }
+        }
+    };
+    let inputs = BuildInputs::of(settings, survey.listing());
     let mut prepared = Prepared::from_survey(config, &state, templates, survey, now)?;
     tracing::debug!(
         "catalog of {} articles ready after {:?}",
@@ -579,22 +704,48 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     let saving = &mut state;
     let (rendered, saved) = std::thread::scope(|scope| {
         let saver = scope.spawn(move || saving.save_articles(&rows));
-        let rendered = render_outputs(config, &prepared, &mut sink, now);
+        let rendered = plan_all(config, &prepared, &mut sink, now).and_then(|planned| {
+            render_outputs(config, &prepared, &mut sink, &planned.0)?;
+            Ok(planned)
+        });
         let saved = saver
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (rendered, saved)
     });
-    rendered?;
+    let (plan, fingerprints) = rendered?;
     saved?;
     tracing::debug!("outputs rendered after {:?}", started.elapsed());
     sink.summary.deleted = delete_stale(root, &sink.unclaimed, "html")?;
     if !sink.changed.is_empty() || !sink.previous.is_empty() {
         state.save_outputs(&sink.changed, sink.previous.keys().map(String::as_str))?;
     }
-    if let Some(memo) = inputs.and_then(|inputs| inputs.record(&prepared, &sink.summary, root, now))
-    {
-        state.save_build_memo(Some(&memo.to_stored()))?;
+    if let Some(mut inputs) = inputs.filter(|_| prepared.catalog.problems.is_empty()) {
+        let catalog = &prepared.catalog;
+        let summary = MemoSummary {
+            published: catalog.entries.len(),
+            scheduled: catalog
+                .scheduled
+                .iter()
+                .map(|(id, at)| (id.clone(), at.timestamp()))
+                .collect(),
+            files: sink.summary.written + sink.summary.unchanged,
+        };
+        let until = valid_until(
+            catalog.scheduled.iter().map(|(_, at)| at.timestamp()),
+            &prepared.editions,
+            &prepared.schedule,
+            now,
+        );
+        let entries = catalog.entries.iter().zip(&fingerprints);
+        let seeds = std::mem::take(&mut inputs.manifest);
+        let snapshot = || CatalogSnapshot {
+            site: prepared.site_fingerprint.clone(),
+            seeds,
+            entries: entries.map(|(e, page)| snapshot_entry(e, page)).collect(),
+            subjects: subjects(&plan.listings),
+        };
+        inputs.save_record(&state, summary, until, snapshot, root, now)?;
     }
     tracing::debug!("state saved after {:?}", started.elapsed());
     drop_in_background((sink.previous, sink.unclaimed));
@@ -614,84 +765,92 @@ const REWRITTEN: [&str; 5] = [INDEX_PAGE, RSS_FEED, ATOM_FEED, JSON_FEED, NEWSLE
 
 /// What a build compares with the last clean build's record ([`crate::build_memo`]).
 struct BuildInputs {
-    fingerprint: String,
-    seeds: StatPrint,
+    settings: String,
+    seeds: SeedsPrint,
+    /// Every seed's name and version, for the record's snapshot.
+    manifest: Vec<(String, Option<FileVersion>)>,
 }
 
 impl BuildInputs {
     /// `None` where seeds have no stat keys: such a build is never recorded.
-    fn of(
-        config: &Config,
-        templates: &Templates,
-        survey: &Survey,
-        state: &State,
-    ) -> Result<Option<BuildInputs>, BuildError> {
-        let Some(seeds) = survey.seeds_print() else {
-            return Ok(None);
-        };
-        let fingerprint = inputs_fingerprint(
-            config,
-            templates,
-            &seeds.fingerprint,
-            &state.frozen_editions()?,
-        );
-        Ok(Some(BuildInputs { fingerprint, seeds }))
-    }
-
-    /// The record of a build from these inputs that wrote everything, or `None`
-    /// when it may not be saved: the build had seed problems, or a stamp it would
-    /// cover is from this very clock tick (and could hide a change made right after).
-    fn record(
-        self,
-        prepared: &Prepared,
-        files: &WriteSummary,
-        root: &Path,
-        now: DateTime<Utc>,
-    ) -> Option<BuildMemo> {
-        if !prepared.catalog.problems.is_empty() {
-            return None;
-        }
-        let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
-        let wall_clock = std::time::SystemTime::now();
-        if !outputs.is_settled(wall_clock) || !self.seeds.is_settled(wall_clock) {
-            return None;
-        }
-        Some(BuildMemo {
-            inputs: self.fingerprint,
-            outputs: outputs.fingerprint,
-            valid_from: now,
-            valid_until: valid_until(prepared, now),
-            summary: MemoSummary {
-                published: prepared.catalog.entries.len(),
-                scheduled: prepared
-                    .catalog
-                    .scheduled
-                    .iter()
-                    .map(|(id, at)| (id.clone(), at.timestamp()))
-                    .collect(),
-                files: files.written + files.unchanged,
-            },
+    fn of(settings: String, listing: &SeedListing) -> Option<BuildInputs> {
+        let seeds = listing.seeds_print()?;
+        let manifest = listing
+            .manifest()
+            .map(|(name, version)| (name.to_string(), version))
+            .collect();
+        Some(BuildInputs {
+            settings,
+            seeds,
+            manifest,
         })
     }
+
+    /// Saves the record of a build from these inputs that wrote everything and had
+    /// no seed problems; as not settled if a stamp it covers is from this very clock
+    /// tick (and could hide a change made right after).
+    fn save_record(
+        self,
+        state: &State,
+        summary: MemoSummary,
+        valid_until: DateTime<Utc>,
+        snapshot: impl FnOnce() -> CatalogSnapshot,
+        root: &Path,
+        now: DateTime<Utc>,
+    ) -> Result<(), BuildError> {
+        let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
+        let settled = self.seeds.settled && outputs.is_settled(std::time::SystemTime::now());
+        let memo = BuildMemo {
+            settings: self.settings,
+            seeds: self.seeds.fingerprint,
+            outputs: outputs.fingerprint,
+            valid_from: now,
+            valid_until,
+            summary,
+            settled,
+        };
+        state.save_build_memo(Some((&memo.to_stored(), &snapshot().encode())))?;
+        Ok(())
+    }
+}
+
+/// What the record's snapshot keeps of `entry`, whose page has fingerprint `page`.
+fn snapshot_entry(entry: &Entry, page: &str) -> SnapshotEntry {
+    SnapshotEntry {
+        id: entry.article.id.clone(),
+        published: entry.published.timestamp(),
+        updated: entry.updated.timestamp(),
+        first_seen: entry.first_seen.timestamp(),
+        page: page.to_string(),
+        has_column_intro: entry.article.has_column_intro,
+    }
+}
+
+/// Each listed edition's week and subject, for the record's snapshot.
+fn subjects(listings: &[EditionListing]) -> Vec<(String, String)> {
+    listings
+        .iter()
+        .map(|l| (l.edition.key.clone(), l.subject.clone()))
+        .collect()
 }
 
 /// The output folders whose files a build lists (and deletes when stale).
 const OUTPUT_DIRS: [&str; 3] = [ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR];
 
 /// The first instant after `now` at which the clock alone changes the outputs: a
-/// scheduled article is published, or an edition with articles falls due (its web
-/// page appears).
-fn valid_until(prepared: &Prepared, now: DateTime<Utc>) -> DateTime<Utc> {
-    let scheduled = prepared
-        .catalog
-        .scheduled
-        .iter()
-        .map(|(_, at)| at.with_timezone(&Utc));
-    let editions = prepared
-        .editions
+/// scheduled article (publication times `scheduled`, Unix seconds) is published,
+/// or an edition with articles falls due (its web page appears).
+fn valid_until(
+    scheduled: impl Iterator<Item = i64>,
+    editions: &BTreeMap<Week, Edition>,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let scheduled = scheduled.filter_map(|at| Utc.timestamp_opt(at, 0).single());
+    let editions = editions
         .values()
         .filter(|e| !e.articles.is_empty() && e.frozen_at.is_none())
-        .map(|e| prepared.schedule.due(e.week));
+        .map(|e| schedule.due(e.week));
     scheduled
         .chain(editions)
         .filter(|at| *at > now)
@@ -710,14 +869,7 @@ fn memo_report(memo: &BuildMemo, config: &Config, template_overrides: Vec<String
         },
         published: summary.published,
         problems: Vec::new(),
-        scheduled: summary
-            .scheduled
-            .iter()
-            .filter_map(|(id, at)| {
-                let at = config.timezone.timestamp_opt(*at, 0).single()?;
-                Some((id.clone(), at))
-            })
-            .collect(),
+        scheduled: recorded_schedule(summary, config),
         files: WriteSummary {
             unchanged: summary.files,
             ..WriteSummary::default()
@@ -726,12 +878,25 @@ fn memo_report(memo: &BuildMemo, config: &Config, template_overrides: Vec<String
     }
 }
 
+/// The articles the recorded build held back, with their publication times.
+fn recorded_schedule(summary: &MemoSummary, config: &Config) -> Vec<(String, DateTime<Tz>)> {
+    summary
+        .scheduled
+        .iter()
+        .filter_map(|(id, at)| {
+            let at = config.timezone.timestamp_opt(*at, 0).single()?;
+            Some((id.clone(), at))
+        })
+        .collect()
+}
+
 /// Everything `build` checks, rendering every output, without writing anything.
 pub fn check(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let state = State::open_read_only(&config.paths.state)?;
     let prepared = Prepared::load(config, &state, now)?;
     let mut sink = Sink::dry_run();
-    render_outputs(config, &prepared, &mut sink, now)?;
+    let (plan, _) = plan_all(config, &prepared, &mut sink, now)?;
+    render_outputs(config, &prepared, &mut sink, &plan)?;
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, WriteSummary::default(), overrides))
 }

@@ -1,7 +1,7 @@
 //! [`Entry`]s → the static site (index and one page per article), plus the
 //! per-article view that the feeds and the newsletter reuse.
 
-use chrono::{Datelike, SecondsFormat};
+use chrono::{DateTime, Datelike, SecondsFormat};
 use chrono_tz::Tz;
 use serde::Serialize;
 use tera::Context;
@@ -224,9 +224,17 @@ pub fn archive_years(
     meta: &SiteMeta,
     entries: &[Entry],
 ) -> Vec<(ArchiveYear, std::ops::Range<usize>)> {
+    archive_years_of(meta, entries.iter().map(|e| e.published))
+}
+
+/// [`archive_years`] of articles given by their publication times, newest first.
+pub fn archive_years_of(
+    meta: &SiteMeta,
+    published: impl IntoIterator<Item = DateTime<Tz>>,
+) -> Vec<(ArchiveYear, std::ops::Range<usize>)> {
     let mut years: Vec<(ArchiveYear, std::ops::Range<usize>)> = Vec::new();
-    for (index, entry) in entries.iter().enumerate() {
-        let year = entry.published.year();
+    for (index, published) in published.into_iter().enumerate() {
+        let year = published.year();
         match years.last_mut() {
             Some((last, range)) if last.year == year => range.end = index + 1,
             _ => years.push((

@@ -35,23 +35,78 @@ pub fn is_settled(changed: i128, now: std::time::SystemTime) -> bool {
 /// change it). Empty where there are no inodes: then nothing can be said without
 /// reading the file.
 pub fn file_version(metadata: &std::fs::Metadata) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        format!(
-            "{}:{}:{}.{}:{}.{}",
-            metadata.len(),
-            metadata.ino(),
-            metadata.mtime(),
-            metadata.mtime_nsec(),
-            metadata.ctime(),
-            metadata.ctime_nsec()
-        )
+    FileVersion::of(metadata).map_or_else(String::new, |v| v.to_string())
+}
+
+/// [`file_version`] as numbers: compared and stored without formatting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileVersion {
+    size: u64,
+    inode: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl FileVersion {
+    /// `None` where there are no inodes.
+    pub fn of(metadata: &std::fs::Metadata) -> Option<FileVersion> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some(FileVersion {
+                size: metadata.len(),
+                inode: metadata.ino(),
+                modified: (metadata.mtime(), metadata.mtime_nsec()),
+                changed: (metadata.ctime(), metadata.ctime_nsec()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            None
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = metadata;
-        String::new()
+
+    pub const BYTES: usize = 48;
+
+    pub fn to_bytes(self) -> [u8; FileVersion::BYTES] {
+        let mut out = [0; FileVersion::BYTES];
+        let fields = [
+            self.size.to_le_bytes(),
+            self.inode.to_le_bytes(),
+            self.modified.0.to_le_bytes(),
+            self.modified.1.to_le_bytes(),
+            self.changed.0.to_le_bytes(),
+            self.changed.1.to_le_bytes(),
+        ];
+        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field);
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8; FileVersion::BYTES]) -> FileVersion {
+        let field = |i: usize| {
+            let mut eight = [0; 8];
+            eight.copy_from_slice(&bytes[8 * i..8 * i + 8]);
+            eight
+        };
+        FileVersion {
+            size: u64::from_le_bytes(field(0)),
+            inode: u64::from_le_bytes(field(1)),
+            modified: (i64::from_le_bytes(field(2)), i64::from_le_bytes(field(3))),
+            changed: (i64::from_le_bytes(field(4)), i64::from_le_bytes(field(5))),
+        }
+    }
+}
+
+impl std::fmt::Display for FileVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}.{}:{}.{}",
+            self.size, self.inode, self.modified.0, self.modified.1, self.changed.0, self.changed.1
+        )
     }
 }
 
@@ -88,5 +143,27 @@ mod tests {
         assert!(!print.is_settled(at));
         assert!(!print.is_settled(at + SETTLED / 2));
         assert!(print.is_settled(at + SETTLED));
+    }
+
+    #[test]
+    fn a_file_version_reads_back_from_its_bytes_and_prints_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "abc").unwrap();
+        let metadata = std::fs::metadata(&path).unwrap();
+        let version = FileVersion::of(&metadata).unwrap();
+        assert_eq!(FileVersion::from_bytes(&version.to_bytes()), version);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            file_version(&metadata),
+            format!(
+                "3:{}:{}.{}:{}.{}",
+                metadata.ino(),
+                metadata.mtime(),
+                metadata.mtime_nsec(),
+                metadata.ctime(),
+                metadata.ctime_nsec()
+            )
+        );
     }
 }

@@ -28,6 +28,13 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error(
+        "cannot write {path} (the last build's catalog, kept beside the state): {source}\n  hint: check that the state's folder is writable and the disk is not full"
+    )]
+    Snapshot {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
         "state file {path} was written by a newer Herald (schema {found}, this one knows {known}); upgrade Herald"
     )]
     TooNew {
@@ -64,27 +71,34 @@ CREATE TABLE IF NOT EXISTS editions (
     article_ids  TEXT NOT NULL,
     frozen_at    INTEGER NOT NULL
 );
--- The last clean build's record (see build_memo.rs): one row, or none.
-CREATE TABLE IF NOT EXISTS build_memo (
+-- The last clean build's record (see build_memo.rs): one row, or none. Its
+-- catalog snapshot (a megabyte) is a file beside the state, named by snapshot_id.
+DROP TABLE IF EXISTS build_memo;
+CREATE TABLE IF NOT EXISTS build_record (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
-    inputs       TEXT NOT NULL,
+    settings     TEXT NOT NULL,
+    seeds        TEXT NOT NULL,
     outputs      TEXT NOT NULL,
     valid_from   INTEGER NOT NULL,
     valid_until  INTEGER NOT NULL,
-    summary      TEXT NOT NULL
+    summary      TEXT NOT NULL,
+    settled      INTEGER NOT NULL,
+    snapshot_id  TEXT NOT NULL
 );
 ";
 
 /// The stored form of a [`BuildMemo`](crate::build_memo::BuildMemo).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMemo {
-    pub inputs: String,
+    pub settings: String,
+    pub seeds: String,
     pub outputs: String,
     /// Unix seconds.
     pub valid_from: i64,
     pub valid_until: i64,
     /// JSON.
     pub summary: String,
+    pub settled: bool,
 }
 
 /// An edition whose article list was fixed when its sending began.
@@ -319,6 +333,15 @@ impl State {
                 known: SCHEMA_VERSION,
             });
         }
+        // The build record is only a cache: one of another layout is dropped.
+        if (self.conn)
+            .prepare("SELECT settled, snapshot_id FROM build_record LIMIT 0")
+            .is_err()
+        {
+            (self.conn)
+                .execute_batch("DROP TABLE IF EXISTS build_record")
+                .map_err(|e| self.wrap(e))?;
+        }
         for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
             self.conn.execute_batch(schema).map_err(|e| self.wrap(e))?;
         }
@@ -487,16 +510,18 @@ impl State {
     pub fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
         self.conn
             .query_row(
-                "SELECT inputs, outputs, valid_from, valid_until, summary FROM build_memo
-                 WHERE id = 1",
+                "SELECT settings, seeds, outputs, valid_from, valid_until, summary, settled
+                 FROM build_record WHERE id = 1",
                 [],
                 |r| {
                     Ok(StoredMemo {
-                        inputs: r.get(0)?,
-                        outputs: r.get(1)?,
-                        valid_from: r.get(2)?,
-                        valid_until: r.get(3)?,
-                        summary: r.get(4)?,
+                        settings: r.get(0)?,
+                        seeds: r.get(1)?,
+                        outputs: r.get(2)?,
+                        valid_from: r.get(3)?,
+                        valid_until: r.get(4)?,
+                        summary: r.get(5)?,
+                        settled: r.get(6)?,
                     })
                 },
             )
@@ -504,18 +529,172 @@ impl State {
             .map_err(|e| self.wrap(e))
     }
 
-    /// Replaces the build record (`None`: forgets it).
-    pub fn save_build_memo(&self, memo: Option<&StoredMemo>) -> Result<(), StateError> {
+    /// Where the build record's catalog snapshot is kept: a file beside the state
+    /// (`herald.sqlite` → `herald.catalog`), because SQLite writes a blob of a
+    /// megabyte through its log and a checkpoint, several times slower than a file.
+    fn snapshot_path(&self) -> PathBuf {
+        self.path.with_extension("catalog")
+    }
+
+    /// The catalog snapshot saved with the build record (see
+    /// [`CatalogSnapshot`](crate::build_memo::CatalogSnapshot)), read by
+    /// `reader` (a thread may read it while the caller does something else).
+    /// `None` without a record, or when the file is not the one the record names
+    /// (a build that crashed between writing the two).
+    pub fn build_snapshot_reader(
+        &self,
+    ) -> Result<impl FnOnce() -> Option<Vec<u8>> + Send + 'static, StateError> {
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT snapshot_id FROM build_record WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.wrap(e))?;
+        let path = self.snapshot_path();
+        Ok(move || {
+            let id = id?;
+            let bytes = std::fs::read(path).ok()?;
+            let (len, rest) = bytes.split_at_checked(4)?;
+            let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
+            let (named, body) = rest.split_at_checked(len)?;
+            (named == id.as_bytes()).then(|| body.to_vec())
+        })
+    }
+
+    /// Replaces the build record and its catalog snapshot (`None`: forgets them).
+    pub fn save_build_memo(&self, memo: Option<(&StoredMemo, &[u8])>) -> Result<(), StateError> {
         let result = match memo {
-            Some(m) => self.conn.execute(
-                "INSERT OR REPLACE INTO build_memo
-                     (id, inputs, outputs, valid_from, valid_until, summary)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
-                params![m.inputs, m.outputs, m.valid_from, m.valid_until, m.summary],
-            ),
-            None => self.conn.execute("DELETE FROM build_memo", []),
+            Some((m, snapshot)) => {
+                let id = self.save_snapshot(snapshot)?;
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO build_record
+                     (id, settings, seeds, outputs, valid_from, valid_until, summary, settled,
+                      snapshot_id)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        m.settings,
+                        m.seeds,
+                        m.outputs,
+                        m.valid_from,
+                        m.valid_until,
+                        m.summary,
+                        m.settled,
+                        id
+                    ],
+                )
+            }
+            None => self.conn.execute("DELETE FROM build_record", []),
         };
         result.map(|_| ()).map_err(|e| self.wrap(e))
+    }
+
+    /// Replaces the snapshot file (atomically) with `snapshot` under a new random
+    /// id, and returns the id.
+    fn save_snapshot(&self, snapshot: &[u8]) -> Result<String, StateError> {
+        use std::io::Write;
+        let path = self.snapshot_path();
+        let wrap = |source| StateError::Snapshot {
+            path: path.clone(),
+            source,
+        };
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
+        let id = crate::output::to_hex(&random);
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(wrap)?;
+        temp.write_all(&(id.len() as u32).to_le_bytes())
+            .and_then(|()| temp.write_all(id.as_bytes()))
+            .and_then(|()| temp.write_all(snapshot))
+            .map_err(wrap)?;
+        temp.persist(&path).map_err(|e| wrap(e.error))?;
+        Ok(id)
+    }
+
+    /// The stored rows of the articles `ids` (those the state has).
+    pub fn articles_with_ids<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, StoredArticle>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, source_file, content_hash, stat_key, head_json,
+                     first_seen, modified, removed FROM articles WHERE id = ?1",
+            )
+            .map_err(|e| self.wrap(e))?;
+        let mut found = HashMap::new();
+        for id in ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(StoredArticle {
+                        id: r.get(0)?,
+                        source_file: r.get(1)?,
+                        content_hash: r.get(2)?,
+                        stat_key: r.get(3)?,
+                        head: serde_json::from_str::<ArticleHead>(r.get_ref(4)?.as_str()?)
+                            .ok()
+                            .map(Arc::new),
+                        article_json: None,
+                        first_seen: r.get(5)?,
+                        modified: r.get(6)?,
+                        removed: r.get(7)?,
+                    })
+                })
+                .optional()
+                .map_err(|e| self.wrap(e))?;
+            if let Some(row) = row {
+                found.insert(row.id.clone(), row);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The stored heads of the articles `ids` with their content hashes, by id
+    /// (those the state has a readable head of).
+    pub fn heads<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, (Arc<ArticleHead>, String)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT head_json, content_hash FROM articles WHERE id = ?1")
+            .map_err(|e| self.wrap(e))?;
+        let mut found = HashMap::new();
+        for id in ids {
+            let head = stmt
+                .query_row([id], |r| {
+                    let head = serde_json::from_str::<ArticleHead>(r.get_ref(0)?.as_str()?).ok();
+                    Ok(head.map(|head| (Arc::new(head), r.get::<_, String>(1))))
+                })
+                .optional()
+                .map_err(|e| self.wrap(e))?;
+            if let Some(Some((head, Ok(hash)))) = head {
+                found.insert(id.to_string(), (head, hash));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The recorded fingerprints of the outputs in `folder` (relative to the output
+    /// root), by path.
+    pub fn output_fingerprints_in(
+        &self,
+        folder: &str,
+    ) -> Result<HashMap<String, String>, StateError> {
+        // A range of the primary key: `folder/` up to `folder0` ('0' follows '/').
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, fingerprint FROM outputs WHERE path >= ?1 AND path < ?2")
+            .map_err(|e| self.wrap(e))?;
+        let rows = stmt
+            .query_map(params![format!("{folder}/"), format!("{folder}0")], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| self.wrap(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.wrap(e))
     }
 
     /// Every frozen edition, oldest week first.

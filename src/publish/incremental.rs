@@ -1,0 +1,518 @@
+//! The incremental build: the build record holds except that a few seeds were
+//! added or edited.
+//!
+//! Instead of loading and checking every article, the build reconciles only those
+//! seeds (with the same [`collect`] as a full build), works out from the record's
+//! [`CatalogSnapshot`] which other pages they change (their year's archive page,
+//! their edition's page, the index, feeds and newsletter index), fetches only the
+//! articles those pages show, and renders them with the same code as a full build.
+//! The pages are the ones a full build would write, byte for byte: the record proves
+//! every other output current.
+//!
+//! Whatever it is not sure of (a seed gone or renamed, a seed problem, an article
+//! held back, a new article that changes the site description, more than
+//! [`MAX_CHANGED`] seeds) it declines before writing anything, and the full build
+//! decides.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::{
+    BuildError, BuildInputs, BuildReport, NEWSLETTER_INDEX, OUTPUT_DIRS, Plan, Prepared, Sink,
+    Stale, StalePage, article_fingerprint, edition_fingerprint, edition_page_path, has_web_page,
+    recorded_schedule, render_outputs, schedule, site_fingerprint, snapshot_entry, subjects,
+    valid_until, year_fingerprint, years_key,
+};
+use crate::article::Article;
+use crate::build_memo::{BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry};
+use crate::catalog::{Catalog, Changes, Entry, SeedListing, Survey, collect};
+use crate::config::Config;
+use crate::digest::{EditionListing, NEWSLETTER_DIR, edition_view};
+use crate::edition::{Edition, assign_dated};
+use crate::output::{WriteSummary, delete_stale, scan_outputs};
+use crate::site::{
+    ARCHIVE_DIR, ARTICLES_DIR, SiteMeta, archive_page_path, archive_years_of, article_page_path,
+};
+use crate::state::State;
+use crate::templates::Templates;
+
+/// More changed seeds than this get a full build: reconciling them one by one
+/// would no longer be the cheaper way.
+pub const MAX_CHANGED: usize = 64;
+
+pub(super) enum Outcome {
+    Built(BuildReport),
+    /// Nothing was written; the templates are handed back for the full build.
+    Declined(Box<Templates>),
+}
+
+/// Builds what the seeds of `listing` that changed since `memo` (which holds but
+/// for them) change, or declines. `snapshot`: the record's.
+pub(super) fn build_changed(
+    config: &Config,
+    state: &mut State,
+    templates: Templates,
+    listing: &SeedListing,
+    memo: &BuildMemo,
+    snapshot: Option<CatalogSnapshot>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, BuildError> {
+    let Some(mut merged) =
+        reconcile_changed(config, state, &templates, listing, memo, snapshot, now)?
+    else {
+        return Ok(Outcome::Declined(Box::new(templates)));
+    };
+    let (prepared, plan, pages) = match plan_changed(config, state, templates, &merged, now)? {
+        Ok(planned) => planned,
+        Err(templates) => return Ok(Outcome::Declined(Box::new(templates))),
+    };
+    let root = &config.paths.output;
+    let mut sink = Sink::writer(root, HashMap::new(), HashSet::new());
+    render_outputs(config, &prepared, &mut sink, &plan)?;
+    let gone: HashSet<String> = pages.gone.iter().cloned().collect();
+    sink.summary.deleted = delete_stale(root, &gone, "html")?;
+    state.save_articles(&merged.catalog.state_updates)?;
+    state.save_outputs(&sink.changed, pages.gone.iter().map(String::as_str))?;
+
+    let files = memo.summary.files + pages.created - sink.summary.deleted;
+    let n = merged.entries.len();
+    if let Some(mut inputs) = BuildInputs::of(memo.settings.clone(), listing) {
+        let summary = MemoSummary {
+            published: n,
+            scheduled: memo.summary.scheduled.clone(),
+            files,
+        };
+        let scheduled = memo.summary.scheduled.iter().map(|(_, at)| *at);
+        let until = valid_until(scheduled, &pages.editions, &prepared.schedule, now);
+        let seeds = std::mem::take(&mut inputs.manifest);
+        let entries = std::mem::take(&mut merged.entries);
+        let snapshot = || CatalogSnapshot {
+            site: prepared.site_fingerprint.clone(),
+            seeds,
+            entries,
+            subjects: subjects(&plan.listings),
+        };
+        inputs.save_record(state, summary, until, snapshot, root, now)?;
+    }
+    let changes = &merged.catalog.changes;
+    let report = BuildReport {
+        changes: Changes {
+            new: changes.new.clone(),
+            updated: changes.updated.clone(),
+            unchanged: n - changes.new.len() - changes.updated.len(),
+            removed: Vec::new(),
+        },
+        published: n,
+        problems: Vec::new(),
+        scheduled: recorded_schedule(&memo.summary, config),
+        files: WriteSummary {
+            written: sink.summary.written,
+            unchanged: files - sink.summary.written,
+            deleted: sink.summary.deleted,
+        },
+        template_overrides: prepared.templates.overridden().to_vec(),
+    };
+    Ok(Outcome::Built(report))
+}
+
+/// The changed seeds reconciled, and the recorded catalog with them.
+struct Merged {
+    /// What [`collect`] made of the changed seeds alone.
+    catalog: Catalog,
+    /// Every published article, newest first.
+    entries: Vec<SnapshotEntry>,
+    /// Their publication instants.
+    published: Vec<DateTime<Tz>>,
+    /// The article-page fingerprints the recorded build had for the changed
+    /// articles it knew.
+    previous_pages: HashMap<String, String>,
+    meta: SiteMeta,
+    site: String,
+    snapshot_subjects: HashMap<String, String>,
+    /// The recorded fingerprints of the year and edition pages, by path.
+    archive: HashMap<String, String>,
+    newsletter: HashMap<String, String>,
+}
+
+/// True when the output folders hold exactly the pages the recorded build wrote
+/// (its `entries`' article pages, and the year and edition pages of `archive` and
+/// `newsletter`), as far as a full build would check: that each exists and no
+/// other page does. The outputs rendered on every build are rendered again anyway.
+/// Leftover temporary files are removed, as a full build does.
+fn outputs_as_recorded(
+    root: &std::path::Path,
+    entries: &[SnapshotEntry],
+    archive: &HashMap<String, String>,
+    newsletter: &HashMap<String, String>,
+) -> bool {
+    let listing = scan_outputs(root, &OUTPUT_DIRS);
+    let pages = (listing.files.iter())
+        .filter(|path| path.ends_with(".html") && *path != NEWSLETTER_INDEX)
+        .count();
+    let expected = entries.len() + archive.len() + newsletter.len();
+    let mut path = String::new();
+    pages == expected
+        && archive
+            .keys()
+            .chain(newsletter.keys())
+            .all(|p| listing.files.contains(p))
+        && entries.iter().all(|e| {
+            path.clear();
+            path.push_str(ARTICLES_DIR);
+            path.push('/');
+            path.push_str(&e.id);
+            path.push_str(".html");
+            listing.files.contains(&path)
+        })
+}
+
+fn declined(reason: &str) -> Result<Option<Merged>, BuildError> {
+    tracing::debug!("a full build is needed: {reason}");
+    Ok(None)
+}
+
+/// Reconciles the changed seeds and merges them into the recorded catalog; `None`
+/// when a full build must decide.
+fn reconcile_changed(
+    config: &Config,
+    state: &State,
+    templates: &Templates,
+    listing: &SeedListing,
+    memo: &BuildMemo,
+    snapshot: Option<CatalogSnapshot>,
+    now: DateTime<Utc>,
+) -> Result<Option<Merged>, BuildError> {
+    let Some(snapshot) = snapshot else {
+        return declined("the record has no catalog snapshot this version can read");
+    };
+    let (changed, all_there) = listing.changed_since(&snapshot.seeds);
+    if !all_there {
+        return declined("a seed was removed or renamed");
+    }
+    if changed.len() > MAX_CHANGED || listing.seeds_print().is_none() {
+        return declined("more than a few seeds changed (or one cannot be keyed)");
+    }
+    let root = &config.paths.output;
+    let archive = state.output_fingerprints_in(ARCHIVE_DIR)?;
+    let newsletter = state.output_fingerprints_in(NEWSLETTER_DIR)?;
+    if !outputs_as_recorded(root, &snapshot.entries, &archive, &newsletter) {
+        return declined("the output folder is not as the recorded build left it");
+    }
+    let Ok(ids) = listing.ids(&changed) else {
+        return declined("a changed seed has no id");
+    };
+    let recorded: HashMap<&str, &SnapshotEntry> = snapshot
+        .entries
+        .iter()
+        .map(|e| (e.id.as_str(), e))
+        .collect();
+    let mut seen = HashSet::new();
+    for (id, name) in &ids {
+        let held_back = memo.summary.scheduled.iter().any(|(s, _)| s == id);
+        // A recorded article comes from a recorded seed (a record is saved only when
+        // no two seeds share an id), and a seed's id is in its name: a new file
+        // with a recorded article's id is a second file for it.
+        let is_new_file = (snapshot.seeds)
+            .binary_search_by(|(recorded, _)| recorded.as_str().cmp(name))
+            .is_err();
+        let owned_elsewhere = is_new_file && recorded.contains_key(id.as_str());
+        if held_back || owned_elsewhere || !seen.insert(id.as_str()) {
+            return declined("a changed seed shares its id or was held back");
+        }
+    }
+    let known = state.articles_with_ids(ids.iter().map(|(id, _)| id.as_str()))?;
+    let catalog = collect(
+        config,
+        state,
+        Survey::of(listing.subset(&changed), known),
+        now,
+    )?;
+    if !catalog.problems.is_empty() || !catalog.scheduled.is_empty() {
+        return declined("a changed seed has a problem or is dated in the future");
+    }
+    let previous_pages: HashMap<String, String> = catalog
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let page = &recorded.get(e.article.id.as_str())?.page;
+            Some((e.article.id.clone(), page.clone()))
+        })
+        .collect();
+    drop(recorded);
+
+    let CatalogSnapshot {
+        site,
+        entries,
+        subjects,
+        ..
+    } = snapshot;
+    let fresh: HashSet<&str> = catalog
+        .entries
+        .iter()
+        .map(|e| e.article.id.as_str())
+        .collect();
+    let mut entries: Vec<SnapshotEntry> = entries
+        .into_iter()
+        .filter(|e| !fresh.contains(e.id.as_str()))
+        .collect();
+    for entry in &catalog.entries {
+        let (published, updated) = (entry.published.timestamp(), entry.updated.timestamp());
+        let page = article_fingerprint(&site, &entry.source_hash, published, updated);
+        entries.push(snapshot_entry(entry, &page));
+    }
+    // Nearly sorted already: a stable sort finds the runs.
+    entries.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
+    let tz = config.timezone;
+    let Some(published) = entries
+        .iter()
+        .map(|e| tz.timestamp_opt(e.published, 0).single())
+        .collect::<Option<Vec<_>>>()
+    else {
+        return declined("a recorded publication time is out of range");
+    };
+
+    let column_intro = match entries.iter().find(|e| e.has_column_intro) {
+        None => None,
+        Some(e) => match catalog.entries.iter().find(|f| f.article.id == e.id) {
+            Some(fresh) => fresh.full.as_ref().and_then(|a| a.column_intro.clone()),
+            None => {
+                let json = state.article_json(&e.id)?;
+                let article = json.and_then(|j| serde_json::from_str::<Article>(&j).ok());
+                match article {
+                    Some(article) => article.column_intro,
+                    None => return declined("the site description's article is not stored"),
+                }
+            }
+        },
+    };
+    let meta = SiteMeta::new(config, column_intro.as_deref());
+    if site_fingerprint(config, templates, &meta) != site {
+        return declined("what every page shares changed (the site description)");
+    }
+    Ok(Some(Merged {
+        archive,
+        newsletter,
+        catalog,
+        entries,
+        published,
+        previous_pages,
+        meta,
+        site,
+        snapshot_subjects: subjects.into_iter().collect(),
+    }))
+}
+
+/// What the changed articles do to the pages besides their own.
+struct PageChanges {
+    /// Every edition of the merged catalog (articles by merged index).
+    editions: std::collections::BTreeMap<crate::edition::Week, Edition>,
+    /// Pages that no longer exist (a year or edition left empty).
+    gone: Vec<String>,
+    /// Stale pages that did not exist before.
+    created: usize,
+}
+
+/// Which pages the merged catalog changes, and a [`Prepared`] holding just the
+/// articles they show (the newest ones for the index and feeds, every article of a
+/// changed year or edition). Declines (handing the templates back) only for a
+/// record this version would not have written.
+fn plan_changed(
+    config: &Config,
+    state: &State,
+    templates: Templates,
+    merged: &Merged,
+    now: DateTime<Utc>,
+) -> Result<Result<(Prepared, Plan, PageChanges), Templates>, BuildError> {
+    let Merged {
+        entries,
+        published,
+        meta,
+        site,
+        ..
+    } = merged;
+    let n = entries.len();
+    let page = |i: usize| entries[i].page.as_str();
+    let mut needed = vec![false; n];
+    needed[..config.site.index_items.max(config.site.feed_items).min(n)].fill(true);
+    let mut gone = Vec::new();
+
+    let (years, year_ranges): (Vec<_>, Vec<_>) = archive_years_of(meta, published.iter().copied())
+        .into_iter()
+        .unzip();
+    let years_key = years_key(&years);
+    let mut recorded = merged.archive.clone();
+    let mut stale_years = Vec::new();
+    for (year, range) in years.iter().zip(&year_ranges) {
+        let path = archive_page_path(year.year);
+        let fp = year_fingerprint(site, &path, &years_key, range.clone().map(page));
+        let before = recorded.remove(&path);
+        if before.as_ref() != Some(&fp) {
+            needed[range.clone()].fill(true);
+            stale_years.push((year.year, range.clone(), path, fp, before.is_some()));
+        }
+    }
+    gone.extend(recorded.into_keys());
+
+    let schedule = schedule(config);
+    let frozen = state.frozen_editions()?;
+    let dated = entries.iter().zip(published).map(|(e, &at)| {
+        let first_seen = Utc.timestamp_opt(e.first_seen, 0).single();
+        (e.id.as_str(), at, first_seen.unwrap_or_default())
+    });
+    let editions = assign_dated(dated, &frozen, &schedule);
+    let mut recorded = merged.newsletter.clone();
+    let mut stale_editions = Vec::new();
+    for edition in editions
+        .values()
+        .filter(|e| has_web_page(e, &schedule, now))
+    {
+        let path = edition_page_path(edition.week);
+        let fp = edition_fingerprint(
+            site,
+            edition.week,
+            edition.articles.iter().map(|&i| page(i)),
+        );
+        let before = recorded.remove(&path);
+        if before.as_ref() != Some(&fp) {
+            edition.articles.iter().for_each(|&i| needed[i] = true);
+            stale_editions.push((edition.week, path, fp, before.is_some()));
+        }
+    }
+    gone.extend(recorded.into_keys());
+
+    let fresh: HashMap<&str, &Entry> = merged
+        .catalog
+        .entries
+        .iter()
+        .map(|e| (e.article.id.as_str(), e))
+        .collect();
+    for (i, e) in entries.iter().enumerate() {
+        needed[i] |= fresh.contains_key(e.id.as_str());
+    }
+    let stored_ids = (0..n)
+        .filter(|&i| needed[i] && !fresh.contains_key(entries[i].id.as_str()))
+        .map(|i| entries[i].id.as_str());
+    let heads = state.heads(stored_ids)?;
+    let tz = config.timezone;
+    let mut position = vec![usize::MAX; n];
+    let mut shown = Vec::new();
+    for i in (0..n).filter(|&i| needed[i]) {
+        let e = &entries[i];
+        let entry = match fresh.get(e.id.as_str()) {
+            Some(entry) => (*entry).clone(),
+            None => {
+                let (head, hash) = (heads.get(&e.id))
+                    .ok_or_else(|| BuildError::MissingBody { id: e.id.clone() })?;
+                Entry {
+                    article: Arc::clone(head),
+                    full: None,
+                    published: published[i],
+                    updated: tz
+                        .timestamp_opt(e.updated, 0)
+                        .single()
+                        .unwrap_or(published[i]),
+                    first_seen: Utc
+                        .timestamp_opt(e.first_seen, 0)
+                        .single()
+                        .unwrap_or_default(),
+                    source_hash: hash.clone(),
+                }
+            }
+        };
+        position[i] = shown.len();
+        shown.push(entry);
+    }
+
+    let mut stale = Vec::new();
+    let mut created = 0;
+    for (i, e) in entries.iter().enumerate() {
+        if !fresh.contains_key(e.id.as_str()) {
+            continue;
+        }
+        let before = merged.previous_pages.get(&e.id);
+        if before != Some(&e.page) {
+            created += usize::from(before.is_none());
+            stale.push(Stale {
+                page: StalePage::Article { index: position[i] },
+                path: article_page_path(&e.id),
+                fingerprint: e.page.clone(),
+                on_disk: before.is_some(),
+            });
+        }
+    }
+    for (year, range, path, fingerprint, on_disk) in stale_years {
+        created += usize::from(!on_disk);
+        let entries = position[range.start]..position[range.end - 1] + 1;
+        stale.push(Stale {
+            page: StalePage::Year { year, entries },
+            path,
+            fingerprint,
+            on_disk,
+        });
+    }
+    let mut shown_editions = std::collections::BTreeMap::new();
+    for (week, path, fingerprint, on_disk) in stale_editions {
+        created += usize::from(!on_disk);
+        let edition = &editions[&week];
+        let shown_edition = Edition {
+            week,
+            articles: edition.articles.iter().map(|&i| position[i]).collect(),
+            frozen_at: edition.frozen_at,
+        };
+        shown_editions.insert(week, shown_edition);
+        stale.push(Stale {
+            page: StalePage::Edition { week },
+            path,
+            fingerprint,
+            on_disk,
+        });
+    }
+
+    let prepared = Prepared {
+        catalog: Catalog {
+            entries: shown,
+            ..Catalog::default()
+        },
+        meta: meta.clone(),
+        templates,
+        editions: shown_editions,
+        schedule,
+        site_fingerprint: site.clone(),
+        bodies: state.body_reader()?,
+    };
+    let mut listings = Vec::new();
+    for edition in editions
+        .values()
+        .filter(|e| has_web_page(e, &schedule, now))
+    {
+        let key = edition.week.to_string();
+        let recorded = merged.snapshot_subjects.get(&key);
+        let listing = match (prepared.editions.get(&edition.week), recorded) {
+            (None, Some(subject)) => EditionListing {
+                edition: edition_view(meta, edition.week, edition.articles.len()),
+                subject: subject.clone(),
+            },
+            (Some(shown), _) => prepared.edition_listing(config, shown)?,
+            (None, None) => {
+                tracing::debug!("a full build is needed: an edition's subject was not recorded");
+                return Ok(Err(prepared.templates));
+            }
+        };
+        listings.push(listing);
+    }
+    listings.reverse();
+    let plan = Plan {
+        stale,
+        years,
+        listings,
+    };
+    let pages = PageChanges {
+        editions,
+        gone,
+        created,
+    };
+    Ok(Ok((prepared, plan, pages)))
+}
