@@ -715,3 +715,45 @@ fn rules_fingerprint(config: &Config) -> String {
     );
     crate::output::fingerprint([rules.as_bytes()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_since_names_new_edited_and_unsettled_seeds_and_notices_gone_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["001_a.txt", "002_b.txt", "003_c.txt"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        let listing = |dir: &Path| SeedListing {
+            files: list_seed_files(dir, true).unwrap(),
+            rules: String::new(),
+            listed_from: std::time::SystemTime::now() + crate::stamp::SETTLED,
+        };
+        let first = listing(dir.path());
+        let manifest: Vec<(String, Option<FileVersion>)> = first
+            .manifest()
+            .map(|(name, version)| (name.to_string(), version))
+            .collect();
+        assert!(manifest.iter().all(|(_, version)| version.is_some()));
+        assert_eq!(first.changed_since(&manifest), (vec![], true));
+
+        std::fs::write(dir.path().join("002_b.txt"), "edited, longer").unwrap();
+        std::fs::write(dir.path().join("004_d.txt"), "new").unwrap();
+        assert_eq!(
+            listing(dir.path()).changed_since(&manifest),
+            (vec![1, 3], true)
+        );
+
+        let mut unsettled = manifest.clone();
+        unsettled[2].1 = None;
+        std::fs::remove_file(dir.path().join("001_a.txt")).unwrap();
+        let (changed, all_there) = listing(dir.path()).changed_since(&unsettled);
+        assert_eq!(
+            (changed, all_there),
+            (vec![0, 1, 2], false),
+            "b, c, d; a is gone"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! The record of the last clean build: a build with nothing to do stops early and
-//! says what a full build would have said, and every kind of change still gets a
-//! full build.
+//! says what a full build would have said, and every kind of change is still
+//! built (a few added or edited seeds incrementally: see `incremental.rs`).
 
 mod common;
 
@@ -27,6 +27,7 @@ fn settle(site: &Site, now: &str) -> common::Run {
     short
 }
 
+/// A build that does not stop early (a full or an incremental one).
 fn full_build(site: &Site, now: &str) -> common::Run {
     let run = build(site, now);
     assert!(!run.stderr.contains(SHORT_CUT), "{}", run.stderr);
@@ -58,7 +59,7 @@ fn a_build_with_nothing_to_do_stops_early_and_changes_nothing() {
 }
 
 #[test]
-fn edited_added_and_removed_seeds_get_a_full_build() {
+fn edited_added_and_removed_seeds_are_published() {
     let site = Site::with_shipped_seed();
     site.write_seed(
         "001_one.txt",

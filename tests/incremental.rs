@@ -1,0 +1,236 @@
+//! The incremental build: when only a few seeds were added or edited since the last
+//! recorded build, only they are reconciled, and the outputs are exactly what a
+//! full build would leave. Whatever it is not sure of gets a full build.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Run, Site, parse_feed, simple_seed};
+
+const INCREMENTAL: &str = "changed seeds built";
+const SHORT_CUT: &str = "nothing changed since the last build";
+/// Monday 26 January 2026, 09:00 Taipei: week 4's edition is due.
+const NOW: &str = "2026-01-26T01:00:00Z";
+
+fn build(site: &Site) -> Run {
+    let run = site.run_at(NOW, &["--verbose", "build"]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    run
+}
+
+fn incremental(site: &Site) -> Run {
+    let run = build(site);
+    assert!(run.stderr.contains(INCREMENTAL), "{}", run.stderr);
+    run
+}
+
+fn full(site: &Site) -> Run {
+    let run = build(site);
+    assert!(!run.stderr.contains(INCREMENTAL), "{}", run.stderr);
+    assert!(!run.stderr.contains(SHORT_CUT), "{}", run.stderr);
+    run
+}
+
+/// Builds until a settled record is saved (the next build would do nothing).
+fn settle(site: &Site) {
+    std::thread::sleep(herald::stamp::SETTLED * 2);
+    build(site);
+    let short = build(site);
+    assert!(short.stderr.contains(SHORT_CUT), "{}", short.stderr);
+}
+
+/// A site with articles in two years and several weeks, built and settled.
+fn site_with_articles() -> Site {
+    let site = Site::with_shipped_seed();
+    site.write_seed(
+        "001_winter.txt",
+        &simple_seed("2025-12-30", "Winter", "Snow on the harbour."),
+    );
+    site.write_seed(
+        "002_tide.txt",
+        &simple_seed("2026-01-05", "Tide", "The tide came in early."),
+    );
+    site.write_seed(
+        "003_lamps.txt",
+        &simple_seed("2026-01-13", "Lamps", "Lamps along the pier."),
+    );
+    assert_eq!(build(&site).code, 0);
+    settle(&site);
+    site
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A full build of a copy of `site` that forgot the record and what every page was
+/// rendered from (so it renders every page again and compares the bytes) finds
+/// every article unchanged and writes nothing: the incremental build left what a
+/// full build would have.
+fn assert_a_full_build_agrees(site: &Site) {
+    let copy = Site::new();
+    copy_dir(site.dir.path(), copy.dir.path());
+    let state = herald::state::State::open(&copy.path("state/herald.sqlite")).unwrap();
+    state.save_build_memo(None).unwrap();
+    state
+        .connection()
+        .execute("DELETE FROM outputs", [])
+        .unwrap();
+    drop(state);
+    let before = copy.snapshot("public");
+    let run = full(&copy);
+    assert!(
+        run.stdout.contains("(0 new, 0 updated,")
+            && run.stdout.contains("; files: 0 written,")
+            && run.stdout.contains(", 0 deleted"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(copy.snapshot("public"), before);
+}
+
+fn titles(site: &Site) -> Vec<String> {
+    parse_feed(site, "atom.xml")
+        .entries
+        .into_iter()
+        .filter_map(|e| e.title.map(|t| t.content))
+        .collect()
+}
+
+#[test]
+fn an_added_article_is_built_alone_and_as_a_full_build_would() {
+    let site = site_with_articles();
+    site.write_seed(
+        "004_gulls.txt",
+        &simple_seed("2026-01-22", "Gulls", "Gulls over the market."),
+    );
+    let run = incremental(&site);
+    assert!(run.stdout.contains("new: gulls"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("build: 5 published (1 new, 0 updated, 4 unchanged, 0 removed)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        site.read("public/articles/gulls.html")
+            .contains("Gulls over the market.")
+    );
+    assert!(site.read("public/archive/2026.html").contains("Gulls"));
+    assert!(site.read("public/index.html").contains("Gulls"));
+    assert!(
+        site.read("public/newsletter/2026-W04.html")
+            .contains("Gulls")
+    );
+    assert_eq!(titles(&site)[0], "Gulls");
+    assert_a_full_build_agrees(&site);
+}
+
+#[test]
+fn an_edited_article_is_rebuilt_alone_and_as_a_full_build_would() {
+    let site = site_with_articles();
+    site.write_seed(
+        "002_tide.txt",
+        &simple_seed("2026-01-05", "Tide", "The tide went out at noon."),
+    );
+    let run = incremental(&site);
+    assert!(run.stdout.contains("updated: tide"), "{}", run.stdout);
+    assert!(
+        site.read("public/articles/tide.html")
+            .contains("went out at noon")
+    );
+    assert_a_full_build_agrees(&site);
+
+    // Moving the only article of 2025 into 2026 leaves no 2025 page, and every
+    // year page's list of years changes.
+    settle(&site);
+    site.write_seed(
+        "001_winter.txt",
+        &simple_seed("2026-01-02", "Winter", "Snow on the harbour."),
+    );
+    let run = incremental(&site);
+    assert!(run.stdout.contains("updated: winter"), "{}", run.stdout);
+    assert!(run.stdout.contains(", 1 deleted"), "{}", run.stdout);
+    assert!(!site.path("public/archive/2025.html").exists());
+    assert!(!site.read("public/archive/2026.html").contains("2025"));
+    assert_a_full_build_agrees(&site);
+}
+
+#[test]
+fn seeds_added_one_right_after_another_are_each_built_alone() {
+    let site = site_with_articles();
+    for (i, title) in ["Ferry", "Kites", "Rain"].iter().enumerate() {
+        let name = format!("01{i}_{}.txt", title.to_lowercase());
+        site.write_seed(&name, &simple_seed("2026-01-23", title, "Brief."));
+        // No pause: the record each build saves is not settled, and the seed
+        // written just before a build is read again by the next.
+        incremental(&site);
+    }
+    assert_eq!(titles(&site)[..3], ["Ferry", "Kites", "Rain"]);
+    assert_a_full_build_agrees(&site);
+}
+
+#[test]
+fn a_touched_seed_changes_no_page() {
+    let site = site_with_articles();
+    let before = site.snapshot("public");
+    let seed = site.path("seeds/003_lamps.txt");
+    let text = std::fs::read(&seed).unwrap();
+    std::fs::write(&seed, text).unwrap();
+    let run = incremental(&site);
+    assert!(run.stdout.contains("; files: 0 written,"), "{}", run.stdout);
+    assert_eq!(site.snapshot("public"), before);
+}
+
+#[test]
+fn what_the_incremental_build_is_unsure_of_gets_a_full_build() {
+    let site = site_with_articles();
+    std::fs::remove_file(site.path("seeds/003_lamps.txt")).unwrap();
+    assert!(full(&site).stdout.contains("removed: lamps"));
+    assert!(!site.path("public/articles/lamps.html").exists());
+
+    settle(&site);
+    site.write_seed("005_broken.txt", "no date line here\n");
+    let run = full(&site);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("005_broken.txt"), "{}", run.stderr);
+    std::fs::remove_file(site.path("seeds/005_broken.txt")).unwrap();
+
+    settle(&site);
+    site.write_seed(
+        "006_later.txt",
+        &simple_seed("2026-03-01", "Later", "Soon."),
+    );
+    let run = full(&site);
+    assert!(run.stdout.contains("scheduled: later"), "{}", run.stdout);
+
+    settle(&site);
+    site.write_seed(
+        "007_tide.txt",
+        &simple_seed("2026-01-06", "Tide again", "Twice."),
+    );
+    let run = full(&site);
+    assert!(
+        run.stderr.contains("already used by 002_tide.txt"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(site.path("seeds/007_tide.txt")).unwrap();
+
+    // A page lost from the output folder: the full build restores it.
+    settle(&site);
+    std::fs::remove_file(site.path("public/articles/winter.html")).unwrap();
+    site.write_seed("008_moss.txt", &simple_seed("2026-01-24", "Moss", "Green."));
+    full(&site);
+    assert!(site.path("public/articles/winter.html").exists());
+    assert_a_full_build_agrees(&site);
+}
