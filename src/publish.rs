@@ -649,13 +649,11 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
         None => (templates, Survey::take(config, &state)?),
         Some(memo) => {
             // Read while the seeds are listed: the listing waits on the file system.
-            let read_snapshot = state.build_snapshot_reader()?;
-            let (listing, snapshot) = std::thread::scope(|scope| {
-                let snapshot = scope
-                    .spawn(|| read_snapshot().and_then(|bytes| CatalogSnapshot::decode(&bytes)));
+            let read_recorded = incremental::recorded_reader(&state, root, &memo)?;
+            let (listing, recorded) = std::thread::scope(|scope| {
+                let recorded = scope.spawn(read_recorded);
                 let listing = SeedListing::take(config);
-                let snapshot = snapshot.join().ok().flatten();
-                (listing, snapshot)
+                (listing, recorded.join().ok().flatten())
             });
             let listing = listing?;
             let seeds = listing.seeds_print().filter(|seeds| seeds.settled);
@@ -669,8 +667,16 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
                 return Ok(memo_report(&memo, config, templates.overridden().to_vec()));
             }
             state.save_build_memo(None)?;
+            let outputs_unchanged = outputs.fingerprint == memo.outputs;
             let changed = incremental::build_changed(
-                config, &mut state, templates, &listing, &memo, snapshot, now,
+                config,
+                &mut state,
+                templates,
+                &listing,
+                &memo,
+                recorded,
+                outputs_unchanged,
+                now,
             )?;
             match changed {
                 incremental::Outcome::Built(report) => {

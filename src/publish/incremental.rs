@@ -15,16 +15,17 @@
 //! decides.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::{
-    BuildError, BuildInputs, BuildReport, NEWSLETTER_INDEX, OUTPUT_DIRS, Plan, Prepared, Sink,
-    Stale, StalePage, article_fingerprint, edition_fingerprint, edition_page_path, has_web_page,
-    recorded_schedule, render_outputs, schedule, site_fingerprint, snapshot_entry, subjects,
-    valid_until, year_fingerprint, years_key,
+    BuildError, BuildInputs, BuildReport, Plan, Prepared, Sink, Stale, StalePage,
+    article_fingerprint, edition_fingerprint, edition_page_path, has_web_page, recorded_schedule,
+    render_outputs, schedule, site_fingerprint, snapshot_entry, subjects, valid_until,
+    year_fingerprint, years_key,
 };
 use crate::article::Article;
 use crate::build_memo::{BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry};
@@ -32,7 +33,7 @@ use crate::catalog::{Catalog, Changes, Entry, SeedListing, Survey, collect};
 use crate::config::Config;
 use crate::digest::{EditionListing, NEWSLETTER_DIR, edition_view};
 use crate::edition::{Edition, assign_dated};
-use crate::output::{WriteSummary, delete_stale, scan_outputs};
+use crate::output::{WriteSummary, delete_stale};
 use crate::site::{
     ARCHIVE_DIR, ARTICLES_DIR, SiteMeta, archive_page_path, archive_years_of, article_page_path,
 };
@@ -57,12 +58,21 @@ pub(super) fn build_changed(
     templates: Templates,
     listing: &SeedListing,
     memo: &BuildMemo,
-    snapshot: Option<CatalogSnapshot>,
+    recorded: Option<Recorded>,
+    outputs_unchanged: bool,
     now: DateTime<Utc>,
 ) -> Result<Outcome, BuildError> {
-    let Some(mut merged) =
-        reconcile_changed(config, state, &templates, listing, memo, snapshot, now)?
-    else {
+    let reconciled = reconcile_changed(
+        config,
+        state,
+        &templates,
+        listing,
+        memo,
+        recorded,
+        outputs_unchanged,
+        now,
+    )?;
+    let Some(mut merged) = reconciled else {
         return Ok(Outcome::Declined(Box::new(templates)));
     };
     let (prepared, plan, pages) = match plan_changed(config, state, templates, &merged, now)? {
@@ -141,32 +151,81 @@ struct Merged {
 /// (its `entries`' article pages, and the year and edition pages of `archive` and
 /// `newsletter`), as far as a full build would check: that each exists and no
 /// other page does. The outputs rendered on every build are rendered again anyway.
-/// Leftover temporary files are removed, as a full build does.
 fn outputs_as_recorded(
-    root: &std::path::Path,
+    root: &Path,
     entries: &[SnapshotEntry],
     archive: &HashMap<String, String>,
     newsletter: &HashMap<String, String>,
 ) -> bool {
-    let listing = scan_outputs(root, &OUTPUT_DIRS);
-    let pages = (listing.files.iter())
-        .filter(|path| path.ends_with(".html") && *path != NEWSLETTER_INDEX)
-        .count();
-    let expected = entries.len() + archive.len() + newsletter.len();
-    let mut path = String::new();
-    pages == expected
-        && archive
-            .keys()
-            .chain(newsletter.keys())
-            .all(|p| listing.files.contains(p))
-        && entries.iter().all(|e| {
-            path.clear();
-            path.push_str(ARTICLES_DIR);
-            path.push('/');
-            path.push_str(&e.id);
-            path.push_str(".html");
-            listing.files.contains(&path)
+    let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    // The names are distinct, so as many expected pages as expected is all of them.
+    let holds = |dir: &str, count: usize, expected: &dyn Fn(&str) -> bool| {
+        let Ok(listing) = std::fs::read_dir(root.join(dir)) else {
+            return count == 0;
+        };
+        let mut found = 0;
+        for entry in listing.flatten() {
+            let name = entry.file_name();
+            let Some(page) = name.to_str().and_then(|n| n.strip_suffix(".html")) else {
+                continue;
+            };
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if !is_file || (dir == NEWSLETTER_DIR && page == "index") {
+                continue;
+            }
+            if !expected(page) {
+                return false;
+            }
+            found += 1;
+        }
+        found == count
+    };
+    let recorded = |pages: &HashMap<String, String>, dir: &str, page: &str| {
+        pages.contains_key(&format!("{dir}/{page}.html"))
+    };
+    holds(ARTICLES_DIR, ids.len(), &|id| ids.contains(id))
+        && holds(ARCHIVE_DIR, archive.len(), &|page| {
+            recorded(archive, ARCHIVE_DIR, page)
         })
+        && holds(NEWSLETTER_DIR, newsletter.len(), &|page| {
+            recorded(newsletter, NEWSLETTER_DIR, page)
+        })
+}
+
+/// What the incremental build reads from the record besides its row: the catalog
+/// snapshot, the recorded fingerprints of the year and edition pages, and, for a
+/// record whose stamps were not settled, whether the output folders (listed) hold
+/// what it says.
+pub(super) struct Recorded {
+    snapshot: CatalogSnapshot,
+    archive: HashMap<String, String>,
+    newsletter: HashMap<String, String>,
+    /// `None` for a settled record: its output stamps tell.
+    listed_as_recorded: Option<bool>,
+}
+
+/// What reads the record's [`Recorded`] parts, on a thread of its own (the build
+/// lists the seeds meanwhile).
+pub(super) fn recorded_reader(
+    state: &State,
+    root: &Path,
+    memo: &BuildMemo,
+) -> Result<impl FnOnce() -> Option<Recorded> + Send + 'static, BuildError> {
+    let read_snapshot = state.build_snapshot_reader()?;
+    let archive = state.output_fingerprints_in(ARCHIVE_DIR)?;
+    let newsletter = state.output_fingerprints_in(NEWSLETTER_DIR)?;
+    let (root, list) = (root.to_path_buf(), !memo.settled);
+    Ok(move || {
+        let snapshot = CatalogSnapshot::decode(&read_snapshot()?)?;
+        let listed_as_recorded =
+            list.then(|| outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter));
+        Some(Recorded {
+            snapshot,
+            archive,
+            newsletter,
+            listed_as_recorded,
+        })
+    })
 }
 
 fn declined(reason: &str) -> Result<Option<Merged>, BuildError> {
@@ -182,24 +241,28 @@ fn reconcile_changed(
     templates: &Templates,
     listing: &SeedListing,
     memo: &BuildMemo,
-    snapshot: Option<CatalogSnapshot>,
+    recorded: Option<Recorded>,
+    outputs_unchanged: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Merged>, BuildError> {
-    let Some(snapshot) = snapshot else {
+    let Some(Recorded {
+        snapshot,
+        archive,
+        newsletter,
+        listed_as_recorded,
+    }) = recorded
+    else {
         return declined("the record has no catalog snapshot this version can read");
     };
+    if !listed_as_recorded.unwrap_or(outputs_unchanged) {
+        return declined("the output folder is not as the recorded build left it");
+    }
     let (changed, all_there) = listing.changed_since(&snapshot.seeds);
     if !all_there {
         return declined("a seed was removed or renamed");
     }
     if changed.len() > MAX_CHANGED || listing.seeds_print().is_none() {
         return declined("more than a few seeds changed (or one cannot be keyed)");
-    }
-    let root = &config.paths.output;
-    let archive = state.output_fingerprints_in(ARCHIVE_DIR)?;
-    let newsletter = state.output_fingerprints_in(NEWSLETTER_DIR)?;
-    if !outputs_as_recorded(root, &snapshot.entries, &archive, &newsletter) {
-        return declined("the output folder is not as the recorded build left it");
     }
     let Ok(ids) = listing.ids(&changed) else {
         return declined("a changed seed has no id");
@@ -274,19 +337,25 @@ fn reconcile_changed(
         return declined("a recorded publication time is out of range");
     };
 
+    // The site description: the column introduction of the newest article that has
+    // one (parsed in this run, or stored).
     let column_intro = match entries.iter().find(|e| e.has_column_intro) {
         None => None,
-        Some(e) => match catalog.entries.iter().find(|f| f.article.id == e.id) {
-            Some(fresh) => fresh.full.as_ref().and_then(|a| a.column_intro.clone()),
-            None => {
-                let json = state.article_json(&e.id)?;
-                let article = json.and_then(|j| serde_json::from_str::<Article>(&j).ok());
-                match article {
-                    Some(article) => article.column_intro,
-                    None => return declined("the site description's article is not stored"),
-                }
+        Some(e) => {
+            let fresh = (catalog.entries.iter())
+                .find(|f| f.article.id == e.id)
+                .and_then(|f| f.full.clone());
+            let article = match fresh {
+                Some(article) => Some(article),
+                None => (state.article_json(&e.id)?)
+                    .and_then(|json| serde_json::from_str::<Article>(&json).ok())
+                    .map(Arc::new),
+            };
+            match article {
+                Some(article) => article.column_intro.clone(),
+                None => return declined("the site description's article is not stored"),
             }
-        },
+        }
     };
     let meta = SiteMeta::new(config, column_intro.as_deref());
     if site_fingerprint(config, templates, &meta) != site {
