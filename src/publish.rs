@@ -667,16 +667,12 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
                 return Ok(memo_report(&memo, config, templates.overridden().to_vec()));
             }
             state.save_build_memo(None)?;
-            let outputs_unchanged = outputs.fingerprint == memo.outputs;
+            let recorded = recorded.map(|mut recorded| {
+                recorded.judge_by_stamps(outputs.fingerprint == memo.outputs);
+                recorded
+            });
             let changed = incremental::build_changed(
-                config,
-                &mut state,
-                templates,
-                &listing,
-                &memo,
-                recorded,
-                outputs_unchanged,
-                now,
+                config, &mut state, templates, &listing, &memo, recorded, now,
             )?;
             match changed {
                 incremental::Outcome::Built(report) => {

@@ -51,7 +51,7 @@ pub(super) enum Outcome {
 }
 
 /// Builds what the seeds of `listing` that changed since `memo` (which holds but
-/// for them) change, or declines. `snapshot`: the record's.
+/// for them) change, or declines. `recorded`: what [`recorded_reader`] read.
 pub(super) fn build_changed(
     config: &Config,
     state: &mut State,
@@ -59,19 +59,9 @@ pub(super) fn build_changed(
     listing: &SeedListing,
     memo: &BuildMemo,
     recorded: Option<Recorded>,
-    outputs_unchanged: bool,
     now: DateTime<Utc>,
 ) -> Result<Outcome, BuildError> {
-    let reconciled = reconcile_changed(
-        config,
-        state,
-        &templates,
-        listing,
-        memo,
-        recorded,
-        outputs_unchanged,
-        now,
-    )?;
+    let reconciled = reconcile_changed(config, state, &templates, listing, memo, recorded, now)?;
     let Some(mut merged) = reconciled else {
         return Ok(Outcome::Declined(Box::new(templates)));
     };
@@ -200,8 +190,18 @@ pub(super) struct Recorded {
     snapshot: CatalogSnapshot,
     archive: HashMap<String, String>,
     newsletter: HashMap<String, String>,
-    /// `None` for a settled record: its output stamps tell.
-    listed_as_recorded: Option<bool>,
+    /// Whether the output folders are as the record says: listed for a record that
+    /// was not settled, told by the output stamps for one that was
+    /// ([`Recorded::judge_by_stamps`]); `None` (taken as no) until known.
+    as_recorded: Option<bool>,
+}
+
+impl Recorded {
+    /// For a settled record: the output folders are as it says when their stamps
+    /// are `unchanged`.
+    pub(super) fn judge_by_stamps(&mut self, unchanged: bool) {
+        self.as_recorded.get_or_insert(unchanged);
+    }
 }
 
 /// What reads the record's [`Recorded`] parts, on a thread of its own (the build
@@ -217,13 +217,13 @@ pub(super) fn recorded_reader(
     let (root, list) = (root.to_path_buf(), !memo.settled);
     Ok(move || {
         let snapshot = CatalogSnapshot::decode(&read_snapshot()?)?;
-        let listed_as_recorded =
+        let as_recorded =
             list.then(|| outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter));
         Some(Recorded {
             snapshot,
             archive,
             newsletter,
-            listed_as_recorded,
+            as_recorded,
         })
     })
 }
@@ -242,19 +242,18 @@ fn reconcile_changed(
     listing: &SeedListing,
     memo: &BuildMemo,
     recorded: Option<Recorded>,
-    outputs_unchanged: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Merged>, BuildError> {
     let Some(Recorded {
         snapshot,
         archive,
         newsletter,
-        listed_as_recorded,
+        as_recorded,
     }) = recorded
     else {
         return declined("the record has no catalog snapshot this version can read");
     };
-    if !listed_as_recorded.unwrap_or(outputs_unchanged) {
+    if as_recorded != Some(true) {
         return declined("the output folder is not as the recorded build left it");
     }
     let (changed, all_there) = listing.changed_since(&snapshot.seeds);
