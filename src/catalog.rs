@@ -134,7 +134,7 @@ impl SeedListing {
     /// Gives every file its stat key, which reconciling compares with the state's.
     fn keyed(mut self) -> SeedListing {
         for file in &mut self.files {
-            if let (Some(version), true) = (file.version, file.stat_key.is_empty()) {
+            if let (Some(version), true) = (file.version(), file.stat_key.is_empty()) {
                 file.stat_key = stat_key(version, &self.rules);
             }
         }
@@ -147,8 +147,8 @@ impl SeedListing {
     /// that compares with this reads such a seed again.
     pub fn manifest(&self) -> impl Iterator<Item = (&str, Option<FileVersion>)> {
         self.files.iter().map(|f| {
-            let settled = is_settled(f.changed, self.listed_from);
-            (f.name.as_str(), f.version.filter(|_| settled))
+            let settled = (f.stat.as_ref()).is_ok_and(|s| is_settled(s.changed, self.listed_from));
+            (f.name.as_str(), f.version().filter(|_| settled))
         })
     }
 
@@ -167,7 +167,7 @@ impl SeedListing {
                 all_there = false;
             }
             match recorded.next_if(|(name, _)| *name == file.name) {
-                Some((_, Some(version))) if file.version == Some(*version) => {}
+                Some((_, Some(version))) if file.version() == Some(*version) => {}
                 _ => changed.push(index),
             }
         }
@@ -204,7 +204,7 @@ impl SeedListing {
     pub fn seeds_print(&self) -> Option<SeedsPrint> {
         // An unreadable seed has no version either, but it is a seed problem, and a
         // build with problems is never recorded.
-        if (self.files.iter()).any(|f| f.metadata.is_ok() && f.version.is_none()) {
+        if (self.files.iter()).any(|f| f.stat.is_ok() && f.version().is_none()) {
             return None;
         }
         let mut fingerprint = Fingerprinter::default();
@@ -515,34 +515,61 @@ fn entry_from(
     }
 }
 
-/// One entry of the seeds folder.
+/// One entry of the seeds folder. Small: a build lists thousands.
 #[derive(Debug)]
 struct SeedFile {
     name: String,
-    path: PathBuf,
-    /// The metadata of the file itself (a link is followed), read while listing:
-    /// that runs while the state loads, and a plain file's metadata is read relative
-    /// to the open folder without resolving the whole path again.
-    metadata: std::io::Result<std::fs::Metadata>,
-    version: Option<FileVersion>,
+    /// What `stat` said of the file itself (a link is followed) while listing, or
+    /// why it could not.
+    stat: std::io::Result<SeedStat>,
     /// See [`stat_key`]; empty when there is none, or until the listing is keyed.
     stat_key: String,
-    /// See [`changed_at`]; 0 when the metadata could not be read.
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeedStat {
+    kind: FileKind,
+    len: u64,
+    version: Option<FileVersion>,
+    /// See [`changed_at`].
     changed: i128,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    File,
+    Folder,
+    Other,
+}
+
+impl SeedStat {
+    fn of(metadata: &std::fs::Metadata) -> SeedStat {
+        SeedStat {
+            kind: match (metadata.is_file(), metadata.is_dir()) {
+                (true, _) => FileKind::File,
+                (_, true) => FileKind::Folder,
+                _ => FileKind::Other,
+            },
+            len: metadata.len(),
+            version: FileVersion::of(metadata),
+            changed: changed_at(metadata),
+        }
+    }
+}
+
 impl SeedFile {
+    fn version(&self) -> Option<FileVersion> {
+        self.stat.as_ref().ok().and_then(|s| s.version)
+    }
+
     fn copy(&self) -> SeedFile {
         SeedFile {
             name: self.name.clone(),
-            path: self.path.clone(),
-            metadata: match &self.metadata {
-                Ok(metadata) => Ok(metadata.clone()),
+            stat: match &self.stat {
+                Ok(stat) => Ok(*stat),
                 Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
             },
-            version: self.version,
             stat_key: self.stat_key.clone(),
-            changed: self.changed,
         }
     }
 }
@@ -570,23 +597,17 @@ fn list_seed_files(dir: &Path, on_every_core: bool) -> Result<Vec<SeedFile>, Cat
     seeds.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let seed_file = |(name, entry): &(String, std::fs::DirEntry)| {
         let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
-        let path = entry.path();
+        // A plain file's metadata is read relative to the open folder, without
+        // resolving the whole path again.
         let metadata = if is_link {
-            std::fs::metadata(&path)
+            std::fs::metadata(entry.path())
         } else {
             entry.metadata()
         };
-        let (version, changed) = match &metadata {
-            Ok(metadata) => (FileVersion::of(metadata), changed_at(metadata)),
-            Err(_) => (None, 0),
-        };
         SeedFile {
             name: name.clone(),
-            path,
-            metadata,
-            version,
+            stat: metadata.map(|m| SeedStat::of(&m)),
             stat_key: String::new(),
-            changed,
         }
     };
     if !on_every_core {
@@ -611,11 +632,11 @@ fn read_candidate(
     file: &SeedFile,
     listed_from: std::time::SystemTime,
 ) -> Result<Candidate, SeedError> {
-    let (name, path) = (file.name.as_str(), file.path.as_path());
+    let name = file.name.as_str();
     let id = seed_id(name)?;
     // Only regular files are read: a FIFO would block the build forever, and a
     // device or folder is not an article.
-    let metadata = file.metadata.as_ref().map_err(|e| {
+    let stat = file.stat.as_ref().map_err(|e| {
         SeedError::new(
             name,
             None,
@@ -623,11 +644,10 @@ fn read_candidate(
             "check that it is a readable regular file (not a broken or looping link)",
         )
     })?;
-    if !metadata.is_file() {
-        let what = if metadata.is_dir() {
-            "a folder"
-        } else {
-            "not a regular file"
+    if stat.kind != FileKind::File {
+        let what = match stat.kind {
+            FileKind::Folder => "a folder",
+            _ => "not a regular file",
         };
         return Err(SeedError::new(
             name,
@@ -636,21 +656,20 @@ fn read_candidate(
             "move it out of the seeds folder or rename it so it does not end in .txt",
         ));
     }
-    if metadata.len() > config.seed.max_seed_bytes {
+    if stat.len > config.seed.max_seed_bytes {
         return Err(SeedError::new(
             name,
             None,
             format!(
                 "the seed is {} bytes, over the limit of {} bytes",
-                metadata.len(),
-                config.seed.max_seed_bytes
+                stat.len, config.seed.max_seed_bytes
             ),
             "split the article, or raise `seed.max_seed_bytes` in config.toml",
         ));
     }
     // A seed changed within a clock tick of its `stat` could change again with the
     // same stamps: it gets no key (so the next build reads it) until it settles.
-    let stat_key = if is_settled(file.changed, listed_from) {
+    let stat_key = if is_settled(stat.changed, listed_from) {
         file.stat_key.as_str()
     } else {
         ""
@@ -671,7 +690,7 @@ fn read_candidate(
         });
     }
     let stat_key = stat_key.to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = std::fs::read(config.paths.seeds.join(name)).map_err(|e| {
         SeedError::new(
             name,
             None,

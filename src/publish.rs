@@ -677,6 +677,7 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
             match changed {
                 incremental::Outcome::Built(report) => {
                     tracing::debug!("changed seeds built after {:?}", started.elapsed());
+                    drop_in_background(listing);
                     return Ok(report);
                 }
                 incremental::Outcome::Declined(templates) => {
@@ -740,14 +741,14 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
             now,
         );
         let entries = catalog.entries.iter().zip(&fingerprints);
-        let seeds = std::mem::take(&mut inputs.manifest);
-        let snapshot = || CatalogSnapshot {
+        let snapshot = CatalogSnapshot {
             site: prepared.site_fingerprint.clone(),
-            seeds,
+            seeds: std::mem::take(&mut inputs.manifest),
             entries: entries.map(|(e, page)| snapshot_entry(e, page)).collect(),
             subjects: subjects(&plan.listings),
         };
-        inputs.save_record(&state, summary, until, snapshot, root, now)?;
+        let snapshot = state.snapshot_saver().save(&snapshot.encode())?;
+        inputs.save_record(&state, summary, until, &snapshot, root, now)?;
     }
     tracing::debug!("state saved after {:?}", started.elapsed());
     drop_in_background((sink.previous, sink.unclaimed));
@@ -796,7 +797,7 @@ impl BuildInputs {
         state: &State,
         summary: MemoSummary,
         valid_until: DateTime<Utc>,
-        snapshot: impl FnOnce() -> CatalogSnapshot,
+        snapshot: &str,
         root: &Path,
         now: DateTime<Utc>,
     ) -> Result<(), BuildError> {
@@ -811,7 +812,7 @@ impl BuildInputs {
             summary,
             settled,
         };
-        state.save_build_memo(Some((&memo.to_stored(), &snapshot().encode())))?;
+        state.save_build_memo(Some((&memo.to_stored(), snapshot)))?;
         Ok(())
     }
 }

@@ -556,61 +556,47 @@ impl State {
         let path = self.snapshot_path();
         Ok(move || {
             let id = id?;
-            let bytes = std::fs::read(path).ok()?;
+            let mut bytes = std::fs::read(path).ok()?;
             let (len, rest) = bytes.split_at_checked(4)?;
             let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
-            let (named, body) = rest.split_at_checked(len)?;
-            (named == id.as_bytes()).then(|| body.to_vec())
+            if rest.get(..len)? != id.as_bytes() {
+                return None;
+            }
+            bytes.drain(..4 + len);
+            Some(bytes)
         })
     }
 
-    /// Replaces the build record and its catalog snapshot (`None`: forgets them).
-    pub fn save_build_memo(&self, memo: Option<(&StoredMemo, &[u8])>) -> Result<(), StateError> {
+    /// Replaces the build record (`None`: forgets it). `snapshot`: the id
+    /// [`SnapshotSaver::save`] gave its catalog snapshot.
+    pub fn save_build_memo(&self, memo: Option<(&StoredMemo, &str)>) -> Result<(), StateError> {
         let result = match memo {
-            Some((m, snapshot)) => {
-                let id = self.save_snapshot(snapshot)?;
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO build_record
+            Some((m, snapshot)) => self.conn.execute(
+                "INSERT OR REPLACE INTO build_record
                      (id, settings, seeds, outputs, valid_from, valid_until, summary, settled,
                       snapshot_id)
                  VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        m.settings,
-                        m.seeds,
-                        m.outputs,
-                        m.valid_from,
-                        m.valid_until,
-                        m.summary,
-                        m.settled,
-                        id
-                    ],
-                )
-            }
+                params![
+                    m.settings,
+                    m.seeds,
+                    m.outputs,
+                    m.valid_from,
+                    m.valid_until,
+                    m.summary,
+                    m.settled,
+                    snapshot
+                ],
+            ),
             None => self.conn.execute("DELETE FROM build_record", []),
         };
         result.map(|_| ()).map_err(|e| self.wrap(e))
     }
 
-    /// Replaces the snapshot file (atomically) with `snapshot` under a new random
-    /// id, and returns the id.
-    fn save_snapshot(&self, snapshot: &[u8]) -> Result<String, StateError> {
-        use std::io::Write;
-        let path = self.snapshot_path();
-        let wrap = |source| StateError::Snapshot {
-            path: path.clone(),
-            source,
-        };
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
-        let id = crate::output::to_hex(&random);
-        let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(wrap)?;
-        temp.write_all(&(id.len() as u32).to_le_bytes())
-            .and_then(|()| temp.write_all(id.as_bytes()))
-            .and_then(|()| temp.write_all(snapshot))
-            .map_err(wrap)?;
-        temp.persist(&path).map_err(|e| wrap(e.error))?;
-        Ok(id)
+    /// What saves the build record's catalog snapshot (from any thread).
+    pub fn snapshot_saver(&self) -> SnapshotSaver {
+        SnapshotSaver {
+            path: self.snapshot_path(),
+        }
     }
 
     /// The stored rows of the articles `ids` (those the state has).
@@ -731,6 +717,35 @@ impl State {
     /// The raw connection, for stages that keep their own tables in the same file.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Saves the build record's catalog snapshot: a file beside the state, replaced
+/// atomically, under a new random id that the record then names.
+pub struct SnapshotSaver {
+    path: PathBuf,
+}
+
+impl SnapshotSaver {
+    /// Replaces the snapshot file with `snapshot`; returns its new id.
+    pub fn save(&self, snapshot: &[u8]) -> Result<String, StateError> {
+        use std::io::Write;
+        let path = &self.path;
+        let wrap = |source| StateError::Snapshot {
+            path: path.clone(),
+            source,
+        };
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
+        let id = crate::output::to_hex(&random);
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(wrap)?;
+        temp.write_all(&(id.len() as u32).to_le_bytes())
+            .and_then(|()| temp.write_all(id.as_bytes()))
+            .and_then(|()| temp.write_all(snapshot))
+            .map_err(wrap)?;
+        temp.persist(path).map_err(|e| wrap(e.error))?;
+        Ok(id)
     }
 }
 

@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::digest::{EditionListing, NEWSLETTER_DIR, edition_view};
 use crate::edition::{Edition, assign_dated};
 use crate::output::{WriteSummary, delete_stale};
+use crate::parallel::drop_in_background;
 use crate::site::{
     ARCHIVE_DIR, ARTICLES_DIR, SiteMeta, archive_page_path, archive_years_of, article_page_path,
 };
@@ -65,38 +66,49 @@ pub(super) fn build_changed(
     let Some(mut merged) = reconciled else {
         return Ok(Outcome::Declined(Box::new(templates)));
     };
+    let Some(mut inputs) = BuildInputs::of(memo.settings.clone(), listing) else {
+        return Ok(Outcome::Declined(Box::new(templates)));
+    };
     let (prepared, plan, pages) = match plan_changed(config, state, templates, &merged, now)? {
         Ok(planned) => planned,
         Err(templates) => return Ok(Outcome::Declined(Box::new(templates))),
     };
+    let n = merged.entries.len();
+    let snapshot_contents = CatalogSnapshot {
+        site: prepared.site_fingerprint.clone(),
+        seeds: std::mem::take(&mut inputs.manifest),
+        entries: std::mem::take(&mut merged.entries),
+        subjects: subjects(&plan.listings),
+    };
     let root = &config.paths.output;
     let mut sink = Sink::writer(root, HashMap::new(), HashSet::new());
-    render_outputs(config, &prepared, &mut sink, &plan)?;
+    let saver = state.snapshot_saver();
+    // The snapshot is written while the pages render: the record that names it is
+    // saved only after them.
+    let (rendered, snapshot) = std::thread::scope(|scope| {
+        let saving = scope.spawn(|| saver.save(&snapshot_contents.encode()));
+        let rendered = render_outputs(config, &prepared, &mut sink, &plan);
+        let saved = saving
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (rendered, saved)
+    });
+    rendered?;
+    let snapshot = snapshot?;
     let gone: HashSet<String> = pages.gone.iter().cloned().collect();
     sink.summary.deleted = delete_stale(root, &gone, "html")?;
     state.save_articles(&merged.catalog.state_updates)?;
     state.save_outputs(&sink.changed, pages.gone.iter().map(String::as_str))?;
 
     let files = memo.summary.files + pages.created - sink.summary.deleted;
-    let n = merged.entries.len();
-    if let Some(mut inputs) = BuildInputs::of(memo.settings.clone(), listing) {
-        let summary = MemoSummary {
-            published: n,
-            scheduled: memo.summary.scheduled.clone(),
-            files,
-        };
-        let scheduled = memo.summary.scheduled.iter().map(|(_, at)| *at);
-        let until = valid_until(scheduled, &pages.editions, &prepared.schedule, now);
-        let seeds = std::mem::take(&mut inputs.manifest);
-        let entries = std::mem::take(&mut merged.entries);
-        let snapshot = || CatalogSnapshot {
-            site: prepared.site_fingerprint.clone(),
-            seeds,
-            entries,
-            subjects: subjects(&plan.listings),
-        };
-        inputs.save_record(state, summary, until, snapshot, root, now)?;
-    }
+    let summary = MemoSummary {
+        published: n,
+        scheduled: memo.summary.scheduled.clone(),
+        files,
+    };
+    let scheduled = memo.summary.scheduled.iter().map(|(_, at)| *at);
+    let until = valid_until(scheduled, &pages.editions, &prepared.schedule, now);
+    inputs.save_record(state, summary, until, &snapshot, root, now)?;
     let changes = &merged.catalog.changes;
     let report = BuildReport {
         changes: Changes {
@@ -115,6 +127,7 @@ pub(super) fn build_changed(
         },
         template_overrides: prepared.templates.overridden().to_vec(),
     };
+    drop_in_background((merged, prepared, plan, pages, snapshot_contents));
     Ok(Outcome::Built(report))
 }
 
