@@ -398,17 +398,8 @@ impl Sink {
             .push((path.to_string(), fingerprint.to_string()));
     }
 
-    /// Writes a file that is rendered on every build (it is written only if its
-    /// bytes changed, so it needs no fingerprint).
-    fn put(&mut self, path: &str, bytes: &[u8], durable: bool) -> Result<(), WriteError> {
-        let written = match &self.root {
-            Some(root) => write_if_changed(&root.join(path), bytes, durable)?,
-            None => false,
-        };
-        self.count(path, written);
-        Ok(())
-    }
-
+    /// Notes a file rendered on every build (written only if its bytes changed, so
+    /// it needs no fingerprint).
     fn count(&mut self, path: &str, written: bool) {
         self.unclaimed.remove(path);
         if self.root.is_some() {
@@ -582,29 +573,32 @@ fn render_outputs(
         sink.record(&stale.path, &stale.fingerprint, written?);
     }
 
-    sink.put(
-        INDEX_PAGE,
-        render_index(
-            meta,
-            &catalog.entries[..catalog.entries.len().min(config.site.index_items)],
-            years,
-            templates,
-        )?
-        .as_bytes(),
-        true,
-    )?;
-    let newest: Vec<PreparedArticle> = (0..catalog.entries.len().min(config.site.feed_items))
-        .map(|i| prepared.article(i))
+    let feed_entries: Vec<usize> = (0..catalog.entries.len().min(config.site.feed_items)).collect();
+    let newest: Vec<PreparedArticle> = map_in_parallel(&feed_entries, |&i| prepared.article(i))
+        .into_iter()
         .collect::<Result<_, _>>()?;
-    sink.put(RSS_FEED, &render_rss(meta, &newest)?, true)?;
-    sink.put(ATOM_FEED, &render_atom(meta, &newest)?, true)?;
-    sink.put(JSON_FEED, &render_json_feed(meta, &newest)?, true)?;
-    drop(newest);
-    sink.put(
-        NEWSLETTER_INDEX,
-        render_archive_index(meta, listings, templates)?.as_bytes(),
-        true,
-    )?;
+    // Independent of each other, and each flushed to disk: rendered and written on
+    // every core.
+    let rewritten = map_in_parallel(&REWRITTEN, |&path| {
+        let bytes = match path {
+            INDEX_PAGE => {
+                let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
+                render_index(meta, shown, years, templates)?.into_bytes()
+            }
+            RSS_FEED => render_rss(meta, &newest)?,
+            ATOM_FEED => render_atom(meta, &newest)?,
+            JSON_FEED => render_json_feed(meta, &newest)?,
+            NEWSLETTER_INDEX => render_archive_index(meta, listings, templates)?.into_bytes(),
+            other => unreachable!("{other} is not in REWRITTEN"),
+        };
+        Ok::<_, BuildError>(match &root {
+            Some(root) => write_if_changed(&root.join(path), &bytes, true)?,
+            None => false,
+        })
+    });
+    for (path, written) in REWRITTEN.iter().zip(rewritten) {
+        sink.count(path, written?);
+    }
     Ok(())
 }
 

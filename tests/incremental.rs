@@ -163,6 +163,31 @@ fn an_edited_article_is_rebuilt_alone_and_as_a_full_build_would() {
     assert!(!site.path("public/archive/2025.html").exists());
     assert!(!site.read("public/archive/2026.html").contains("2025"));
     assert_a_full_build_agrees(&site);
+
+    // Moving an article to another week of the same year changes both editions.
+    site.write_seed(
+        "004_rope.txt",
+        &simple_seed("2026-01-14", "Rope", "Rope on the bollard."),
+    );
+    incremental(&site);
+    settle(&site);
+    assert!(
+        site.read("public/newsletter/2026-W03.html")
+            .contains("Lamps")
+    );
+    site.write_seed(
+        "003_lamps.txt",
+        &simple_seed("2026-01-20", "Lamps", "Lamps along the pier."),
+    );
+    let run = incremental(&site);
+    assert!(run.stdout.contains("updated: lamps"), "{}", run.stdout);
+    let left = site.read("public/newsletter/2026-W03.html");
+    assert!(left.contains("Rope") && !left.contains("Lamps"));
+    assert!(
+        site.read("public/newsletter/2026-W04.html")
+            .contains("Lamps")
+    );
+    assert_a_full_build_agrees(&site);
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::{
@@ -32,7 +32,7 @@ use crate::build_memo::{BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry};
 use crate::catalog::{Catalog, Changes, Entry, SeedListing, Survey, collect};
 use crate::config::Config;
 use crate::digest::{EditionListing, NEWSLETTER_DIR, edition_view};
-use crate::edition::{Edition, assign_dated};
+use crate::edition::{Edition, Week, assign_dated};
 use crate::output::{WriteSummary, delete_stale};
 use crate::parallel::drop_in_background;
 use crate::site::{
@@ -139,9 +139,8 @@ struct Merged {
     entries: Vec<SnapshotEntry>,
     /// Their publication instants.
     published: Vec<DateTime<Tz>>,
-    /// The article-page fingerprints the recorded build had for the changed
-    /// articles it knew.
-    previous_pages: HashMap<String, String>,
+    /// What the recorded build had of the changed ids it published.
+    previous: HashMap<String, SnapshotEntry>,
     meta: SiteMeta,
     site: String,
     snapshot_subjects: HashMap<String, String>,
@@ -279,10 +278,11 @@ fn reconcile_changed(
     let Ok(ids) = listing.ids(&changed) else {
         return declined("a changed seed has no id");
     };
-    let recorded: HashMap<&str, &SnapshotEntry> = snapshot
-        .entries
-        .iter()
-        .map(|e| (e.id.as_str(), e))
+    // What the recorded build had of the changed ids it published.
+    let changed_ids: HashSet<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+    let previous: HashMap<String, SnapshotEntry> = (snapshot.entries.iter())
+        .filter(|e| changed_ids.contains(e.id.as_str()))
+        .map(|e| (e.id.clone(), e.clone()))
         .collect();
     let mut seen = HashSet::new();
     for (id, name) in &ids {
@@ -293,7 +293,7 @@ fn reconcile_changed(
         let is_new_file = (snapshot.seeds)
             .binary_search_by(|(recorded, _)| recorded.as_str().cmp(name))
             .is_err();
-        let owned_elsewhere = is_new_file && recorded.contains_key(id.as_str());
+        let owned_elsewhere = is_new_file && previous.contains_key(id);
         if held_back || owned_elsewhere || !seen.insert(id.as_str()) {
             return declined("a changed seed shares its id or was held back");
         }
@@ -308,15 +308,6 @@ fn reconcile_changed(
     if !catalog.problems.is_empty() || !catalog.scheduled.is_empty() {
         return declined("a changed seed has a problem or is dated in the future");
     }
-    let previous_pages: HashMap<String, String> = catalog
-        .entries
-        .iter()
-        .filter_map(|e| {
-            let page = &recorded.get(e.article.id.as_str())?.page;
-            Some((e.article.id.clone(), page.clone()))
-        })
-        .collect();
-    drop(recorded);
 
     let CatalogSnapshot {
         site,
@@ -379,7 +370,7 @@ fn reconcile_changed(
         catalog,
         entries,
         published,
-        previous_pages,
+        previous,
         meta,
         site,
         snapshot_subjects: subjects.into_iter().collect(),
@@ -389,7 +380,7 @@ fn reconcile_changed(
 /// What the changed articles do to the pages besides their own.
 struct PageChanges {
     /// Every edition of the merged catalog (articles by merged index).
-    editions: std::collections::BTreeMap<crate::edition::Week, Edition>,
+    editions: std::collections::BTreeMap<Week, Edition>,
     /// Pages that no longer exist (a year or edition left empty).
     gone: Vec<String>,
     /// Stale pages that did not exist before.
@@ -419,17 +410,40 @@ fn plan_changed(
     let mut needed = vec![false; n];
     needed[..config.site.index_items.max(config.site.feed_items).min(n)].fill(true);
     let mut gone = Vec::new();
+    let fresh: HashMap<&str, &Entry> = (merged.catalog.entries.iter())
+        .map(|e| (e.article.id.as_str(), e))
+        .collect();
+    let is_fresh: Vec<bool> = (entries.iter())
+        .map(|e| fresh.contains_key(e.id.as_str()))
+        .collect();
+    let tz = config.timezone;
+    // Where the changed articles were: their old year and edition changed too.
+    let before: Vec<(&str, DateTime<Tz>, DateTime<Utc>)> = (merged.previous.values())
+        .filter_map(|p| {
+            let published = tz.timestamp_opt(p.published, 0).single()?;
+            let first_seen = Utc.timestamp_opt(p.first_seen, 0).single()?;
+            Some((p.id.as_str(), published, first_seen))
+        })
+        .collect();
 
     let (years, year_ranges): (Vec<_>, Vec<_>) = archive_years_of(meta, published.iter().copied())
         .into_iter()
         .unzip();
     let years_key = years_key(&years);
     let mut recorded = merged.archive.clone();
+    // A year page changes when one of its articles does, or the list of years.
+    let same_years = years.len() == recorded.len()
+        && (years.iter()).all(|y| recorded.contains_key(&archive_page_path(y.year)));
+    let mut touched: HashSet<i32> = (before.iter()).map(|(_, at, _)| at.year()).collect();
+    touched.extend((0..n).filter(|&i| is_fresh[i]).map(|i| published[i].year()));
     let mut stale_years = Vec::new();
     for (year, range) in years.iter().zip(&year_ranges) {
         let path = archive_page_path(year.year);
-        let fp = year_fingerprint(site, &path, &years_key, range.clone().map(page));
         let before = recorded.remove(&path);
+        if same_years && !touched.contains(&year.year) {
+            continue;
+        }
+        let fp = year_fingerprint(site, &path, &years_key, range.clone().map(page));
         if before.as_ref() != Some(&fp) {
             needed[range.clone()].fill(true);
             stale_years.push((year.year, range.clone(), path, fp, before.is_some()));
@@ -444,6 +458,16 @@ fn plan_changed(
         (e.id.as_str(), at, first_seen.unwrap_or_default())
     });
     let editions = assign_dated(dated, &frozen, &schedule);
+    // An edition changes when one of its articles does: an article's edition
+    // depends on nothing else that can have changed.
+    let touched: HashSet<Week> = assign_dated(before.iter().copied(), &frozen, &schedule)
+        .into_keys()
+        .chain(
+            (editions.values())
+                .filter(|e| e.articles.iter().any(|&i| is_fresh[i]))
+                .map(|e| e.week),
+        )
+        .collect();
     let mut recorded = merged.newsletter.clone();
     let mut stale_editions = Vec::new();
     for edition in editions
@@ -451,6 +475,10 @@ fn plan_changed(
         .filter(|e| has_web_page(e, &schedule, now))
     {
         let path = edition_page_path(edition.week);
+        if !touched.contains(&edition.week) {
+            recorded.remove(&path);
+            continue;
+        }
         let fp = edition_fingerprint(
             site,
             edition.week,
@@ -464,14 +492,8 @@ fn plan_changed(
     }
     gone.extend(recorded.into_keys());
 
-    let fresh: HashMap<&str, &Entry> = merged
-        .catalog
-        .entries
-        .iter()
-        .map(|e| (e.article.id.as_str(), e))
-        .collect();
-    for (i, e) in entries.iter().enumerate() {
-        needed[i] |= fresh.contains_key(e.id.as_str());
+    for (i, fresh) in is_fresh.iter().enumerate() {
+        needed[i] |= fresh;
     }
     let stored_ids = (0..n)
         .filter(|&i| needed[i] && !fresh.contains_key(entries[i].id.as_str()))
@@ -513,7 +535,7 @@ fn plan_changed(
         if !fresh.contains_key(e.id.as_str()) {
             continue;
         }
-        let before = merged.previous_pages.get(&e.id);
+        let before = merged.previous.get(&e.id).map(|p| &p.page);
         if before != Some(&e.page) {
             created += usize::from(before.is_none());
             stale.push(Stale {
