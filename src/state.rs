@@ -529,11 +529,14 @@ impl State {
             .map_err(|e| self.wrap(e))
     }
 
-    /// Where the build record's catalog snapshot is kept: a file beside the state
-    /// (`herald.sqlite` → `herald.catalog`), because SQLite writes a blob of a
-    /// megabyte through its log and a checkpoint, several times slower than a file.
+    /// Where the build record's catalog snapshot is kept: a file beside the state,
+    /// named like SQLite's own (`herald.sqlite-catalog` beside `herald.sqlite-wal`),
+    /// because SQLite writes a blob of a megabyte through its log and a checkpoint,
+    /// several times slower than a plain file.
     fn snapshot_path(&self) -> PathBuf {
-        self.path.with_extension("catalog")
+        let mut name = self.path.clone().into_os_string();
+        name.push("-catalog");
+        PathBuf::from(name)
     }
 
     /// The catalog snapshot saved with the build record (see
