@@ -1,14 +1,15 @@
 //! The record of the last clean build, which lets a build that has nothing to do
-//! finish without loading the catalog or rendering anything.
+//! finish without loading the catalog or rendering anything, and one that has a
+//! few new or edited seeds render only what they change.
 //!
 //! A build's outputs are a function of its inputs, of the clock, and of the output
 //! folder itself (a missing page is restored, a hand-edited feed rewritten). The
 //! record keeps a fingerprint of each:
-//! - inputs: Herald's version, the whole configuration, the templates, every seed's
-//!   name and stat key (size, inode, modification and change times: any write,
-//!   rename or `touch` changes it) and the frozen editions;
+//! - inputs: Herald's version, the whole configuration, the templates and the
+//!   frozen editions (the settings); every seed's name and file version (size,
+//!   inode, modification and change times: any write, rename or `touch` changes it);
 //! - the clock: outputs change with time only when a scheduled article or an
-//!   edition falls due, so the record holds until the first of those instants;
+//!   edition falls due, so the record applies until the first of those instants;
 //! - outputs: inode and times of the output folders (adding, removing or renaming a
 //!   file in one changes them) and of the files that are rendered on every build.
 //!
@@ -17,16 +18,18 @@
 //! without its texts) lets the build work out which outputs they change without
 //! loading every article (`publish::incremental`).
 //!
-//! The
-//! record is deleted before a build writes anything and saved only after a clean
-//! build has written everything, so a crash never leaves a record that claims more
-//! than is true; a build with seed problems saves none, so every run reports them.
+//! The record is deleted before a build writes anything and saved only after a
+//! clean build has written everything, so a crash never leaves a record that claims
+//! more than is true; a build with seed problems saves none, so every run reports
+//! them.
 //!
 //! File systems stamp changes with a clock that ticks every few milliseconds, so a
-//! change made in the same tick as the one recorded would look like no change. A
-//! record is therefore saved only once every stamp it covers is
-//! [`SETTLED`](crate::stamp::SETTLED) old
-//! (the next build saves it otherwise), like Git's "racily clean" rule.
+//! change made in the same tick as one recorded would look like no change (Git's
+//! "racily clean" files). A stamp younger than [`SETTLED`](crate::stamp::SETTLED)
+//! is therefore not trusted: such a seed is recorded without a version (the next
+//! build reads it again), and a record whose output stamps are that young is marked
+//! not [`settled`](BuildMemo::settled): it never lets a build skip everything, and
+//! an incremental build lists the output folders instead of trusting their stamps.
 
 use std::path::Path;
 

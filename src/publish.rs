@@ -625,7 +625,8 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
 ///
 /// A build whose inputs, clock and outputs match the last clean build's record
 /// ([`crate::build_memo`]) stops after reading the seeds folder: it would change
-/// nothing.
+/// nothing. One whose only change is a few added or edited seeds builds just what
+/// they change ([`incremental`]); anything else gets the full build.
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let started = std::time::Instant::now();
     let mut state = State::open(&config.paths.state)?;

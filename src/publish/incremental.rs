@@ -1,18 +1,19 @@
-//! The incremental build: the build record holds except that a few seeds were
-//! added or edited.
+//! The incremental build: the build record applies (same settings, inside its
+//! clock window) and only a few seeds were added or edited.
 //!
 //! Instead of loading and checking every article, the build reconciles only those
 //! seeds (with the same [`collect`] as a full build), works out from the record's
-//! [`CatalogSnapshot`] which other pages they change (their year's archive page,
-//! their edition's page, the index, feeds and newsletter index), fetches only the
-//! articles those pages show, and renders them with the same code as a full build.
-//! The pages are the ones a full build would write, byte for byte: the record proves
-//! every other output current.
+//! [`CatalogSnapshot`] which other pages they change (the archive pages of the
+//! years and the edition pages of the weeks they were or are in, the index, feeds
+//! and newsletter index), fetches only the articles those pages show, and renders
+//! them with the same code as a full build. The pages are the ones a full build
+//! would write, byte for byte: the record proves every other output current (its
+//! output stamps when it was settled, a listing of the output folders when not).
 //!
 //! Whatever it is not sure of (a seed gone or renamed, a seed problem, an article
-//! held back, a new article that changes the site description, more than
-//! [`MAX_CHANGED`] seeds) it declines before writing anything, and the full build
-//! decides.
+//! held back, a second file for an id, a new article that changes the site
+//! description, output folders not as recorded, more than [`MAX_CHANGED`] seeds)
+//! it declines before writing anything, and the full build decides.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -51,8 +52,8 @@ pub(super) enum Outcome {
     Declined(Box<Templates>),
 }
 
-/// Builds what the seeds of `listing` that changed since `memo` (which holds but
-/// for them) change, or declines. `recorded`: what [`recorded_reader`] read.
+/// Builds what the seeds of `listing` that changed since `memo` (which applies)
+/// change, or declines. `recorded`: what [`recorded_reader`] read.
 pub(super) fn build_changed(
     config: &Config,
     state: &mut State,
