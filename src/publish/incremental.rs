@@ -620,3 +620,59 @@ fn plan_changed(
     };
     Ok(Ok((prepared, plan, pages)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> SnapshotEntry {
+        SnapshotEntry {
+            id: id.into(),
+            published: 0,
+            updated: 0,
+            first_seen: 0,
+            page: String::new(),
+            has_column_intro: false,
+        }
+    }
+
+    #[test]
+    fn output_folders_are_as_recorded_only_with_every_recorded_page_and_no_other() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |path: &str| {
+            let path = root.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        };
+        for path in [
+            "articles/a.html",
+            "articles/b.html",
+            "archive/2026.html",
+            "newsletter/2026-W04.html",
+            "newsletter/index.html",
+            "articles/notes.txt",
+        ] {
+            write(path);
+        }
+        let entries = [entry("a"), entry("b")];
+        let pages = |path: &str| HashMap::from([(path.to_string(), "fp".to_string())]);
+        let (archive, newsletter) = (
+            pages("archive/2026.html"),
+            pages("newsletter/2026-W04.html"),
+        );
+        let holds = || outputs_as_recorded(root.path(), &entries, &archive, &newsletter);
+        assert!(holds(), "every page there; other files do not count");
+
+        std::fs::remove_file(root.path().join("articles/b.html")).unwrap();
+        assert!(!holds(), "a recorded page is missing");
+        write("articles/c.html");
+        assert!(!holds(), "as many pages, but one is not recorded");
+        std::fs::remove_file(root.path().join("articles/c.html")).unwrap();
+        write("articles/b.html");
+        write("archive/2025.html");
+        assert!(!holds(), "a page no build wrote");
+        std::fs::remove_file(root.path().join("archive/2025.html")).unwrap();
+        std::fs::remove_file(root.path().join("newsletter/2026-W04.html")).unwrap();
+        assert!(!holds(), "an edition page is missing");
+    }
+}
