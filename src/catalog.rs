@@ -613,9 +613,10 @@ fn list_seed_files(dir: &Path, on_every_core: bool) -> Result<Vec<SeedFile>, Cat
     if !on_every_core {
         return Ok(seeds.iter().map(seed_file).collect());
     }
-    // In one run of files per core: a `stat` is too short to hand out one by one.
+    // In runs of files: a `stat` is too short to hand out one by one. Several runs per
+    // core, so a core that another thread keeps busy takes fewer of them.
     let chunks: Vec<&[(String, std::fs::DirEntry)]> = seeds
-        .chunks(seeds.len().div_ceil(worker_count()).max(1))
+        .chunks(seeds.len().div_ceil(8 * worker_count()).max(1))
         .collect();
     Ok(map_in_parallel(&chunks, |chunk| {
         chunk.iter().map(seed_file).collect::<Vec<_>>()

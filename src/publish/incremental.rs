@@ -101,7 +101,7 @@ pub(super) fn build_changed(
     state.save_articles(&merged.catalog.state_updates)?;
     state.save_outputs(&sink.changed, pages.gone.iter().map(String::as_str))?;
 
-    let files = memo.summary.files + pages.created - sink.summary.deleted;
+    let files = (memo.summary.files + pages.created).saturating_sub(sink.summary.deleted);
     let summary = MemoSummary {
         published: n,
         scheduled: memo.summary.scheduled.clone(),
@@ -115,7 +115,7 @@ pub(super) fn build_changed(
         changes: Changes {
             new: changes.new.clone(),
             updated: changes.updated.clone(),
-            unchanged: n - changes.new.len() - changes.updated.len(),
+            unchanged: n.saturating_sub(changes.new.len() + changes.updated.len()),
             removed: Vec::new(),
         },
         published: n,
@@ -123,7 +123,7 @@ pub(super) fn build_changed(
         scheduled: recorded_schedule(&memo.summary, config),
         files: WriteSummary {
             written: sink.summary.written,
-            unchanged: files - sink.summary.written,
+            unchanged: files.saturating_sub(sink.summary.written),
             deleted: sink.summary.deleted,
         },
         template_overrides: prepared.templates.overridden().to_vec(),
