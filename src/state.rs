@@ -175,6 +175,29 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
     Ok(())
 }
 
+/// A row of [`State::article_columns`]; `old_layout`: the head column holds the
+/// full article (versions 1 and 2).
+fn stored_article(r: &rusqlite::Row<'_>, old_layout: bool) -> rusqlite::Result<StoredArticle> {
+    // Parsed from SQLite's own buffer: no copy of the JSON is made.
+    let json = r.get_ref(4)?.as_str()?;
+    let head = if old_layout {
+        serde_json::from_str::<Article>(json).ok().map(|a| a.head())
+    } else {
+        serde_json::from_str::<ArticleHead>(json).ok()
+    };
+    Ok(StoredArticle {
+        id: r.get(0)?,
+        source_file: r.get(1)?,
+        content_hash: r.get(2)?,
+        stat_key: r.get(3)?,
+        head: head.map(Arc::new),
+        article_json: None,
+        first_seen: r.get(5)?,
+        modified: r.get(6)?,
+        removed: r.get(7)?,
+    })
+}
+
 fn has_article_column(conn: &Connection, column: &str) -> bool {
     conn.prepare(&format!("SELECT {column} FROM articles LIMIT 0"))
         .is_ok()
@@ -369,11 +392,24 @@ impl State {
 
     /// Every article the state knows, removed ones included, by id.
     pub fn articles(&self) -> Result<HashMap<String, StoredArticle>, StateError> {
-        // A state file of an older version opened read-only lacks the newer columns:
-        // heads are derived from the full articles, and no stat key means "read the
-        // seed".
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {} FROM articles", self.article_columns()))
+            .map_err(|e| self.wrap(e))?;
         let old_layout = self.layout.bodies_in_articles;
-        let head = if old_layout {
+        let rows = stmt
+            .query_map([], |r| stored_article(r, old_layout))
+            .map_err(|e| self.wrap(e))?;
+        rows.map(|r| r.map(|a| (a.id.clone(), a)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// The columns [`stored_article`] reads. A state file of an older version
+    /// opened read-only lacks the newer ones: heads are derived from the full
+    /// articles, and no stat key means "read the seed".
+    fn article_columns(&self) -> String {
+        let head = if self.layout.bodies_in_articles {
             "article_json"
         } else {
             "head_json"
@@ -383,38 +419,7 @@ impl State {
         } else {
             "''"
         };
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT id, source_file, content_hash, {stat_key}, {head},
-                     first_seen, modified, removed FROM articles"
-            ))
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                // Parsed from SQLite's own buffer: no copy of the JSON is made.
-                let json = r.get_ref(4)?.as_str()?;
-                let head = if old_layout {
-                    serde_json::from_str::<Article>(json).ok().map(|a| a.head())
-                } else {
-                    serde_json::from_str::<ArticleHead>(json).ok()
-                };
-                Ok(StoredArticle {
-                    id: r.get(0)?,
-                    source_file: r.get(1)?,
-                    content_hash: r.get(2)?,
-                    stat_key: r.get(3)?,
-                    head: head.map(Arc::new),
-                    article_json: None,
-                    first_seen: r.get(5)?,
-                    modified: r.get(6)?,
-                    removed: r.get(7)?,
-                })
-            })
-            .map_err(|e| self.wrap(e))?;
-        rows.map(|r| r.map(|a| (a.id.clone(), a)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.wrap(e))
+        format!("id, source_file, content_hash, {stat_key}, {head}, first_seen, modified, removed")
     }
 
     /// A second, read-only connection for fetching article bodies from any thread;
@@ -602,66 +607,26 @@ impl State {
         }
     }
 
-    /// The stored rows of the articles `ids` (those the state has).
+    /// The stored rows of the articles `ids` (those the state has), as
+    /// [`State::articles`] reads them.
     pub fn articles_with_ids<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashMap<String, StoredArticle>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, source_file, content_hash, stat_key, head_json,
-                     first_seen, modified, removed FROM articles WHERE id = ?1",
-            )
-            .map_err(|e| self.wrap(e))?;
+        let query = format!(
+            "SELECT {} FROM articles WHERE id = ?1",
+            self.article_columns()
+        );
+        let mut stmt = self.conn.prepare_cached(&query).map_err(|e| self.wrap(e))?;
+        let old_layout = self.layout.bodies_in_articles;
         let mut found = HashMap::new();
         for id in ids {
             let row = stmt
-                .query_row([id], |r| {
-                    Ok(StoredArticle {
-                        id: r.get(0)?,
-                        source_file: r.get(1)?,
-                        content_hash: r.get(2)?,
-                        stat_key: r.get(3)?,
-                        head: serde_json::from_str::<ArticleHead>(r.get_ref(4)?.as_str()?)
-                            .ok()
-                            .map(Arc::new),
-                        article_json: None,
-                        first_seen: r.get(5)?,
-                        modified: r.get(6)?,
-                        removed: r.get(7)?,
-                    })
-                })
+                .query_row([id], |r| stored_article(r, old_layout))
                 .optional()
                 .map_err(|e| self.wrap(e))?;
             if let Some(row) = row {
                 found.insert(row.id.clone(), row);
-            }
-        }
-        Ok(found)
-    }
-
-    /// The stored heads of the articles `ids` with their content hashes, by id
-    /// (those the state has a readable head of).
-    pub fn heads<'a>(
-        &self,
-        ids: impl IntoIterator<Item = &'a str>,
-    ) -> Result<HashMap<String, (Arc<ArticleHead>, String)>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT head_json, content_hash FROM articles WHERE id = ?1")
-            .map_err(|e| self.wrap(e))?;
-        let mut found = HashMap::new();
-        for id in ids {
-            let head = stmt
-                .query_row([id], |r| {
-                    let head = serde_json::from_str::<ArticleHead>(r.get_ref(0)?.as_str()?).ok();
-                    Ok(head.map(|head| (Arc::new(head), r.get::<_, String>(1))))
-                })
-                .optional()
-                .map_err(|e| self.wrap(e))?;
-            if let Some(Some((head, Ok(hash)))) = head {
-                found.insert(id.to_string(), (head, hash));
             }
         }
         Ok(found)

@@ -499,7 +499,7 @@ fn plan_changed(
     let stored_ids = (0..n)
         .filter(|&i| needed[i] && !fresh.contains_key(entries[i].id.as_str()))
         .map(|i| entries[i].id.as_str());
-    let heads = state.heads(stored_ids)?;
+    let stored = state.articles_with_ids(stored_ids)?;
     let tz = config.timezone;
     let mut position = vec![usize::MAX; n];
     let mut shown = Vec::new();
@@ -508,7 +508,8 @@ fn plan_changed(
         let entry = match fresh.get(e.id.as_str()) {
             Some(entry) => (*entry).clone(),
             None => {
-                let (head, hash) = (heads.get(&e.id))
+                let (head, hash) = (stored.get(&e.id))
+                    .and_then(|row| Some((row.head.as_ref()?, &row.content_hash)))
                     .ok_or_else(|| BuildError::MissingBody { id: e.id.clone() })?;
                 Entry {
                     article: Arc::clone(head),
