@@ -176,7 +176,6 @@ pub struct SnapshotEntry {
     pub id: String,
     /// Unix seconds, as [`Entry`](crate::catalog::Entry) has them.
     pub published: i64,
-    pub updated: i64,
     pub first_seen: i64,
     /// The fingerprint its article page was rendered from.
     pub page: String,
@@ -184,7 +183,7 @@ pub struct SnapshotEntry {
 }
 
 /// Bumped whenever the snapshot's layout changes (an older one is then not used).
-const SNAPSHOT_FORMAT: u32 = 2;
+const SNAPSHOT_FORMAT: u32 = 3;
 
 impl CatalogSnapshot {
     /// A compact binary form: strings length-prefixed, numbers little-endian.
@@ -210,7 +209,7 @@ impl CatalogSnapshot {
         out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
         for e in &self.entries {
             put(&mut out, &e.id);
-            for time in [e.published, e.updated, e.first_seen] {
+            for time in [e.published, e.first_seen] {
                 out.extend_from_slice(&time.to_le_bytes());
             }
             put(&mut out, &e.page);
@@ -248,7 +247,6 @@ impl CatalogSnapshot {
                 Some(SnapshotEntry {
                     id: reader.string()?,
                     published: reader.i64()?,
-                    updated: reader.i64()?,
                     first_seen: reader.i64()?,
                     page: reader.string()?,
                     has_column_intro: reader.byte()? != 0,
@@ -359,7 +357,6 @@ mod tests {
             entries: vec![SnapshotEntry {
                 id: "a".into(),
                 published: -5,
-                updated: 1_800_000_000,
                 first_seen: 7,
                 page: "page".into(),
                 has_column_intro: true,

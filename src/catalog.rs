@@ -490,6 +490,16 @@ fn group_by_id(slots: &[Option<Candidate>]) -> Vec<Vec<usize>> {
         .collect()
 }
 
+impl Entry {
+    /// The entry of a stored article as a build that did not parse it makes it;
+    /// `published` is its head's publication time. `None` when its head cannot be
+    /// read.
+    pub fn stored(row: &StoredArticle, published: DateTime<Tz>, tz: Tz) -> Option<Entry> {
+        let head = Arc::clone(row.head.as_ref()?);
+        Some(entry_from(head, None, row, published, tz))
+    }
+}
+
 /// `published` is `article.published(tz, hour)`, which the caller has computed.
 fn entry_from(
     article: Arc<ArticleHead>,

@@ -817,7 +817,6 @@ fn snapshot_entry(entry: &Entry, page: &str) -> SnapshotEntry {
     SnapshotEntry {
         id: entry.article.id.clone(),
         published: entry.published.timestamp(),
-        updated: entry.updated.timestamp(),
         first_seen: entry.first_seen.timestamp(),
         page: page.to_string(),
         has_column_intro: entry.article.has_column_intro,

@@ -507,25 +507,9 @@ fn plan_changed(
         let e = &entries[i];
         let entry = match fresh.get(e.id.as_str()) {
             Some(entry) => (*entry).clone(),
-            None => {
-                let (head, hash) = (stored.get(&e.id))
-                    .and_then(|row| Some((row.head.as_ref()?, &row.content_hash)))
-                    .ok_or_else(|| BuildError::MissingBody { id: e.id.clone() })?;
-                Entry {
-                    article: Arc::clone(head),
-                    full: None,
-                    published: published[i],
-                    updated: tz
-                        .timestamp_opt(e.updated, 0)
-                        .single()
-                        .unwrap_or(published[i]),
-                    first_seen: Utc
-                        .timestamp_opt(e.first_seen, 0)
-                        .single()
-                        .unwrap_or_default(),
-                    source_hash: hash.clone(),
-                }
-            }
+            None => (stored.get(&e.id))
+                .and_then(|row| Entry::stored(row, published[i], tz))
+                .ok_or_else(|| BuildError::MissingBody { id: e.id.clone() })?,
         };
         position[i] = shown.len();
         shown.push(entry);
@@ -630,7 +614,6 @@ mod tests {
         SnapshotEntry {
             id: id.into(),
             published: 0,
-            updated: 0,
             first_seen: 0,
             page: String::new(),
             has_column_intro: false,
