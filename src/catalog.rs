@@ -117,6 +117,9 @@ pub struct SeedListing {
     rules: String,
     /// The wall clock just before the seeds were `stat`ed.
     listed_from: std::time::SystemTime,
+    /// [`SeedListing::seeds_print`], worked out once: a build asks for it several
+    /// times, and it hashes every seed.
+    print: std::sync::OnceLock<Option<SeedsPrint>>,
 }
 
 impl SeedListing {
@@ -124,11 +127,20 @@ impl SeedListing {
     pub fn take(config: &Config) -> Result<SeedListing, CatalogError> {
         let listed_from = std::time::SystemTime::now();
         let files = list_seed_files(&config.paths.seeds, true)?;
-        Ok(SeedListing {
+        Ok(SeedListing::new(
             files,
-            rules: rules_fingerprint(config),
+            rules_fingerprint(config),
             listed_from,
-        })
+        ))
+    }
+
+    fn new(files: Vec<SeedFile>, rules: String, listed_from: std::time::SystemTime) -> Self {
+        SeedListing {
+            files,
+            rules,
+            listed_from,
+            print: std::sync::OnceLock::new(),
+        }
     }
 
     /// Gives every file its stat key, which reconciling compares with the state's.
@@ -176,23 +188,18 @@ impl SeedListing {
 
     /// A listing of only the files at `indexes` (of this listing), keyed.
     pub fn subset(&self, indexes: &[usize]) -> SeedListing {
-        SeedListing {
-            files: indexes.iter().map(|&i| self.files[i].copy()).collect(),
-            rules: self.rules.clone(),
-            listed_from: self.listed_from,
-        }
-        .keyed()
+        let files = indexes.iter().map(|&i| self.files[i].copy()).collect();
+        SeedListing::new(files, self.rules.clone(), self.listed_from).keyed()
     }
 
-    /// The article ids of the files at `indexes`, or the name of one that has none.
-    pub fn ids(&self, indexes: &[usize]) -> Result<Vec<(String, String)>, String> {
+    /// The article ids and names of the files at `indexes`; `None` when one has
+    /// no id.
+    pub fn ids(&self, indexes: &[usize]) -> Option<Vec<(String, String)>> {
         indexes
             .iter()
             .map(|&i| {
                 let name = &self.files[i].name;
-                seed_id(name)
-                    .map(|id| (id, name.clone()))
-                    .map_err(|_| name.clone())
+                Some((seed_id(name).ok()?, name.clone()))
             })
             .collect()
     }
@@ -202,6 +209,10 @@ impl SeedListing {
     /// mean that no seed was added, removed, renamed or written since. `None` where
     /// files have no stat keys (then nothing can be said without reading them).
     pub fn seeds_print(&self) -> Option<SeedsPrint> {
+        self.print.get_or_init(|| self.work_out_print()).clone()
+    }
+
+    fn work_out_print(&self) -> Option<SeedsPrint> {
         // An unreadable seed has no version either, but it is a seed problem, and a
         // build with problems is never recorded.
         if (self.files.iter()).any(|f| f.stat.is_ok() && f.version().is_none()) {
@@ -252,11 +263,7 @@ impl Survey {
             (files, known)
         });
         let (files, known) = (files?, known?);
-        let listing = SeedListing {
-            files,
-            rules: rules_fingerprint(config),
-            listed_from,
-        };
+        let listing = SeedListing::new(files, rules_fingerprint(config), listed_from);
         Ok(Survey::of(listing, known))
     }
 
@@ -300,6 +307,7 @@ pub fn collect(
                 files,
                 rules,
                 listed_from,
+                ..
             },
         known,
     } = survey;
@@ -756,10 +764,10 @@ mod tests {
         for name in ["001_a.txt", "002_b.txt", "003_c.txt"] {
             std::fs::write(dir.path().join(name), name).unwrap();
         }
-        let listing = |dir: &Path| SeedListing {
-            files: list_seed_files(dir, true).unwrap(),
-            rules: String::new(),
-            listed_from: std::time::SystemTime::now() + crate::stamp::SETTLED,
+        let listing = |dir: &Path| {
+            let files = list_seed_files(dir, true).unwrap();
+            let listed_from = std::time::SystemTime::now() + crate::stamp::SETTLED;
+            SeedListing::new(files, String::new(), listed_from)
         };
         let first = listing(dir.path());
         let manifest: Vec<(String, Option<FileVersion>)> = first

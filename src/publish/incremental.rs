@@ -276,7 +276,7 @@ fn reconcile_changed(
     if changed.len() > MAX_CHANGED || listing.seeds_print().is_none() {
         return declined("more than a few seeds changed (or one cannot be keyed)");
     }
-    let Ok(ids) = listing.ids(&changed) else {
+    let Some(ids) = listing.ids(&changed) else {
         return declined("a changed seed has no id");
     };
     // What the recorded build had of the changed ids it published.
