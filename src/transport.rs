@@ -238,30 +238,140 @@ impl SmtpLink {
     }
 }
 
-/// The outbox: one `.eml` file per message, written by lettre's file transport.
+/// The outbox folder, filled through lettre's `FileTransport`.
+///
+/// lettre writes a message straight into its final file, so a crash mid-write
+/// would leave a truncated `.eml` where a pickup job could read it. Herald has
+/// lettre write into a staging folder inside the outbox ([`STAGING`]), makes the
+/// file durable, and renames it into the outbox: an `.eml` in the outbox is
+/// always whole.
 pub struct Outbox {
+    dir: PathBuf,
+    staging: PathBuf,
     transport: FileTransport,
 }
 
+/// The staging folder's name inside the outbox (hidden, so `*.eml` globs skip it).
+pub const STAGING: &str = ".writing";
+
+/// Staged files older than this are left over from a crash (their recipients are
+/// still pending in the send journal and get a fresh copy), and are removed when
+/// the outbox is next opened. Younger ones may belong to another running process.
+const STALE_STAGED: Duration = Duration::from_secs(3600);
+
 impl Outbox {
     pub fn open(dir: PathBuf) -> Result<Outbox, TransportError> {
-        std::fs::create_dir_all(&dir).map_err(|source| TransportError::Outbox {
-            path: dir.clone(),
+        let staging = dir.join(STAGING);
+        std::fs::create_dir_all(&staging).map_err(|source| TransportError::Outbox {
+            path: staging.clone(),
             source,
         })?;
+        remove_stale_staged(&staging);
         Ok(Outbox {
-            transport: FileTransport::new(dir),
+            transport: FileTransport::new(&staging),
+            dir,
+            staging,
         })
     }
 
     pub fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, Failure> {
         self.transport
             .send_raw(envelope, message)
-            .map(|id| format!("written to the outbox as {id}.eml"))
+            .map_err(|e| e.to_string())
+            .and_then(|id| self.publish(&format!("{id}.eml")))
+            .map(|name| format!("written to the outbox as {name}"))
             .map_err(|e| Failure {
                 permanent: false,
                 connecting: true,
                 message: format!("cannot write to the outbox: {e}"),
             })
+    }
+
+    /// Moves a staged file into the outbox once its bytes are on disk, and makes
+    /// the move durable before the journal can call the message sent.
+    fn publish(&self, name: &str) -> Result<String, String> {
+        let staged = self.staging.join(name);
+        let describe = |e: std::io::Error| format!("{}: {e}", staged.display());
+        std::fs::File::open(&staged)
+            .and_then(|file| file.sync_all())
+            .map_err(describe)?;
+        std::fs::rename(&staged, self.dir.join(name)).map_err(describe)?;
+        std::fs::File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        Ok(name.to_string())
+    }
+}
+
+fn remove_stale_staged(staging: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(staging) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > STALE_STAGED);
+        if stale && let Err(e) = std::fs::remove_file(entry.path()) {
+            tracing::warn!("cannot remove {}: {e}", entry.path().display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope::new(
+            Some("column@example.com".parse().unwrap()),
+            vec!["reader@example.com".parse().unwrap()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn outbox_messages_arrive_whole_and_leave_nothing_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path().join("outbox")).unwrap();
+        let message = b"Subject: hello\r\n\r\nA whole message.\r\n";
+        let reply = outbox.send(&envelope(), message).unwrap();
+        let written: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .collect();
+        assert_eq!(written.len(), 1);
+        let name = written[0].file_name().into_string().unwrap();
+        assert!(reply.ends_with(&name), "{reply}");
+        assert_eq!(std::fs::read(written[0].path()).unwrap(), message);
+        let staged = dir.path().join("outbox").join(STAGING);
+        assert_eq!(std::fs::read_dir(staged).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn opening_the_outbox_removes_only_old_staged_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join(STAGING);
+        std::fs::create_dir_all(&staging).unwrap();
+        let old = staging.join("crashed.eml");
+        let young = staging.join("in-flight.eml");
+        std::fs::write(&old, b"half a mess").unwrap();
+        std::fs::write(&young, b"being writ").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        Outbox::open(dir.path().to_path_buf()).unwrap();
+        assert!(
+            !old.exists(),
+            "a file staged two hours ago is a crash's leftover"
+        );
+        assert!(young.exists(), "a fresh staged file may be another run's");
     }
 }

@@ -421,6 +421,10 @@ fn without_smtp_the_outbox_gets_one_eml_per_recipient() {
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     assert_eq!(files.len(), 3);
+    let staged = std::fs::read_dir(site.path("outbox/.writing"))
+        .unwrap()
+        .count();
+    assert_eq!(staged, 0, "every staged message is moved into the outbox");
     let mut recipients = HashSet::new();
     for file in files {
         let bytes = std::fs::read(file).unwrap();

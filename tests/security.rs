@@ -93,9 +93,9 @@ fn seeds_and_subscribers_cannot_inject_mail_headers() {
     let eml = std::fs::read_dir(site.path("outbox"))
         .unwrap()
         .flatten()
-        .next()
-        .unwrap()
-        .path();
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "eml"))
+        .unwrap();
     let bytes = std::fs::read(eml).unwrap();
     let message = MessageParser::default().parse(&bytes).unwrap();
     assert!(message.header_raw("Bcc").is_none());
