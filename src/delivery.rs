@@ -172,14 +172,21 @@ impl MessageFactory {
     }
 }
 
-/// Headers the DKIM signature covers: lettre's defaults plus the ones RFC 8058
-/// requires for one-click unsubscribe to be trusted.
+/// Headers the DKIM signature covers: lettre's defaults, Reply-To (signed even
+/// when absent, so none can be added in transit) and MIME-Version, plus the ones
+/// RFC 8058 requires for one-click unsubscribe to be trusted. The top-level
+/// Content-Type cannot be listed: lettre writes a multipart's Content-Type with
+/// the body, outside the headers its signer sees, so listing it would sign it as
+/// absent and break every signature (the parts it describes are covered by the
+/// body hash).
 const DKIM_HEADERS: &[&str] = &[
     "From",
+    "Reply-To",
     "To",
     "Subject",
     "Date",
     "Message-ID",
+    "MIME-Version",
     "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",

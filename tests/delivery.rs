@@ -487,7 +487,10 @@ fn dkim_signatures_cover_the_unsubscribe_headers_and_verify_independently() {
     let (private, public) = keys.stdout.trim().split_once(' ').unwrap();
     let site = Site::with_shipped_seed();
     std::fs::write(site.path("dkim.key"), private).unwrap();
-    site.append_config("\n[dkim]\nselector = \"herald\"\nkey_file = \"dkim.key\"\n");
+    site.append_config(
+        "\n[dkim]\nselector = \"herald\"\nkey_file = \"dkim.key\"\n\
+         [newsletter]\nreply_to = \"Letters <letters@example.com>\"\n",
+    );
     site.add_subscribers(&emails(1));
     let run = send(&site);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -512,16 +515,23 @@ fn dkim_signatures_cover_the_unsubscribe_headers_and_verify_independently() {
         "list-unsubscribe-post",
         "message-id",
         "from",
+        "reply-to",
         "subject",
+        "mime-version",
     ] {
         assert!(signed.contains(&header), "{header} not signed: {signed:?}");
     }
-    // A tampered List-Unsubscribe no longer verifies.
+    // A tampered List-Unsubscribe or Reply-To no longer verifies.
     let text = std::fs::read_to_string(&eml).unwrap();
-    let tampered = text.replacen("unsubscribe?token=", "unsubscribe?token=x", 1);
-    std::fs::write(&eml, tampered).unwrap();
-    let check = dkim_check(&["verify", eml.to_str().unwrap(), public]);
-    assert_eq!(check.code, 1, "{}", check.stdout);
+    assert!(text.contains("letters@example.com"), "{text}");
+    for (from, to) in [
+        ("unsubscribe?token=", "unsubscribe?token=x"),
+        ("letters@example.com", "phisher@example.net"),
+    ] {
+        std::fs::write(&eml, text.replacen(from, to, 1)).unwrap();
+        let check = dkim_check(&["verify", eml.to_str().unwrap(), public]);
+        assert_eq!(check.code, 1, "tampered {from}: {}", check.stdout);
+    }
 }
 
 #[test]
