@@ -203,7 +203,17 @@ impl SmtpLink {
             )
             .await
             .map_err(|_| timed_out("AUTH", true))?
-            .map_err(|e| classify(&e, true))?;
+            .map_err(|e| {
+                let mut failure = classify(&e, true);
+                if failure.permanent {
+                    failure.message = format!(
+                        "the server refused the login (check smtp.username and the password in \
+                         {PASSWORD_ENV} or smtp.password_file): {}",
+                        failure.message
+                    );
+                }
+                failure
+            })?;
         }
         Ok(connection)
     }

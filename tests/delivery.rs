@@ -448,28 +448,7 @@ fn without_smtp_the_outbox_gets_one_eml_per_recipient() {
 /// first use so `cargo test` alone works on a fresh machine.
 fn dkim_check(args: &[&str]) -> common::Run {
     static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        let mut probe = Command::new("python3");
-        probe.args(["-c", "import dkim, nacl"]);
-        if common::run(probe).code != 0 {
-            let mut pip = Command::new("python3");
-            pip.args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "dkimpy",
-                "pynacl",
-            ]);
-            let installed = common::run(pip);
-            assert_eq!(
-                installed.code, 0,
-                "pip install dkimpy pynacl: {}",
-                installed.stderr
-            );
-        }
-    });
+    INSTALL.call_once(|| common::require_python("dkim, nacl", &["dkimpy", "pynacl"]));
     let mut cmd = Command::new("python3");
     cmd.arg(common::repo().join("tests/support/dkim_check.py"))
         .args(args);

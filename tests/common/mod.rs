@@ -155,3 +155,31 @@ pub fn emails(n: usize) -> Vec<String> {
 pub fn simple_seed(date: &str, title: &str, body: &str) -> String {
     format!("date {date} A lead for {title}.\n\n{title}\n\n{body}\n")
 }
+
+/// Makes sure python3 can import `modules`, installing `packages` with pip if it
+/// cannot, so `cargo test` alone works on a fresh machine (`.ci/run` installs them
+/// up front). Panics with pip's output when the install fails.
+pub fn require_python(modules: &str, packages: &[&str]) {
+    let mut probe = Command::new("python3");
+    probe.args(["-c", &format!("import {modules}")]);
+    if run(probe).code == 0 {
+        return;
+    }
+    let mut pip = Command::new("python3");
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(packages);
+    let installed = run(pip);
+    assert_eq!(
+        installed.code,
+        0,
+        "pip install {}: {}",
+        packages.join(" "),
+        installed.stderr
+    );
+}
