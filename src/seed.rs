@@ -128,24 +128,34 @@ impl Block<'_> {
         self.lines.join("\n")
     }
 
-    /// `collapse_whitespace(&self.text()) == marker`, without building either: most
-    /// blocks are long paragraphs that differ from a marker in their first word.
+    /// `collapse_whitespace(&self.text()) == marker`, without building either, and
+    /// stopping at the first character that differs: most blocks are long
+    /// paragraphs without spaces (CJK) that differ from a marker in their first
+    /// character, and every block is checked against every marker.
     fn collapses_to(&self, marker: &str) -> bool {
-        let mut rest = marker;
-        let words = self.lines.iter().flat_map(|line| line.split_whitespace());
-        for (i, word) in words.enumerate() {
-            if i > 0 {
-                let Some(after) = rest.strip_prefix(' ') else {
+        let mut expected = marker.chars();
+        let mut started = false;
+        let mut gap = false;
+        for line in &self.lines {
+            gap |= started;
+            for c in line.chars() {
+                if c.is_whitespace() {
+                    gap |= started;
+                    continue;
+                }
+                if gap {
+                    if expected.next() != Some(' ') {
+                        return false;
+                    }
+                    gap = false;
+                }
+                if expected.next() != Some(c) {
                     return false;
-                };
-                rest = after;
+                }
+                started = true;
             }
-            let Some(after) = rest.strip_prefix(word) else {
-                return false;
-            };
-            rest = after;
         }
-        rest.is_empty()
+        expected.next().is_none()
     }
 }
 
@@ -158,7 +168,13 @@ fn collapse_whitespace(s: &str) -> String {
 /// all of it) is returned as it is.
 pub fn strip_xml_illegal(s: &str) -> Cow<'_, str> {
     let illegal = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}');
-    if s.chars().any(illegal) {
+    // The same test without decoding every character: in UTF-8 a byte below 0x80
+    // is always a whole ASCII character.
+    let any_illegal = s
+        .bytes()
+        .any(|b| matches!(b, 0x0..=0x8 | 0xb | 0xc | 0xe..=0x1f | 0x7f))
+        || s.contains(['\u{fffe}', '\u{ffff}']);
+    if any_illegal {
         Cow::Owned(s.chars().filter(|&c| !illegal(c)).collect())
     } else {
         Cow::Borrowed(s)
@@ -541,6 +557,41 @@ mod tests {
                     "{lines:?} against {marker:?}"
                 );
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Blocks as the parser makes them (trimmed, non-empty lines) of a small
+        /// alphabet rich in whitespace, against markers of the same alphabet.
+        #[test]
+        fn collapses_to_agrees_with_collapsing_the_text(
+            lines in proptest::collection::vec("[廣告a \t\u{3000}]{1,6}", 1..4),
+            other in "[廣告a \n\u{3000}]{0,8}",
+            random in "[廣告a ]{0,5}",
+        ) {
+            let lines: Vec<&str> = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+            let block = Block { lines };
+            let collapsed = collapse_whitespace(&block.text());
+            // Its own collapsed text (always a match), a near miss, and a random marker.
+            for marker in [collapsed.clone(), collapse_whitespace(&other), random] {
+                proptest::prop_assert_eq!(block.collapses_to(&marker), collapsed == marker, "{:?}", marker);
+            }
+        }
+
+        #[test]
+        fn the_byte_scan_finds_exactly_the_illegal_characters(
+            text in "[a廣\u{0}-\u{1f}\u{7f}\u{fffe}\u{ffff}\u{fffd}]{0,8}",
+        ) {
+            let expected: String = text
+                .chars()
+                .filter(|&c| !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}'))
+                .collect();
+            proptest::prop_assert_eq!(strip_xml_illegal(&text), expected);
         }
     }
 
