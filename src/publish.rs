@@ -558,15 +558,15 @@ fn render_outputs(
                 years,
                 templates,
             )?,
-            StalePage::Edition { week } => prepared.edition_page(config, *week)?,
+            StalePage::Edition { week } => prepared.edition_page(config, *week)?.into_bytes(),
         };
         let Some(root) = root.as_deref() else {
             return Ok::<_, BuildError>(false);
         };
         let path = root.join(&stale.path);
         Ok(match stale.on_disk {
-            true => write_if_changed(&path, html.as_bytes(), false)?,
-            false => write_new(&path, html.as_bytes(), false)?,
+            true => write_if_changed(&path, &html, false)?,
+            false => write_new(&path, &html, false)?,
         })
     });
     for (stale, written) in stale.iter().zip(written) {
@@ -583,7 +583,7 @@ fn render_outputs(
         let bytes = match path {
             INDEX_PAGE => {
                 let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
-                render_index(meta, shown, years, templates)?.into_bytes()
+                render_index(meta, shown, years, templates)?
             }
             RSS_FEED => render_rss(meta, &newest)?,
             ATOM_FEED => render_atom(meta, &newest)?,

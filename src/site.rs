@@ -269,8 +269,8 @@ pub fn render_index(
     entries: &[Entry],
     years: &[ArchiveYear],
     templates: &Templates,
-) -> Result<String, TemplateError> {
-    templates.render("index.html", &listing_context(meta, entries, years, None))
+) -> Result<Vec<u8>, TemplateError> {
+    templates.render_bytes("index.html", &listing_context(meta, entries, years, None))
 }
 
 /// `archive/<year>.html`: every article of `year` (`entries`), newest first.
@@ -280,8 +280,8 @@ pub fn render_archive_page(
     entries: &[Entry],
     years: &[ArchiveYear],
     templates: &Templates,
-) -> Result<String, TemplateError> {
-    templates.render(
+) -> Result<Vec<u8>, TemplateError> {
+    templates.render_bytes(
         "archive.html",
         &listing_context(meta, entries, years, Some(year)),
     )
@@ -292,9 +292,9 @@ pub fn render_article_page(
     meta: &SiteMeta,
     article: &PreparedArticle,
     templates: &Templates,
-) -> Result<String, TemplateError> {
+) -> Result<Vec<u8>, TemplateError> {
     let mut context = base_context(meta);
     context.insert("article", &article.view);
     context.insert("content", &article.content_html);
-    templates.render("article.html", &context)
+    templates.render_bytes("article.html", &context)
 }

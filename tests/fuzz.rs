@@ -97,7 +97,8 @@ fn render_and_check(article: herald::article::Article) {
             "article",
             render_article_page(&meta, &prepared[0], &templates).unwrap(),
         ),
-    ];
+    ]
+    .map(|(name, bytes)| (name, String::from_utf8(bytes).expect("pages are UTF-8")));
     for (name, html) in pages {
         assert!(!html.contains("<script>alert"), "{name}");
         assert!(!html.contains("</item>"), "{name}");
