@@ -414,12 +414,7 @@ fn without_smtp_the_outbox_gets_one_eml_per_recipient() {
     site.add_subscribers(&emails(3));
     let run = send(&site);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let files: Vec<_> = std::fs::read_dir(site.path("outbox"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
+    let files = site.outbox_messages();
     assert_eq!(files.len(), 3);
     let staged = std::fs::read_dir(site.path("outbox/.writing"))
         .unwrap()
@@ -473,12 +468,7 @@ fn dkim_signatures_cover_the_unsubscribe_headers_and_verify_independently() {
     site.add_subscribers(&emails(1));
     let run = send(&site);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let eml = std::fs::read_dir(site.path("outbox"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "eml"))
-        .unwrap();
+    let eml = site.outbox_messages().remove(0);
     let check = dkim_check(&["verify", eml.to_str().unwrap(), public]);
     assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
     assert!(check.stdout.contains("verified"));

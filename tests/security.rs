@@ -90,12 +90,7 @@ fn seeds_and_subscribers_cannot_inject_mail_headers() {
     assert_eq!(import.code, 1, "the name with a line break is rejected");
     assert!(import.stderr.contains("line breaks"), "{}", import.stderr);
     assert_eq!(site.run_at(DUE, &["send", "--week", "2026-W04"]).code, 0);
-    let eml = std::fs::read_dir(site.path("outbox"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "eml"))
-        .unwrap();
+    let eml = site.outbox_messages().remove(0);
     let bytes = std::fs::read(eml).unwrap();
     let message = MessageParser::default().parse(&bytes).unwrap();
     assert!(message.header_raw("Bcc").is_none());

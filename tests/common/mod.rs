@@ -97,6 +97,18 @@ impl Site {
         self.run_at("2026-11-29T00:00:00Z", args)
     }
 
+    /// The `.eml` files in `outbox/` (not its staging folder), sorted by name.
+    pub fn outbox_messages(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.path("outbox"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+    }
+
     /// Every file under `public/`, with its bytes, sorted by path.
     pub fn snapshot(&self, rel: &str) -> Vec<(PathBuf, Vec<u8>)> {
         let mut files = Vec::new();
