@@ -8,12 +8,12 @@ use clap::{Parser, Subcommand};
 use herald::config::Config;
 use std::io::IsTerminal;
 
-use herald::dispatch::{self, DispatchError, SendOutcome};
-use herald::edition::Week;
-use herald::publish::{self, BuildReport, DigestPreview};
-use herald::state::State;
-use herald::subscribers::{AddOutcome, Status, Subscribers};
-use herald::token::TokenError;
+use herald::build::{self as publish, BuildReport, DigestPreview};
+use herald::content::edition::Week;
+use herald::newsletter::send::{self as dispatch, DispatchError, SendOutcome};
+use herald::newsletter::token::TokenError;
+use herald::store::State;
+use herald::store::subscribers::{AddOutcome, Status, Subscribers};
 
 /// Publishes a weekly column: feeds, a static site and an e-mail digest.
 #[derive(Parser)]
@@ -258,7 +258,7 @@ fn subscribers(command: &SubscribersCommand, config: &Config) -> anyhow::Result<
     match command {
         SubscribersCommand::Add { email, name } => {
             let outcome = subs.add(email, name, now, true)?;
-            let email = herald::subscribers::normalise_email(email)?;
+            let email = herald::store::subscribers::normalise_email(email)?;
             match outcome {
                 AddOutcome::Added => println!("added {email}"),
                 AddOutcome::AlreadyActive => println!("{email} is already subscribed"),
@@ -300,7 +300,10 @@ fn subscribers(command: &SubscribersCommand, config: &Config) -> anyhow::Result<
         }
         SubscribersCommand::Remove { email } => {
             subs.remove(email)?;
-            println!("removed {}", herald::subscribers::normalise_email(email)?);
+            println!(
+                "removed {}",
+                herald::store::subscribers::normalise_email(email)?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

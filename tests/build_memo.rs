@@ -19,7 +19,7 @@ fn build(site: &Site, now: &str) -> common::Run {
 /// Builds until the record is saved and holds: a build that wrote files just before
 /// it ended cannot save it (their stamps are too fresh), the next one can.
 fn settle(site: &Site, now: &str) -> common::Run {
-    std::thread::sleep(herald::stamp::SETTLED * 2);
+    std::thread::sleep(herald::support::stamp::SETTLED * 2);
     let recording = build(site, now);
     let short = build(site, now);
     assert!(short.stderr.contains(SHORT_CUT), "{}", short.stderr);
@@ -161,7 +161,7 @@ fn a_broken_seed_is_reported_by_every_build() {
     let site = Site::with_shipped_seed();
     site.write_seed("009_broken.txt", "no date line here\n");
     for _ in 0..3 {
-        std::thread::sleep(herald::stamp::SETTLED * 2);
+        std::thread::sleep(herald::support::stamp::SETTLED * 2);
         let run = full_build(&site, NOW);
         assert_eq!(run.code, 1);
         assert!(run.stderr.contains("009_broken.txt"), "{}", run.stderr);

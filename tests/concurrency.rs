@@ -58,7 +58,7 @@ fn run_import_and_serve_share_the_state_without_lock_errors() {
         .spawn()
         .unwrap();
     let secret = std::fs::read_to_string(site.path("state/secret")).unwrap();
-    let key = herald::token::TokenKey::from_secret(secret.trim().as_bytes()).unwrap();
+    let key = herald::newsletter::token::TokenKey::from_secret(secret.trim().as_bytes()).unwrap();
     let http = reqwest::blocking::Client::new();
     let mut statuses = Vec::new();
     for i in 0..40 {

@@ -9,12 +9,12 @@
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use herald::catalog::Entry;
 use herald::config::Config;
-use herald::feeds::{render_atom, render_json_feed, render_rss};
-use herald::seed::parse_seed;
-use herald::site::{Body, SiteMeta, prepare_one, render_article_page, render_index};
-use herald::templates::Templates;
+use herald::content::catalog::Entry;
+use herald::content::seed::parse_seed;
+use herald::render::feeds::{render_atom, render_json_feed, render_rss};
+use herald::render::site::{Body, SiteMeta, prepare_one, render_article_page, render_index};
+use herald::render::templates::Templates;
 use proptest::prelude::*;
 
 fn config() -> Config {

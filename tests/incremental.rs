@@ -34,7 +34,7 @@ fn full(site: &Site) -> Run {
 
 /// Builds until a settled record is saved (the next build would do nothing).
 fn settle(site: &Site) {
-    std::thread::sleep(herald::stamp::SETTLED * 2);
+    std::thread::sleep(herald::support::stamp::SETTLED * 2);
     build(site);
     let short = build(site);
     assert!(short.stderr.contains(SHORT_CUT), "{}", short.stderr);
@@ -79,7 +79,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn assert_a_full_build_agrees(site: &Site) {
     let copy = Site::new();
     copy_dir(site.dir.path(), copy.dir.path());
-    let state = herald::state::State::open(&copy.path("state/herald.sqlite")).unwrap();
+    let state = herald::store::State::open(&copy.path("state/herald.sqlite")).unwrap();
     state.save_build_memo(None).unwrap();
     state
         .connection()

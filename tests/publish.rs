@@ -585,7 +585,7 @@ fn a_seed_changed_within_a_clock_tick_of_the_build_is_read_again_next_time() {
     // Once settled, the next build reads it, finds the same text, and keeps a key.
     let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     seed.set_modified(earlier).unwrap();
-    std::thread::sleep(herald::stamp::SETTLED * 2);
+    std::thread::sleep(herald::support::stamp::SETTLED * 2);
     let run = site.run(&["build"]);
     assert!(
         run.stdout.contains("0 new, 0 updated, 1 unchanged"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::Site;
 use common::smtp::TestSmtp;
-use herald::token::{Purpose, TokenKey};
+use herald::newsletter::token::{Purpose, TokenKey};
 use mail_parser::MessageParser;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;

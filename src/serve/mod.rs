@@ -4,7 +4,7 @@
 //!
 //! Decisions worth knowing:
 //! - Nothing is stored until an address is confirmed: the confirmation link carries the
-//!   address and an expiry, HMAC-signed ([`crate::token`]). The subscribe form answers
+//!   address and an expiry, HMAC-signed ([`crate::newsletter::token`]). The subscribe form answers
 //!   the same page, at the same speed (the mail goes out in the background), whatever
 //!   the address's state, so it reveals nothing about the list.
 //! - Cross-site request forgery: a browser POST to `/subscribe` must come from the site
@@ -39,16 +39,16 @@ use serde::Deserialize;
 use tera::Context;
 use tower_http::services::ServeDir;
 
+use crate::build::Prepared;
 use crate::config::Config;
-use crate::edition::Week;
-use crate::message::{Envelope, compose, parse_mailbox};
-use crate::publish::Prepared;
-use crate::site::SiteMeta;
-use crate::state::State;
-use crate::subscribers::{Status, Subscribers, normalise_email};
-use crate::templates::Templates;
-use crate::token::{Purpose, TokenKey};
-use crate::transport::{Outbox, SmtpLink, SmtpSettings};
+use crate::content::edition::Week;
+use crate::newsletter::message::{Envelope, compose, parse_mailbox};
+use crate::newsletter::token::{Purpose, TokenKey};
+use crate::newsletter::transport::{Outbox, SmtpLink, SmtpSettings};
+use crate::render::site::SiteMeta;
+use crate::render::templates::Templates;
+use crate::store::State;
+use crate::store::subscribers::{Status, Subscribers, normalise_email};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -62,15 +62,15 @@ pub enum ServeError {
     #[error("cannot start the server: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
-    State(#[from] crate::state::StateError),
+    State(#[from] crate::store::StateError),
     #[error(transparent)]
-    Template(#[from] crate::templates::TemplateError),
+    Template(#[from] crate::render::templates::TemplateError),
     #[error(transparent)]
-    Token(#[from] crate::token::TokenError),
+    Token(#[from] crate::newsletter::token::TokenError),
     #[error(transparent)]
-    Transport(#[from] crate::transport::TransportError),
+    Transport(#[from] crate::newsletter::transport::TransportError),
     #[error(transparent)]
-    Message(#[from] crate::message::MessageError),
+    Message(#[from] crate::newsletter::message::MessageError),
 }
 
 /// Where confirmation mails go: the same route as the newsletter.
@@ -169,13 +169,13 @@ pub fn serve(
     // Fail at start, not on the first request, if templates are broken.
     Templates::load(&config.paths.templates)?;
     let conn = Connection::open(&config.paths.state).map_err(|source| {
-        crate::state::StateError::Sqlite {
+        crate::store::StateError::Sqlite {
             path: config.paths.state.clone(),
             source,
         }
     })?;
     conn.busy_timeout(Duration::from_secs(10))
-        .map_err(|source| crate::state::StateError::Sqlite {
+        .map_err(|source| crate::store::StateError::Sqlite {
             path: config.paths.state.clone(),
             source,
         })?;
@@ -185,7 +185,7 @@ pub fn serve(
     };
     let app = Arc::new(App {
         meta: SiteMeta::new(&config, None),
-        keys: crate::dispatch::token_key(&config)?,
+        keys: crate::newsletter::send::token_key(&config)?,
         from: parse_mailbox("newsletter.from", &config.newsletter.from)?,
         db: Mutex::new(conn),
         mailer,
@@ -411,8 +411,11 @@ async fn send_confirmation(app: &App, email: &str) -> Result<(), String> {
     };
     let (html, text) = (render("confirm_email.html")?, render("confirm_email.txt")?);
     let to = parse_mailbox("subscriber", email).map_err(|e| e.to_string())?;
-    let digest_id =
-        crate::message::deterministic_message_id("confirm", &confirm_url, app.config.site_domain());
+    let digest_id = crate::newsletter::message::deterministic_message_id(
+        "confirm",
+        &confirm_url,
+        app.config.site_domain(),
+    );
     let message = compose(
         &subject,
         Envelope {
@@ -521,7 +524,7 @@ async fn unsubscribe(
     };
     match result {
         // An address no longer on the list is already unsubscribed: same answer.
-        Ok(()) | Err(crate::subscribers::SubscriberError::NotFound(_)) => {
+        Ok(()) | Err(crate::store::subscribers::SubscriberError::NotFound(_)) => {
             app.page(StatusCode::OK, "unsubscribe.html", |c| {
                 c.insert("state", "done")
             })

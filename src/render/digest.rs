@@ -1,4 +1,4 @@
-//! An [`Edition`](crate::edition::Edition) → the weekly digest: subject, inlined-CSS HTML, plain text, and
+//! An [`Edition`](crate::content::edition::Edition) → the weekly digest: subject, inlined-CSS HTML, plain text, and
 //! the web archive pages.
 //!
 //! The digest is rendered once per edition, not per subscriber: the unsubscribe
@@ -11,9 +11,9 @@ use tera::Context;
 
 use crate::article::shorten;
 use crate::config::{Config, DigestContent};
-use crate::edition::Week;
-use crate::site::{ArticleView, ListedArticle, PreparedArticle, SiteMeta, listed_article};
-use crate::templates::{TemplateError, Templates, escape_html};
+use crate::content::edition::Week;
+use crate::render::site::{ArticleView, ListedArticle, PreparedArticle, SiteMeta, listed_article};
+use crate::render::templates::{TemplateError, Templates, escape_html};
 
 /// Name under which `newsletter.subject` is registered with the templates.
 pub const SUBJECT_TEMPLATE: &str = "newsletter.subject";

@@ -25,7 +25,7 @@
 //!
 //! File systems stamp changes with a clock that ticks every few milliseconds, so a
 //! change made in the same tick as one recorded would look like no change (Git's
-//! "racily clean" files). A stamp younger than [`SETTLED`](crate::stamp::SETTLED)
+//! "racily clean" files). A stamp younger than [`SETTLED`](crate::support::stamp::SETTLED)
 //! is therefore not trusted: such a seed is recorded without a version (the next
 //! build reads it again), and a record whose output stamps are that young is marked
 //! not [`settled`](BuildMemo::settled): it never lets a build skip everything, and
@@ -36,11 +36,11 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::build::output::fingerprint;
 use crate::config::Config;
-use crate::output::fingerprint;
-use crate::stamp::{FileVersion, StatPrint, changed_at, file_version};
-use crate::state::{FrozenEdition, StoredMemo};
-use crate::templates::Templates;
+use crate::render::templates::Templates;
+use crate::store::{FrozenEdition, StoredMemo};
+use crate::support::stamp::{FileVersion, StatPrint, changed_at, file_version};
 
 /// What the build that saved the record reported, to be reported again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ pub struct BuildMemo {
     /// Fingerprint of the inputs besides the seeds ([`settings_fingerprint`]).
     pub settings: String,
     /// Fingerprint of the seeds folder
-    /// ([`SeedListing::seeds_print`](crate::catalog::SeedListing::seeds_print)).
+    /// ([`SeedListing::seeds_print`](crate::content::catalog::SeedListing::seeds_print)).
     pub seeds: String,
     pub outputs: String,
     /// The clock of the build that saved it: outputs are not the same for an
@@ -66,7 +66,7 @@ pub struct BuildMemo {
     /// The first instant at which the clock alone changes the outputs.
     pub valid_until: DateTime<Utc>,
     pub summary: MemoSummary,
-    /// Every stamp `seeds` and `outputs` cover was [`SETTLED`](crate::stamp::SETTLED)
+    /// Every stamp `seeds` and `outputs` cover was [`SETTLED`](crate::support::stamp::SETTLED)
     /// when the record was saved. A record that is not does not let a build skip
     /// everything: a change made in the same clock tick could hide behind a stamp.
     pub settled: bool,
@@ -163,7 +163,7 @@ pub struct CatalogSnapshot {
     /// `Prepared::site_fingerprint` of the recorded build: what every page shares.
     pub site: String,
     /// Every seed file, by name (see
-    /// [`SeedListing::manifest`](crate::catalog::SeedListing::manifest)).
+    /// [`SeedListing::manifest`](crate::content::catalog::SeedListing::manifest)).
     pub seeds: Vec<(String, Option<FileVersion>)>,
     /// The published articles, newest first.
     pub entries: Vec<SnapshotEntry>,
@@ -174,7 +174,7 @@ pub struct CatalogSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotEntry {
     pub id: String,
-    /// Unix seconds, as [`Entry`](crate::catalog::Entry) has them.
+    /// Unix seconds, as [`Entry`](crate::content::catalog::Entry) has them.
     pub published: i64,
     pub first_seen: i64,
     /// The fingerprint its article page was rendered from.
@@ -374,7 +374,7 @@ mod tests {
 
     /// Lets the file system's clock move on, so the next change gets a new stamp.
     fn settle() {
-        std::thread::sleep(crate::stamp::SETTLED);
+        std::thread::sleep(crate::support::stamp::SETTLED);
     }
 
     #[test]

@@ -29,18 +29,18 @@ use super::{
     year_fingerprint, years_key,
 };
 use crate::article::Article;
-use crate::build_memo::{BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry};
-use crate::catalog::{Catalog, Changes, Entry, SeedListing, Survey, collect};
+use crate::build::output::{WriteSummary, delete_stale};
+use crate::build::record::{BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry};
 use crate::config::Config;
-use crate::digest::{EditionListing, NEWSLETTER_DIR, edition_view};
-use crate::edition::{Edition, Week, assign_dated};
-use crate::output::{WriteSummary, delete_stale};
-use crate::parallel::drop_in_background;
-use crate::site::{
+use crate::content::catalog::{Catalog, Changes, Entry, SeedListing, Survey, collect};
+use crate::content::edition::{Edition, Week, assign_dated};
+use crate::render::digest::{EditionListing, NEWSLETTER_DIR, edition_view};
+use crate::render::site::{
     ARCHIVE_DIR, ARTICLES_DIR, SiteMeta, archive_page_path, archive_years_of, article_page_path,
 };
-use crate::state::State;
-use crate::templates::Templates;
+use crate::render::templates::Templates;
+use crate::store::State;
+use crate::support::parallel::drop_in_background;
 
 /// More changed seeds than this get a full build: reconciling them one by one
 /// would no longer be the cheaper way.

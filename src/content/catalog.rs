@@ -13,12 +13,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::article::{Article, ArticleHead, SHORT_SUMMARY_GRAPHEMES};
+use crate::build::output::Fingerprinter;
 use crate::config::Config;
-use crate::output::Fingerprinter;
-use crate::parallel::{drop_in_background, map_in_parallel, worker_count};
-use crate::seed::{SeedError, is_seed_name, parse_seed, seed_id};
-use crate::stamp::{FileVersion, changed_at, is_settled};
-use crate::state::{State, StateError, StoredArticle};
+use crate::content::seed::{SeedError, is_seed_name, parse_seed, seed_id};
+use crate::store::{State, StateError, StoredArticle};
+use crate::support::parallel::{drop_in_background, map_in_parallel, worker_count};
+use crate::support::stamp::{FileVersion, changed_at, is_settled};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -154,7 +154,7 @@ impl SeedListing {
     }
 
     /// Every seed's name and [`FileVersion`], by name. The version is `None` when
-    /// the seed has none, or changed within [`SETTLED`](crate::stamp::SETTLED) of
+    /// the seed has none, or changed within [`SETTLED`](crate::support::stamp::SETTLED) of
     /// the listing (a change made right after could keep the same stamps): a build
     /// that compares with this reads such a seed again.
     pub fn manifest(&self) -> impl Iterator<Item = (&str, Option<FileVersion>)> {
@@ -237,7 +237,7 @@ impl SeedListing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedsPrint {
     pub fingerprint: String,
-    /// No seed changed within [`SETTLED`](crate::stamp::SETTLED) of the listing.
+    /// No seed changed within [`SETTLED`](crate::support::stamp::SETTLED) of the listing.
     pub settled: bool,
 }
 
@@ -717,7 +717,7 @@ fn read_candidate(
             "check that it is a readable regular file (not a broken link)",
         )
     })?;
-    let hash = crate::output::fingerprint([rules.as_bytes(), &bytes[..]]);
+    let hash = crate::build::output::fingerprint([rules.as_bytes(), &bytes[..]]);
     let result = match live
         .filter(|s| s.content_hash == hash)
         .and_then(|s| s.head.clone())
@@ -736,7 +736,7 @@ fn read_candidate(
 }
 
 /// Identifies a version of a file, parsed under given rules, without reading it:
-/// the rules' fingerprint, then the [`file_version`](crate::stamp::file_version).
+/// the rules' fingerprint, then the [`file_version`](crate::support::stamp::file_version).
 fn stat_key(version: FileVersion, rules: &str) -> String {
     format!("{}:{version}", &rules[..16.min(rules.len())])
 }
@@ -751,7 +751,7 @@ fn rules_fingerprint(config: &Config) -> String {
         "{:?}\0{}\0{HEAD_FORMAT}\0{SHORT_SUMMARY_GRAPHEMES}",
         config.seed, config.site.timezone
     );
-    crate::output::fingerprint([rules.as_bytes()])
+    crate::build::output::fingerprint([rules.as_bytes()])
 }
 
 #[cfg(test)]
@@ -766,7 +766,7 @@ mod tests {
         }
         let listing = |dir: &Path| {
             let files = list_seed_files(dir, true).unwrap();
-            let listed_from = std::time::SystemTime::now() + crate::stamp::SETTLED;
+            let listed_from = std::time::SystemTime::now() + crate::support::stamp::SETTLED;
             SeedListing::new(files, String::new(), listed_from)
         };
         let first = listing(dir.path());

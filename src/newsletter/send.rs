@@ -6,14 +6,14 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use crate::build::{BuildError, BuildReport, Prepared, build, schedule};
 use crate::config::Config;
-use crate::delivery::{DeliveryError, DeliveryReport, MessageFactory, Route, deliver};
-use crate::edition::Week;
-use crate::journal::{JournalCounts, SendJournal};
-use crate::publish::{BuildError, BuildReport, Prepared, build, schedule};
-use crate::state::{FrozenEdition, State, StateError};
-use crate::subscribers::{Status, Subscribers};
-use crate::token::{TokenError, TokenKey};
+use crate::content::edition::Week;
+use crate::newsletter::delivery::{DeliveryError, DeliveryReport, MessageFactory, Route, deliver};
+use crate::newsletter::token::{TokenError, TokenKey};
+use crate::store::journal::{JournalCounts, SendJournal};
+use crate::store::subscribers::{Status, Subscribers};
+use crate::store::{FrozenEdition, State, StateError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -28,7 +28,7 @@ pub enum DispatchError {
     #[error("send journal: {0}")]
     Journal(#[from] rusqlite::Error),
     #[error(transparent)]
-    Subscribers(#[from] crate::subscribers::SubscriberError),
+    Subscribers(#[from] crate::store::subscribers::SubscriberError),
     #[error(
         "another `herald run` or `herald send` holds the lock {path}; exiting without touching anything"
     )]
@@ -71,7 +71,7 @@ impl SendOutcome {
     }
 }
 
-/// The signing key for unsubscribe tokens (see [`crate::token`]).
+/// The signing key for unsubscribe tokens (see [`crate::newsletter::token`]).
 pub fn token_key(config: &Config) -> Result<TokenKey, TokenError> {
     let generated = config
         .paths

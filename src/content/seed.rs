@@ -530,7 +530,7 @@ fn split_lead(lead: &str, rules: &SeedRules) -> (Option<String>, Option<String>)
 mod tests {
     use super::*;
 
-    const SHIPPED: &[u8] = include_bytes!("../seeds/000_1bd5276be7ff4f0b.txt");
+    const SHIPPED: &[u8] = include_bytes!("../../seeds/000_1bd5276be7ff4f0b.txt");
     const NAME: &str = "000_1bd5276be7ff4f0b.txt";
 
     #[test]

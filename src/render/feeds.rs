@@ -17,8 +17,8 @@ use rss::extension::atom::{AtomExtension, Link as RssAtomLink};
 use rss::extension::dublincore::DublinCoreExtension;
 use serde::Serialize;
 
-use crate::site::{PreparedArticle, SiteMeta};
-use crate::templates::escape_html;
+use crate::render::site::{PreparedArticle, SiteMeta};
+use crate::render::templates::escape_html;
 
 const GENERATOR: &str = "Herald";
 

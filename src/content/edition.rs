@@ -19,8 +19,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
-use crate::catalog::Entry;
-use crate::state::FrozenEdition;
+use crate::content::catalog::Entry;
+use crate::store::FrozenEdition;
 
 /// An ISO week, the key of an edition (`2026-W04`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

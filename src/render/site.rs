@@ -7,9 +7,9 @@ use serde::Serialize;
 use tera::Context;
 
 use crate::article::Article;
-use crate::catalog::Entry;
 use crate::config::Config;
-use crate::templates::{TemplateError, Templates};
+use crate::content::catalog::Entry;
+use crate::render::templates::{TemplateError, Templates};
 
 /// Folder (under the output root) that holds one page per article.
 pub const ARTICLES_DIR: &str = "articles";

@@ -6,6 +6,9 @@
 //! keeping its id. WAL mode and a busy timeout let a cron run and other readers
 //! share the file.
 
+pub mod journal;
+pub mod subscribers;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,7 +90,7 @@ CREATE TABLE IF NOT EXISTS build_record (
 );
 ";
 
-/// The stored form of a [`BuildMemo`](crate::build_memo::BuildMemo).
+/// The stored form of a [`BuildMemo`](crate::build::record::BuildMemo).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMemo {
     pub settings: String,
@@ -283,7 +286,7 @@ impl State {
         })?;
         // The state holds the subscriber list: private to its owner.
         if existed {
-            crate::token::warn_if_readable_by_others(path);
+            crate::newsletter::token::warn_if_readable_by_others(path);
         } else {
             make_private(path);
         }
@@ -309,7 +312,11 @@ impl State {
         };
         if !path.exists() {
             let conn = Connection::open_in_memory().map_err(wrap)?;
-            for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
+            for schema in [
+                SCHEMA,
+                crate::store::subscribers::SCHEMA,
+                crate::store::journal::SCHEMA,
+            ] {
                 conn.execute_batch(schema).map_err(wrap)?;
             }
             return Ok(State {
@@ -365,7 +372,11 @@ impl State {
                 .execute_batch("DROP TABLE IF EXISTS build_record")
                 .map_err(|e| self.wrap(e))?;
         }
-        for schema in [SCHEMA, crate::subscribers::SCHEMA, crate::journal::SCHEMA] {
+        for schema in [
+            SCHEMA,
+            crate::store::subscribers::SCHEMA,
+            crate::store::journal::SCHEMA,
+        ] {
             self.conn.execute_batch(schema).map_err(|e| self.wrap(e))?;
         }
         // Version 1 had no `stat_key` column, version 2 no `head_json`.
@@ -545,7 +556,7 @@ impl State {
     }
 
     /// The catalog snapshot saved with the build record (see
-    /// [`CatalogSnapshot`](crate::build_memo::CatalogSnapshot)), read by
+    /// [`CatalogSnapshot`](crate::build::record::CatalogSnapshot)), read by
     /// `reader` (a thread may read it while the caller does something else).
     /// `None` without a record, or when the file is not the one the record names
     /// (a build that crashed between writing the two).
@@ -705,7 +716,7 @@ impl SnapshotSaver {
         };
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
-        let id = crate::output::to_hex(&random);
+        let id = crate::build::output::to_hex(&random);
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(wrap)?;
         temp.write_all(&(id.len() as u32).to_le_bytes())

@@ -8,36 +8,40 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::article::Article;
-use crate::build_memo::{
-    BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry, outputs_print, settings_fingerprint,
-};
-use crate::catalog::{
-    Catalog, CatalogError, Changes, Entry, SeedListing, SeedsPrint, Survey, collect,
-};
-use crate::config::{Config, DigestContent};
-use crate::digest::{
-    Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
-    render_archive_index, render_digest, render_edition_page, render_subject,
-};
-use crate::edition::{Edition, Schedule, Week, assign_editions};
-use crate::feeds::{FeedError, render_atom, render_json_feed, render_rss};
-use crate::message::{Envelope, MessageError, compose, deterministic_message_id, parse_mailbox};
-use crate::output::{
+use crate::build::output::{
     Fingerprinter, WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs,
     write_if_changed, write_new,
 };
-use crate::parallel::{drop_in_background, map_in_parallel};
-use crate::seed::SeedError;
-use crate::site::{
+use crate::build::record::{
+    BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry, outputs_print, settings_fingerprint,
+};
+use crate::config::{Config, DigestContent};
+use crate::content::catalog::{
+    Catalog, CatalogError, Changes, Entry, SeedListing, SeedsPrint, Survey, collect,
+};
+use crate::content::edition::{Edition, Schedule, Week, assign_editions};
+use crate::content::seed::SeedError;
+use crate::newsletter::message::{
+    Envelope, MessageError, compose, deterministic_message_id, parse_mailbox,
+};
+use crate::render::digest::{
+    Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
+    render_archive_index, render_digest, render_edition_page, render_subject,
+};
+use crate::render::feeds::{FeedError, render_atom, render_json_feed, render_rss};
+use crate::render::site::{
     ARCHIVE_DIR, ARTICLES_DIR, ArchiveYear, Body, PreparedArticle, SiteMeta, archive_page_path,
     archive_years, article_page_path, listed_article, prepare_one, render_archive_page,
     render_article_page, render_index,
 };
-use crate::stamp::FileVersion;
-use crate::state::{BodyReader, State, StateError};
-use crate::templates::{TemplateError, Templates};
+use crate::render::templates::{TemplateError, Templates};
+use crate::store::{BodyReader, State, StateError};
+use crate::support::parallel::{drop_in_background, map_in_parallel};
+use crate::support::stamp::FileVersion;
 
 mod incremental;
+pub mod output;
+pub mod record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -348,7 +352,7 @@ struct Sink {
     /// Fingerprints recorded by the last build, of the outputs not claimed yet.
     previous: HashMap<String, String>,
     /// Files present under `root` when the build began (from the build's one
-    /// [`OutputListing`](crate::output::OutputListing), not a `stat` per page) and
+    /// [`OutputListing`](crate::build::output::OutputListing), not a `stat` per page) and
     /// not claimed yet.
     unclaimed: HashSet<String>,
     /// Outputs rendered from new fingerprints.
@@ -624,7 +628,7 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
 /// a page is never recorded as current before it is written.
 ///
 /// A build whose inputs, clock and outputs match the last clean build's record
-/// ([`crate::build_memo`]) stops after reading the seeds folder: it would change
+/// ([`crate::build::record`]) stops after reading the seeds folder: it would change
 /// nothing. One whose only change is a few added or edited seeds builds just what
 /// they change ([`incremental`]); anything else gets the full build.
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
@@ -761,7 +765,7 @@ const NEWSLETTER_INDEX: &str = "newsletter/index.html";
 /// The outputs rendered on every build (and written when their bytes changed).
 const REWRITTEN: [&str; 5] = [INDEX_PAGE, RSS_FEED, ATOM_FEED, JSON_FEED, NEWSLETTER_INDEX];
 
-/// What a build compares with the last clean build's record ([`crate::build_memo`]).
+/// What a build compares with the last clean build's record ([`crate::build::record`]).
 struct BuildInputs {
     settings: String,
     seeds: SeedsPrint,

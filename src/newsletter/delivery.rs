@@ -1,7 +1,7 @@
 //! A [`Digest`] + the subscriber list → one personalised message per subscriber,
 //! delivered and journaled.
 //!
-//! Guarantees (see [`crate::journal`]): a recipient is marked sent only after the
+//! Guarantees (see [`crate::store::journal`]): a recipient is marked sent only after the
 //! server's 250, committed before that connection carries another message; 4xx
 //! replies and dropped connections are retried with exponential backoff up to
 //! `smtp.max_attempts` and then left for the next run; 5xx replies are permanent for
@@ -25,13 +25,13 @@ use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::digest::Digest;
-use crate::journal::{Job, SendJournal, SendStatus};
-use crate::message::{
+use crate::newsletter::message::{
     Envelope, ListHeaders, MessageError, compose, deterministic_message_id, parse_mailbox,
 };
-use crate::token::TokenKey;
-use crate::transport::{Failure, Outbox, SmtpLink, SmtpSettings, TransportError};
+use crate::newsletter::token::TokenKey;
+use crate::newsletter::transport::{Failure, Outbox, SmtpLink, SmtpSettings, TransportError};
+use crate::render::digest::Digest;
+use crate::store::journal::{Job, SendJournal, SendStatus};
 
 /// Rows fetched from the journal at a time: memory stays flat in list size.
 const BATCH: usize = 512;
@@ -201,7 +201,7 @@ fn load_dkim(config: &Config, domain: &str) -> Result<Option<DkimConfig>, Delive
         path: path.clone(),
         message,
     };
-    crate::token::warn_if_readable_by_others(&dkim.key_file);
+    crate::newsletter::token::warn_if_readable_by_others(&dkim.key_file);
     let pem = std::fs::read_to_string(&dkim.key_file).map_err(|e| err(e.to_string()))?;
     let algorithm = if pem.contains("BEGIN RSA PRIVATE KEY") {
         DkimSigningAlgorithm::Rsa
@@ -440,7 +440,7 @@ pub fn deliver(
 }
 
 /// A recipient's message: its envelope and bytes, or why it cannot be built.
-type Built = Result<(lettre::address::Envelope, Vec<u8>), crate::message::MessageError>;
+type Built = Result<(lettre::address::Envelope, Vec<u8>), crate::newsletter::message::MessageError>;
 /// A job with its message, built by the builder thread.
 type BuiltJob = (Job, Built);
 

@@ -10,43 +10,46 @@ use tera::{Context, Kwargs, State, Tera, TeraResult};
 
 /// The templates Herald knows, with their embedded defaults.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("base.html", include_str!("../templates/base.html")),
-    ("index.html", include_str!("../templates/index.html")),
-    ("archive.html", include_str!("../templates/archive.html")),
+    ("base.html", include_str!("../../templates/base.html")),
+    ("index.html", include_str!("../../templates/index.html")),
+    ("archive.html", include_str!("../../templates/archive.html")),
     (
         "article_list.html",
-        include_str!("../templates/article_list.html"),
+        include_str!("../../templates/article_list.html"),
     ),
-    ("year_nav.html", include_str!("../templates/year_nav.html")),
-    ("article.html", include_str!("../templates/article.html")),
-    ("content.html", include_str!("../templates/content.html")),
-    ("digest.html", include_str!("../templates/digest.html")),
-    ("digest.txt", include_str!("../templates/digest.txt")),
+    (
+        "year_nav.html",
+        include_str!("../../templates/year_nav.html"),
+    ),
+    ("article.html", include_str!("../../templates/article.html")),
+    ("content.html", include_str!("../../templates/content.html")),
+    ("digest.html", include_str!("../../templates/digest.html")),
+    ("digest.txt", include_str!("../../templates/digest.txt")),
     (
         "newsletter_index.html",
-        include_str!("../templates/newsletter_index.html"),
+        include_str!("../../templates/newsletter_index.html"),
     ),
     (
         "subscribe_form.html",
-        include_str!("../templates/subscribe_form.html"),
+        include_str!("../../templates/subscribe_form.html"),
     ),
     (
         "subscribe.html",
-        include_str!("../templates/subscribe.html"),
+        include_str!("../../templates/subscribe.html"),
     ),
-    ("confirm.html", include_str!("../templates/confirm.html")),
+    ("confirm.html", include_str!("../../templates/confirm.html")),
     (
         "unsubscribe.html",
-        include_str!("../templates/unsubscribe.html"),
+        include_str!("../../templates/unsubscribe.html"),
     ),
-    ("message.html", include_str!("../templates/message.html")),
+    ("message.html", include_str!("../../templates/message.html")),
     (
         "confirm_email.txt",
-        include_str!("../templates/confirm_email.txt"),
+        include_str!("../../templates/confirm_email.txt"),
     ),
     (
         "confirm_email.html",
-        include_str!("../templates/confirm_email.html"),
+        include_str!("../../templates/confirm_email.html"),
     ),
 ];
 
@@ -114,7 +117,7 @@ impl Templates {
             .map_err(|e| TemplateError::Parse {
                 message: error_chain(&e),
             })?;
-        let fingerprint = crate::output::fingerprint(
+        let fingerprint = crate::build::output::fingerprint(
             sources
                 .iter()
                 .flat_map(|(name, source)| [name.as_bytes(), source.as_bytes()]),

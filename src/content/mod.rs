@@ -1,0 +1,5 @@
+//! Seed files → articles → the catalog of what to publish, grouped into editions.
+
+pub mod catalog;
+pub mod edition;
+pub mod seed;

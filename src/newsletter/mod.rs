@@ -1,0 +1,7 @@
+//! Editions → subscribers' inboxes: messages, transports, the send journal's use.
+
+pub mod delivery;
+pub mod message;
+pub mod send;
+pub mod token;
+pub mod transport;
