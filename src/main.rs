@@ -191,7 +191,8 @@ fn run(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
         }
         Command::Subscribers(command) => subscribers(command, config),
         Command::Unsubscribe { token } => {
-            let email = dispatch::token_key(config)?.verify_unsubscribe(token)?;
+            let email =
+                herald::newsletter::token::TokenKey::for_site(config)?.verify_unsubscribe(token)?;
             let state = State::open(&config.paths.state)?;
             Subscribers::new(state.connection()).set_status(
                 &email,
@@ -203,7 +204,8 @@ fn run(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
         }
         Command::Send { week, dry_run } => {
             let now = now()?;
-            let week = week.unwrap_or_else(|| publish::schedule(config).latest_due(now));
+            let week = week
+                .unwrap_or_else(|| herald::content::edition::Schedule::of(config).latest_due(now));
             let outcome = dispatch::send(config, week, now, *dry_run, progress_wanted())
                 .with_context(|| format!("sending edition {week} failed"))?;
             print_send(&outcome, true);

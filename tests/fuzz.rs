@@ -60,7 +60,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 
 fn render_and_check(article: herald::article::Article) {
     let config = config();
-    let published = article.published(config.timezone, 8);
+    let published = article.published(config.site.timezone, 8);
     let entry = Entry {
         article: article.head().into(),
         full: None,
@@ -111,13 +111,13 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_the_parser(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
         let config = config();
-        let _ = parse_seed("001_fuzz.txt", &bytes, &config.seed, config.timezone);
+        let _ = parse_seed("001_fuzz.txt", &bytes, &config.seed, config.site.timezone);
     }
 
     #[test]
     fn any_parsed_article_renders_valid_feeds(text in hostile_text()) {
         let config = config();
-        if let Ok(article) = parse_seed("001_fuzz.txt", text.as_bytes(), &config.seed, config.timezone) {
+        if let Ok(article) = parse_seed("001_fuzz.txt", text.as_bytes(), &config.seed, config.site.timezone) {
             render_and_check(article);
         }
     }
@@ -135,7 +135,7 @@ proptest! {
             format!("date 2026-01-21 {lead}\n\n{heading}x\n\n{body}\nend."),
             format!("{front}date 2026-01-21 {lead}\n\nHeading\n\n{body}\nend."),
         ] {
-            if let Ok(article) = parse_seed("001_fuzz.txt", seed.as_bytes(), &config.seed, config.timezone) {
+            if let Ok(article) = parse_seed("001_fuzz.txt", seed.as_bytes(), &config.seed, config.site.timezone) {
                 render_and_check(article);
             }
         }
@@ -164,6 +164,12 @@ fn toml_string(s: &str) -> String {
 fn a_lead_of_only_inline_headings_renders() {
     let config = config();
     let seed = "date 2026-01-21 《華爾街聊什麼》欄目介紹本期Podcast與來賓介紹\n\nHeading\n\nBody.";
-    let article = parse_seed("001_x.txt", seed.as_bytes(), &config.seed, config.timezone).unwrap();
+    let article = parse_seed(
+        "001_x.txt",
+        seed.as_bytes(),
+        &config.seed,
+        config.site.timezone,
+    )
+    .unwrap();
     render_and_check(article);
 }

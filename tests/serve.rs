@@ -435,3 +435,73 @@ fn preview_healthz_and_escaping() {
     assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
     assert!(!invalid.text().unwrap().contains("<script>alert(1)"));
 }
+
+/// `newsletter.unsubscribe_url` (here a list manager's address that already has a
+/// query) is the one base of every unsubscribe link Herald writes: the personal
+/// links and `List-Unsubscribe` of a sent message, the web edition, the digest
+/// preview, the server's preview and the form of its unsubscribe page.
+#[test]
+fn a_configured_unsubscribe_url_is_honoured_everywhere() {
+    const BASE: &str = "https://lists.example.net/leave?list=weekly";
+    let smtp = TestSmtp::start();
+    let site = site_with_smtp(&smtp, "");
+    site.append_config(&format!("\n[newsletter]\nunsubscribe_url = \"{BASE}\"\n"));
+    site.add_subscribers(&["reader@example.org".to_string()]);
+    let default_base = "https://example.com/herald/unsubscribe";
+
+    assert_eq!(site.run_at(DUE, &["build"]).code, 0);
+    let edition = site.read("public/newsletter/2026-W04.html");
+    let escaped = BASE.replace('&', "&amp;");
+    assert!(edition.contains(&escaped), "web edition: {edition}");
+    assert!(!edition.contains(default_base));
+
+    let preview_dir = site.path("preview-out");
+    let run = site.run_at(
+        DUE,
+        &[
+            "digest",
+            "--week",
+            "2026-W04",
+            "--out",
+            preview_dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let preview = std::fs::read_to_string(preview_dir.join("2026-W04.txt")).unwrap();
+    assert!(preview.contains(BASE), "digest preview: {preview}");
+    assert!(!preview.contains(default_base));
+
+    let run = site.run_at(DUE, &["send", "--week", "2026-W04"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(smtp.wait_for(1, Duration::from_secs(20)));
+    let mail = smtp.messages().remove(0);
+    let parsed = MessageParser::default().parse(&mail.data).unwrap();
+    let header = parsed.header_raw("List-Unsubscribe").unwrap().to_string();
+    assert!(header.contains(&format!("<{BASE}&token=")), "{header}");
+    let text = parsed.body_text(0).unwrap().to_string();
+    assert!(text.contains(&format!("{BASE}&token=")), "{text}");
+    let token = link_path(&text, "token=")
+        .trim_start_matches("/token=")
+        .to_string();
+
+    let server = Server::start(&site);
+    let http = client();
+    let served = http
+        .get(server.url("/preview/2026-W04"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(served.contains(&escaped), "server preview: {served}");
+    assert!(!served.contains(default_base));
+    let page = http
+        .get(server.url(&format!("/unsubscribe?token={token}")))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().unwrap();
+    assert!(
+        page.contains(&format!("action=\"{escaped}&amp;token={token}\"")),
+        "unsubscribe form posts to the configured URL: {page}"
+    );
+}

@@ -25,8 +25,8 @@ use chrono_tz::Tz;
 use super::{
     BuildError, BuildInputs, BuildReport, Plan, Prepared, Sink, Stale, StalePage,
     article_fingerprint, edition_fingerprint, edition_page_path, has_web_page, recorded_schedule,
-    render_outputs, schedule, site_fingerprint, snapshot_entry, subjects, valid_until,
-    year_fingerprint, years_key,
+    render_outputs, site_fingerprint, snapshot_entry, subjects, valid_until, year_fingerprint,
+    years_key,
 };
 use crate::article::Article;
 use crate::build::output::{WriteSummary, delete_stale};
@@ -332,7 +332,7 @@ fn reconcile_changed(
     }
     // Nearly sorted already: a stable sort finds the runs.
     entries.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
-    let tz = config.timezone;
+    let tz = config.site.timezone;
     let Some(published) = entries
         .iter()
         .map(|e| tz.timestamp_opt(e.published, 0).single())
@@ -417,7 +417,7 @@ fn plan_changed(
     let is_fresh: Vec<bool> = (entries.iter())
         .map(|e| fresh.contains_key(e.id.as_str()))
         .collect();
-    let tz = config.timezone;
+    let tz = config.site.timezone;
     // Where the changed articles were: their old year and edition changed too.
     let before: Vec<(&str, DateTime<Tz>, DateTime<Utc>)> = (merged.previous.values())
         .filter_map(|p| {
@@ -452,7 +452,7 @@ fn plan_changed(
     }
     gone.extend(recorded.into_keys());
 
-    let schedule = schedule(config);
+    let schedule = crate::content::edition::Schedule::of(config);
     let frozen = state.frozen_editions()?;
     let dated = entries.iter().zip(published).map(|(e, &at)| {
         let first_seen = Utc.timestamp_opt(e.first_seen, 0).single();
@@ -500,7 +500,7 @@ fn plan_changed(
         .filter(|&i| needed[i] && !fresh.contains_key(entries[i].id.as_str()))
         .map(|i| entries[i].id.as_str());
     let stored = state.articles_with_ids(stored_ids)?;
-    let tz = config.timezone;
+    let tz = config.site.timezone;
     let mut position = vec![usize::MAX; n];
     let mut shown = Vec::new();
     for i in (0..n).filter(|&i| needed[i]) {

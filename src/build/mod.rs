@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use crate::article::Article;
 use crate::build::output::{
-    Fingerprinter, WriteError, WriteSummary, delete_stale, fingerprint, scan_outputs,
-    write_if_changed, write_new,
+    WriteError, WriteSummary, delete_stale, scan_outputs, write_if_changed, write_new,
 };
 use crate::build::record::{
     BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry, outputs_print, settings_fingerprint,
@@ -36,6 +35,7 @@ use crate::render::site::{
 };
 use crate::render::templates::{TemplateError, Templates};
 use crate::store::{BodyReader, State, StateError};
+use crate::support::fingerprint::{Fingerprinter, fingerprint};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
 use crate::support::stamp::FileVersion;
 
@@ -131,7 +131,7 @@ impl Prepared {
             None => None,
         };
         let meta = SiteMeta::new(config, column_intro.as_deref());
-        let schedule = schedule(config);
+        let schedule = Schedule::of(config);
         let editions = assign_editions(&catalog.entries, &state.frozen_editions()?, &schedule);
         let site_fingerprint = site_fingerprint(config, &templates, &meta);
         Ok(Prepared {
@@ -329,15 +329,6 @@ fn full_article(entry: &Entry, bodies: Option<&BodyReader>) -> Result<Arc<Articl
         .ok_or_else(|| BuildError::MissingBody {
             id: entry.article.id.clone(),
         })
-}
-
-/// When editions fall due, from `[newsletter]`.
-pub fn schedule(config: &Config) -> Schedule {
-    Schedule {
-        tz: config.timezone,
-        weekday: config.send_weekday(),
-        hour: config.newsletter.send_hour,
-    }
 }
 
 /// Where rendered files go. `build` writes them and skips rendering what is already
@@ -885,7 +876,7 @@ fn recorded_schedule(summary: &MemoSummary, config: &Config) -> Vec<(String, Dat
         .scheduled
         .iter()
         .filter_map(|(id, at)| {
-            let at = config.timezone.timestamp_opt(*at, 0).single()?;
+            let at = config.site.timezone.timestamp_opt(*at, 0).single()?;
             Some((id.clone(), at))
         })
         .collect()
@@ -943,7 +934,7 @@ pub fn digest_preview(
         .map(|r| parse_mailbox("newsletter.reply_to", r))
         .transpose()?;
     let to = parse_mailbox("preview recipient", PREVIEW_RECIPIENT)?;
-    let (html, text) = digest.personalise(&format!("{}unsubscribe", prepared.meta.base_url));
+    let (html, text) = digest.personalise(&config.newsletter.unsubscribe_url);
     let message = compose(
         &digest.subject,
         Envelope {

@@ -36,10 +36,10 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::build::output::fingerprint;
 use crate::config::Config;
 use crate::render::templates::Templates;
 use crate::store::{FrozenEdition, StoredMemo};
+use crate::support::fingerprint::fingerprint;
 use crate::support::stamp::{FileVersion, StatPrint, changed_at, file_version};
 
 /// What the build that saved the record reported, to be reported again.

@@ -13,10 +13,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::article::{Article, ArticleHead, SHORT_SUMMARY_GRAPHEMES};
-use crate::build::output::Fingerprinter;
 use crate::config::Config;
 use crate::content::seed::{SeedError, is_seed_name, parse_seed, seed_id};
 use crate::store::{State, StateError, StoredArticle};
+use crate::support::fingerprint::Fingerprinter;
 use crate::support::parallel::{drop_in_background, map_in_parallel, worker_count};
 use crate::support::stamp::{FileVersion, changed_at, is_settled};
 
@@ -325,7 +325,7 @@ pub fn collect(
     let groups = group_by_id(&slots);
     catalog.entries.reserve(slots.len());
 
-    let tz = config.timezone;
+    let tz = config.site.timezone;
     let hour = config.site.publish_hour;
     let now_ts = now.timestamp();
     for group in groups {
@@ -717,13 +717,13 @@ fn read_candidate(
             "check that it is a readable regular file (not a broken link)",
         )
     })?;
-    let hash = crate::build::output::fingerprint([rules.as_bytes(), &bytes[..]]);
+    let hash = crate::support::fingerprint::fingerprint([rules.as_bytes(), &bytes[..]]);
     let result = match live
         .filter(|s| s.content_hash == hash)
         .and_then(|s| s.head.clone())
     {
         Some(head) => Ok(Parsed::Stored(head)),
-        None => parse_seed(name, &bytes, &config.seed, config.timezone)
+        None => parse_seed(name, &bytes, &config.seed, config.site.timezone)
             .map(|article| Parsed::Fresh(Box::new(FreshArticle::new(article)))),
     };
     Ok(Candidate {
@@ -751,7 +751,7 @@ fn rules_fingerprint(config: &Config) -> String {
         "{:?}\0{}\0{HEAD_FORMAT}\0{SHORT_SUMMARY_GRAPHEMES}",
         config.seed, config.site.timezone
     );
-    crate::build::output::fingerprint([rules.as_bytes()])
+    crate::support::fingerprint::fingerprint([rules.as_bytes()])
 }
 
 #[cfg(test)]

@@ -95,6 +95,14 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// When editions fall due, from `[newsletter]`.
+    pub fn of(config: &crate::config::Config) -> Schedule {
+        Schedule {
+            tz: config.site.timezone,
+            weekday: config.newsletter.send_weekday,
+            hour: config.newsletter.send_hour,
+        }
+    }
     /// The instant week `w`'s edition is due.
     pub fn due(&self, w: Week) -> DateTime<Utc> {
         let next = w.next();

@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::newsletter::message::{
     Envelope, ListHeaders, MessageError, compose, deterministic_message_id, parse_mailbox,
 };
-use crate::newsletter::token::TokenKey;
+use crate::newsletter::token::{TokenKey, with_token};
 use crate::newsletter::transport::{Failure, Outbox, SmtpLink, SmtpSettings, TransportError};
 use crate::render::digest::Digest;
 use crate::store::journal::{Job, SendJournal, SendStatus};
@@ -101,10 +101,7 @@ impl MessageFactory {
                 Some(id) => id.clone(),
                 None => format!("<newsletter.{domain}>"),
             },
-            unsubscribe_base: n
-                .unsubscribe_url
-                .clone()
-                .unwrap_or_else(|| format!("{}unsubscribe", config.site.base_url)),
+            unsubscribe_base: n.unsubscribe_url.clone(),
             unsubscribe_mailto: n.unsubscribe_mailto.clone(),
             dkim: load_dkim(config, &domain)?,
             domain,
@@ -114,16 +111,7 @@ impl MessageFactory {
     }
 
     pub fn unsubscribe_url(&self, email: &str) -> String {
-        let separator = if self.unsubscribe_base.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!(
-            "{}{separator}token={}",
-            self.unsubscribe_base,
-            self.keys.unsubscribe_token(email)
-        )
+        with_token(&self.unsubscribe_base, &self.keys.unsubscribe_token(email))
     }
 
     /// The exact bytes and envelope for one recipient.
@@ -201,7 +189,7 @@ fn load_dkim(config: &Config, domain: &str) -> Result<Option<DkimConfig>, Delive
         path: path.clone(),
         message,
     };
-    crate::newsletter::token::warn_if_readable_by_others(&dkim.key_file);
+    crate::support::permissions::warn_if_readable_by_others(&dkim.key_file);
     let pem = std::fs::read_to_string(&dkim.key_file).map_err(|e| err(e.to_string()))?;
     let algorithm = if pem.contains("BEGIN RSA PRIVATE KEY") {
         DkimSigningAlgorithm::Rsa

@@ -62,7 +62,7 @@ pub fn deterministic_message_id(week: &str, recipient: &str, domain: &str) -> St
     hasher.update(week.as_bytes());
     hasher.update([0]);
     hasher.update(recipient.to_lowercase().as_bytes());
-    let hash = crate::build::output::to_hex(&hasher.finalize()[..12]);
+    let hash = crate::support::fingerprint::to_hex(&hasher.finalize()[..12]);
     format!("<{week}.{hash}@{domain}>")
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::build::{BuildError, BuildReport, Prepared, build, schedule};
+use crate::build::{BuildError, BuildReport, Prepared, build};
 use crate::config::Config;
 use crate::content::edition::Week;
 use crate::newsletter::delivery::{DeliveryError, DeliveryReport, MessageFactory, Route, deliver};
@@ -71,17 +71,6 @@ impl SendOutcome {
     }
 }
 
-/// The signing key for unsubscribe tokens (see [`crate::newsletter::token`]).
-pub fn token_key(config: &Config) -> Result<TokenKey, TokenError> {
-    let generated = config
-        .paths
-        .state
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("secret");
-    TokenKey::load(config.newsletter.secret_file.as_deref(), &generated)
-}
-
 /// Sends edition `week` to every active subscriber who does not have it yet.
 pub fn send_edition(
     config: &Config,
@@ -121,7 +110,7 @@ pub fn send_edition(
             counts: journal.counts(&key)?,
         });
     }
-    let factory = MessageFactory::new(config, token_key(config)?, now)?;
+    let factory = MessageFactory::new(config, TokenKey::for_site(config)?, now)?;
     let report = deliver(
         conn,
         &digest,
@@ -209,7 +198,7 @@ pub fn run(
 ) -> Result<RunReport, DispatchError> {
     let _lock = lock(&config.paths.lock)?;
     let build_report = build(config, now)?;
-    let due = schedule(config).latest_due(now);
+    let due = crate::content::edition::Schedule::of(config).latest_due(now);
     let send = match send_edition(config, due, now, false, show_progress)? {
         SendOutcome::Empty { .. } | SendOutcome::AlreadySent { .. } => None,
         outcome => Some(outcome),

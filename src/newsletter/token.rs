@@ -80,6 +80,18 @@ impl TokenKey {
         })
     }
 
+    /// The site's key: `newsletter.secret_file`, or a secret generated once beside
+    /// the state file.
+    pub fn for_site(config: &crate::config::Config) -> Result<TokenKey, TokenError> {
+        let generated = config
+            .paths
+            .state
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("secret");
+        TokenKey::load(config.newsletter.secret_file.as_deref(), &generated)
+    }
+
     /// `HERALD_SECRET`, else `secret_file`, else `generated` (created on first use).
     pub fn load(secret_file: Option<&Path>, generated: &Path) -> Result<TokenKey, TokenError> {
         if let Ok(value) = std::env::var(SECRET_ENV) {
@@ -102,7 +114,7 @@ impl TokenKey {
                         origin: path.display().to_string(),
                     });
                 }
-                warn_if_readable_by_others(path);
+                crate::support::permissions::warn_if_readable_by_others(path);
                 Ok(TokenKey {
                     secret: text.as_bytes().to_vec(),
                 })
@@ -205,23 +217,11 @@ fn create_secret(path: &Path) -> Result<TokenKey, TokenError> {
     }
 }
 
-/// Warns when a secret file can be read by other users.
-pub fn warn_if_readable_by_others(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(
-                "{} is readable by other users; run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            );
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
+/// `base` (a link from the config, which may carry a query already) with the
+/// `token` parameter appended.
+pub fn with_token(base: &str, token: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}token={token}")
 }
 
 #[cfg(test)]

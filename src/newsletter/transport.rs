@@ -70,7 +70,7 @@ impl SmtpSettings {
             Ok(p) => Some(p),
             Err(_) => match &config.password_file {
                 Some(path) => {
-                    crate::newsletter::token::warn_if_readable_by_others(path);
+                    crate::support::permissions::warn_if_readable_by_others(path);
                     Some(
                         std::fs::read_to_string(path)
                             .map_err(|source| TransportError::Password {

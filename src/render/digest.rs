@@ -154,7 +154,7 @@ pub fn render_edition_page(
     templates: &Templates,
 ) -> Result<String, DigestError> {
     let (mut context, ..) = digest_context(config, meta, week, articles, templates)?;
-    context.insert("unsubscribe_url", &format!("{}unsubscribe", meta.base_url));
+    context.insert("unsubscribe_url", &config.newsletter.unsubscribe_url);
     Ok(templates.render("digest.html", &context)?)
 }
 

@@ -117,7 +117,7 @@ impl Templates {
             .map_err(|e| TemplateError::Parse {
                 message: error_chain(&e),
             })?;
-        let fingerprint = crate::build::output::fingerprint(
+        let fingerprint = crate::support::fingerprint::fingerprint(
             sources
                 .iter()
                 .flat_map(|(name, source)| [name.as_bytes(), source.as_bytes()]),

@@ -43,7 +43,7 @@ use crate::build::Prepared;
 use crate::config::Config;
 use crate::content::edition::Week;
 use crate::newsletter::message::{Envelope, compose, parse_mailbox};
-use crate::newsletter::token::{Purpose, TokenKey};
+use crate::newsletter::token::{Purpose, TokenKey, with_token};
 use crate::newsletter::transport::{Outbox, SmtpLink, SmtpSettings};
 use crate::render::site::SiteMeta;
 use crate::render::templates::Templates;
@@ -185,7 +185,7 @@ pub fn serve(
     };
     let app = Arc::new(App {
         meta: SiteMeta::new(&config, None),
-        keys: crate::newsletter::send::token_key(&config)?,
+        keys: TokenKey::for_site(&config)?,
         from: parse_mailbox("newsletter.from", &config.newsletter.from)?,
         db: Mutex::new(conn),
         mailer,
@@ -498,7 +498,7 @@ async fn unsubscribe_page(
     else {
         return invalid_unsubscribe(&app);
     };
-    let action = format!("{}unsubscribe?token={token}", app.config.site.base_url);
+    let action = with_token(&app.config.newsletter.unsubscribe_url, &token);
     app.page(StatusCode::OK, "unsubscribe.html", |c| {
         c.insert("state", "ask");
         c.insert("action", &action);
@@ -555,10 +555,7 @@ async fn preview(AxumState(app): AxumState<Shared>, UrlPath(week): UrlPath<Strin
         let state = State::open_read_only(&config.paths.state).map_err(|e| e.to_string())?;
         let prepared = Prepared::load(config, &state, app2.now()).map_err(|e| e.to_string())?;
         let digest = prepared.digest(config, week).map_err(|e| e.to_string())?;
-        Ok::<_, String>(digest.map(|d| {
-            d.personalise(&format!("{}unsubscribe", config.site.base_url))
-                .0
-        }))
+        Ok::<_, String>(digest.map(|d| d.personalise(&config.newsletter.unsubscribe_url).0))
     })
     .await;
     match rendered {

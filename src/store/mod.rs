@@ -236,15 +236,6 @@ fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-#[cfg(unix)]
-fn make_private(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-}
-
-#[cfg(not(unix))]
-fn make_private(_path: &Path) {}
-
 pub struct State {
     conn: Connection,
     path: PathBuf,
@@ -286,9 +277,9 @@ impl State {
         })?;
         // The state holds the subscriber list: private to its owner.
         if existed {
-            crate::newsletter::token::warn_if_readable_by_others(path);
+            crate::support::permissions::warn_if_readable_by_others(path);
         } else {
-            make_private(path);
+            crate::support::permissions::make_private(path);
         }
         let mut state = State {
             conn,
@@ -716,7 +707,7 @@ impl SnapshotSaver {
         };
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
-        let id = crate::build::output::to_hex(&random);
+        let id = crate::support::fingerprint::to_hex(&random);
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(wrap)?;
         temp.write_all(&(id.len() as u32).to_le_bytes())

@@ -1,0 +1,265 @@
+//! Reading `config.toml`: parse, validate every value (naming the key), resolve
+//! paths and fill in the defaults that depend on other keys.
+
+use std::path::{Path, PathBuf};
+
+use super::diagnostics::{one_line_toml_error, unknown_key_warning};
+use super::{Config, ConfigError, PathsConfig, RawConfig, TlsMode};
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        Config::from_toml(&text, path, &base)
+    }
+
+    /// Parses `text`; `path` is only used in messages, `base` resolves relative paths.
+    pub fn from_toml(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: one_line_toml_error(text, &e),
+        };
+        let mut unknown = Vec::new();
+        let deserializer = toml::Deserializer::parse(text).map_err(syntax)?;
+        let raw: RawConfig = serde_ignored::deserialize(deserializer, |key| {
+            // Optional tables show up as `smtp.?.key`.
+            unknown.push(key.to_string().replace(".?", ""));
+        })
+        .map_err(syntax)?;
+        if unknown.iter().any(|k| k == "smtp.password") {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: "smtp.password",
+                message: "the password never goes in config.toml; set HERALD_SMTP_PASSWORD or point smtp.password_file at a file only Herald can read".into(),
+            });
+        }
+        let mut warnings: Vec<String> = unknown.iter().map(|k| unknown_key_warning(k)).collect();
+        warnings.sort();
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        let mut site = raw.site;
+        if !(site.base_url.starts_with("https://") || site.base_url.starts_with("http://")) {
+            return Err(invalid(
+                "site.base_url",
+                format!(
+                    "`{}` must be an absolute http(s) URL such as `https://example.com/`",
+                    site.base_url
+                ),
+            ));
+        }
+        if site.base_url.contains(['"', '<', '>', ' ', '\\']) {
+            return Err(invalid(
+                "site.base_url",
+                "contains characters that are not allowed in a URL".into(),
+            ));
+        }
+        if !site.base_url.ends_with('/') {
+            site.base_url.push('/');
+        }
+        if site.publish_hour > 23 {
+            return Err(invalid("site.publish_hour", "must be 0 to 23".into()));
+        }
+        if site.feed_items == 0 {
+            return Err(invalid("site.feed_items", "must be at least 1".into()));
+        }
+        if site.index_items == 0 {
+            return Err(invalid("site.index_items", "must be at least 1".into()));
+        }
+        if site.title.trim().is_empty() {
+            return Err(invalid("site.title", "must not be empty".into()));
+        }
+        if site.author.trim().is_empty() {
+            return Err(invalid("site.author", "must not be empty".into()));
+        }
+        if raw.seed.max_heading_chars == 0 {
+            return Err(invalid(
+                "seed.max_heading_chars",
+                "must be at least 1".into(),
+            ));
+        }
+        if raw.newsletter.send_hour > 23 {
+            return Err(invalid("newsletter.send_hour", "must be 0 to 23".into()));
+        }
+        if let Some(smtp) = &raw.smtp {
+            if smtp.host.trim().is_empty() {
+                return Err(invalid("smtp.host", "must not be empty".into()));
+            }
+            if smtp.pool_size == 0 || smtp.pool_size > 64 {
+                return Err(invalid("smtp.pool_size", "must be 1 to 64".into()));
+            }
+            if smtp.max_attempts == 0 {
+                return Err(invalid("smtp.max_attempts", "must be at least 1".into()));
+            }
+            if smtp.timeout_secs == 0 {
+                return Err(invalid("smtp.timeout_secs", "must be at least 1".into()));
+            }
+            if smtp.rate_limit.is_some_and(|r| r.is_nan() || r <= 0.0) {
+                return Err(invalid(
+                    "smtp.rate_limit",
+                    "must be a positive number of messages per second".into(),
+                ));
+            }
+            let loopback = matches!(smtp.host.as_str(), "localhost" | "::1" | "[::1]")
+                || smtp
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if smtp.tls == TlsMode::None && !loopback && !smtp.allow_insecure {
+                return Err(invalid(
+                    "smtp.tls",
+                    format!(
+                        "\"none\" would send mail and credentials to {} unencrypted; use \"starttls\" or \"tls\", or set smtp.allow_insecure = true",
+                        smtp.host
+                    ),
+                ));
+            }
+        }
+        if raw.serve.confirm_hours == 0 {
+            return Err(invalid("serve.confirm_hours", "must be at least 1".into()));
+        }
+        if raw.serve.max_body_bytes < 256 {
+            return Err(invalid(
+                "serve.max_body_bytes",
+                "must be at least 256".into(),
+            ));
+        }
+        if raw.newsletter.bounce_after == 0 {
+            return Err(invalid(
+                "newsletter.bounce_after",
+                "must be at least 1".into(),
+            ));
+        }
+        let mut newsletter = raw.newsletter;
+        if newsletter.unsubscribe_url.is_empty() {
+            newsletter.unsubscribe_url = format!("{}unsubscribe", site.base_url);
+        } else if !newsletter.unsubscribe_url.starts_with("https://")
+            && !newsletter.unsubscribe_url.starts_with("http://")
+        {
+            return Err(invalid(
+                "newsletter.unsubscribe_url",
+                format!(
+                    "`{}` must be an absolute http(s) URL",
+                    newsletter.unsubscribe_url
+                ),
+            ));
+        }
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let paths = PathsConfig {
+            seeds: resolve(&raw.paths.seeds),
+            templates: resolve(&raw.paths.templates),
+            output: resolve(&raw.paths.output),
+            state: resolve(&raw.paths.state),
+            preview: resolve(&raw.paths.preview),
+            outbox: resolve(&raw.paths.outbox),
+            lock: resolve(&raw.paths.lock),
+        };
+        newsletter.secret_file = newsletter.secret_file.as_deref().map(resolve);
+        let smtp = raw.smtp.map(|mut s| {
+            s.password_file = s.password_file.as_deref().map(resolve);
+            s
+        });
+        let dkim = raw.dkim.map(|mut d| {
+            d.key_file = resolve(&d.key_file);
+            d
+        });
+        Ok(Config {
+            site,
+            paths,
+            seed: raw.seed,
+            newsletter,
+            smtp,
+            dkim,
+            serve: raw.serve,
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("config.toml"), Path::new("/srv/news"))
+    }
+
+    const MINIMAL: &str =
+        "[site]\ntitle = \"T\"\nbase_url = \"https://example.com/news\"\nauthor = \"A\"\n";
+
+    #[test]
+    fn minimal_config_gets_defaults_and_resolved_paths() {
+        let config = load(MINIMAL).unwrap();
+        assert_eq!(config.site.base_url, "https://example.com/news/");
+        assert_eq!(config.site.timezone, chrono_tz::Asia::Taipei);
+        assert_eq!(config.paths.seeds, PathBuf::from("/srv/news/seeds"));
+        assert_eq!(config.site.feed_items, 50);
+        assert_eq!(config.site_domain(), "example.com");
+        assert_eq!(config.newsletter.send_weekday, chrono::Weekday::Mon);
+        assert_eq!(
+            config.newsletter.unsubscribe_url,
+            "https://example.com/news/unsubscribe"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let bad_tz = format!("{MINIMAL}timezone = \"Mars/Base\"\n");
+        let err = load(&bad_tz).unwrap_err().to_string();
+        assert!(err.contains("site.timezone"), "{err}");
+        let no_scheme = MINIMAL.replace("https://example.com/news", "example.com");
+        let err = load(&no_scheme).unwrap_err().to_string();
+        assert!(err.contains("site.base_url"), "{err}");
+        let insecure = format!("{MINIMAL}[smtp]\nhost = \"mail.example.com\"\ntls = \"none\"\n");
+        let err = load(&insecure).unwrap_err().to_string();
+        assert!(err.contains("smtp.tls"), "{err}");
+        let loopback = format!("{MINIMAL}[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\n");
+        assert!(load(&loopback).is_ok());
+        let password = format!("{MINIMAL}[smtp]\nhost = \"127.0.0.1\"\npassword = \"hunter2\"\n");
+        let err = load(&password).unwrap_err().to_string();
+        assert!(
+            err.contains("smtp.password") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let wrong_type = format!("{MINIMAL}feed_items = \"many\"\n");
+        let err = load(&wrong_type).unwrap_err().to_string();
+        assert!(err.contains("feed_items"), "{err}");
+        let missing = MINIMAL.replace("author = \"A\"\n", "");
+        let err = load(&missing).unwrap_err().to_string();
+        assert!(err.contains("author"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_the_closest_valid_key() {
+        let config = load(&format!("{MINIMAL}titel = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\npool_sise = 2\n[sevre]\n")).unwrap();
+        assert_eq!(
+            config.warnings,
+            [
+                "unknown key `sevre` ignored; did you mean `serve`?",
+                "unknown key `site.titel` ignored; did you mean `site.title`?",
+                "unknown key `smtp.pool_sise` ignored; did you mean `smtp.pool_size`?",
+            ]
+        );
+    }
+}
