@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use herald::config::Config;
 use std::io::IsTerminal;
 
-use herald::build::{self as publish, BuildReport, DigestPreview};
+use herald::build::{self as publish, BuildReport};
 use herald::content::edition::Week;
+use herald::newsletter::preview::{DigestPreview, digest_preview};
 use herald::newsletter::send::{self as dispatch, DispatchError, SendOutcome};
 use herald::newsletter::token::TokenError;
 use herald::store::State;
@@ -169,7 +170,7 @@ fn run(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
         }
         Command::Digest { week, out } => {
             let out = out.clone().unwrap_or_else(|| config.paths.preview.clone());
-            match publish::digest_preview(config, *week, &out, now()?).context("digest failed")? {
+            match digest_preview(config, *week, &out, now()?).context("digest failed")? {
                 DigestPreview::Written {
                     week,
                     subject,

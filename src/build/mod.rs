@@ -20,9 +20,6 @@ use crate::content::catalog::{
 };
 use crate::content::edition::{Edition, Schedule, Week, assign_editions};
 use crate::content::seed::SeedError;
-use crate::newsletter::message::{
-    Envelope, MessageError, compose, deterministic_message_id, parse_mailbox,
-};
 use crate::render::digest::{
     Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
     render_archive_index, render_digest, render_edition_page, render_subject,
@@ -57,17 +54,10 @@ pub enum BuildError {
     Write(#[from] WriteError),
     #[error(transparent)]
     Digest(#[from] DigestError),
-    #[error(transparent)]
-    Message(#[from] MessageError),
     #[error(
         "the stored text of article `{id}` changed while this run was using it\n  hint: another Herald run wrote the state at the same time; run this command again"
     )]
     MissingBody { id: String },
-    #[error("cannot write the preview into {path}: {source}")]
-    Preview {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 /// What a build (or a check) found and did.
@@ -891,89 +881,6 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     render_outputs(config, &prepared, &mut sink, &plan)?;
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, WriteSummary::default(), overrides))
-}
-
-/// What `herald digest` wrote, or why it wrote nothing.
-#[derive(Debug)]
-pub enum DigestPreview {
-    Written {
-        week: Week,
-        subject: String,
-        articles: usize,
-        html: PathBuf,
-        text: PathBuf,
-        eml: PathBuf,
-    },
-    Empty {
-        week: Week,
-    },
-}
-
-/// Placeholder recipient of previews.
-pub const PREVIEW_RECIPIENT: &str = "讀者 <reader@example.com>";
-
-/// Renders one edition (by default the latest one due) into `out` as `<week>.html`,
-/// `<week>.txt` and `<week>.eml`, without sending or recording anything.
-pub fn digest_preview(
-    config: &Config,
-    week: Option<Week>,
-    out: &Path,
-    now: DateTime<Utc>,
-) -> Result<DigestPreview, BuildError> {
-    let state = State::open_read_only(&config.paths.state)?;
-    let prepared = Prepared::load(config, &state, now)?;
-    let week = week.unwrap_or_else(|| prepared.schedule.latest_due(now));
-    let Some(digest) = prepared.digest(config, week)? else {
-        return Ok(DigestPreview::Empty { week });
-    };
-    let from = parse_mailbox("newsletter.from", &config.newsletter.from)?;
-    let reply_to = config
-        .newsletter
-        .reply_to
-        .as_deref()
-        .map(|r| parse_mailbox("newsletter.reply_to", r))
-        .transpose()?;
-    let to = parse_mailbox("preview recipient", PREVIEW_RECIPIENT)?;
-    let (html, text) = digest.personalise(&config.newsletter.unsubscribe_url);
-    let message = compose(
-        &digest.subject,
-        Envelope {
-            from: &from,
-            reply_to: reply_to.as_ref(),
-            message_id: deterministic_message_id(
-                &week.to_string(),
-                to.email.as_ref(),
-                config.site_domain(),
-            ),
-            to,
-            date: now.into(),
-            list: None,
-        },
-        html.clone(),
-        text.clone(),
-    )?;
-    let wrap = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BuildError::Preview { path, source }
-    };
-    std::fs::create_dir_all(out).map_err(wrap(out))?;
-    let paths = ["html", "txt", "eml"].map(|ext| out.join(format!("{week}.{ext}")));
-    for (path, bytes) in
-        paths
-            .iter()
-            .zip([html.into_bytes(), text.into_bytes(), message.formatted()])
-    {
-        write_if_changed(path, &bytes, true)?;
-    }
-    let [html, text, eml] = paths;
-    Ok(DigestPreview::Written {
-        week,
-        subject: digest.subject,
-        articles: digest.article_ids.len(),
-        html,
-        text,
-        eml,
-    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ use std::path::PathBuf;
 
 use chrono::Weekday;
 use chrono_tz::Tz;
+use lettre::Address;
+use lettre::message::Mailbox;
 use serde::Deserialize;
 
 /// Why a configuration could not be used; always names the file and the key.
@@ -173,8 +175,11 @@ pub enum DigestContent {
 #[serde(default)]
 pub struct NewsletterConfig {
     pub title: String,
-    pub from: String,
-    pub reply_to: Option<String>,
+    /// The `From` of every newsletter and confirmation mail.
+    #[serde(deserialize_with = "parse_mailbox")]
+    pub from: Mailbox,
+    #[serde(deserialize_with = "parse_optional_mailbox")]
+    pub reply_to: Option<Mailbox>,
     /// Tera template for the subject; sees `newsletter`, `edition` and `lead` (the
     /// newest article as the index lists it, without its body; none in an empty
     /// edition).
@@ -206,7 +211,10 @@ impl Default for NewsletterConfig {
     fn default() -> Self {
         NewsletterConfig {
             title: "《華爾街聊什麼》週報".into(),
-            from: "Herald <newsletter@example.com>".into(),
+            from: Mailbox::new(
+                Some("Herald".into()),
+                Address::new("newsletter", "example.com").expect("a valid address"),
+            ),
             reply_to: None,
             subject: "{{ newsletter.title }} {{ edition.year }} 第 {{ edition.week }} 週{% if lead %}：{{ lead.title }}{% endif %}".into(),
             send_weekday: Weekday::Mon,
@@ -303,6 +311,22 @@ impl Default for ServeConfig {
             trust_forwarded_for: false,
         }
     }
+}
+
+/// An address key: `Name <addr@host>` or `addr@host`.
+fn parse_mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Mailbox, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an e-mail address such as `Name <news@example.com>` ({e})"
+        ))
+    })
+}
+
+fn parse_optional_mailbox<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Mailbox>, D::Error> {
+    parse_mailbox(d).map(Some)
 }
 
 fn default_smtp_port() -> u16 {

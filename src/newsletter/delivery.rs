@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::newsletter::message::{
-    Envelope, ListHeaders, MessageError, compose, deterministic_message_id, parse_mailbox,
+    Envelope, ListHeaders, MessageError, compose, deterministic_message_id,
 };
 use crate::newsletter::token::{TokenKey, with_token};
 use crate::newsletter::transport::{Failure, Outbox, SmtpLink, SmtpSettings, TransportError};
@@ -91,12 +91,8 @@ impl MessageFactory {
         let n = &config.newsletter;
         let domain = config.site_domain().to_string();
         Ok(MessageFactory {
-            from: parse_mailbox("newsletter.from", &n.from)?,
-            reply_to: n
-                .reply_to
-                .as_deref()
-                .map(|r| parse_mailbox("newsletter.reply_to", r))
-                .transpose()?,
+            from: n.from.clone(),
+            reply_to: n.reply_to.clone(),
             list_id: match &n.list_id {
                 Some(id) => id.clone(),
                 None => format!("<newsletter.{domain}>"),
@@ -243,6 +239,27 @@ impl Route {
         match self {
             Route::Smtp { pool_size, .. } => *pool_size,
             Route::Outbox(_) => 1,
+        }
+    }
+
+    /// Sends one message on its own, outside an edition (a subscription
+    /// confirmation): over a connection opened and closed for it, or as one file in
+    /// the outbox.
+    pub async fn send_one(
+        &self,
+        envelope: &lettre::address::Envelope,
+        message: &[u8],
+    ) -> Result<String, Failure> {
+        match self {
+            Route::Smtp { settings, .. } => {
+                let mut link = SmtpLink::new(settings.clone());
+                let sent = link.send(envelope, message).await;
+                link.close().await;
+                sent
+            }
+            Route::Outbox(dir) => Outbox::open(dir.clone())
+                .map_err(|e| Failure::setup(e.to_string()))?
+                .send(envelope, message),
         }
     }
 
@@ -548,25 +565,35 @@ async fn send_one(
                 shared.record(job, SendStatus::Sent, attempts, &reply)?;
                 return Ok(());
             }
-            Err(failure) if failure.permanent && !failure.connecting => {
-                shared.record(job, SendStatus::FailedPermanent, attempts, &failure.message)?;
+            Err(failure) if failure.is_permanent() && !failure.is_connecting() => {
+                shared.record(
+                    job,
+                    SendStatus::FailedPermanent,
+                    attempts,
+                    failure.message(),
+                )?;
                 return Ok(());
             }
             Err(failure) => {
-                if failure.connecting {
+                if failure.is_connecting() {
                     connect_failures += 1;
                 }
                 tracing::debug!(
                     "{}: attempt {attempts} failed: {}",
                     job.email,
-                    failure.message
+                    failure.message().to_string()
                 );
                 if attempts >= max_attempts || shared.stop.load(Ordering::SeqCst) {
-                    shared.record(job, SendStatus::FailedTemporary, attempts, &failure.message)?;
-                    if connect_failures >= max_attempts || failure.permanent {
+                    shared.record(
+                        job,
+                        SendStatus::FailedTemporary,
+                        attempts,
+                        failure.message(),
+                    )?;
+                    if connect_failures >= max_attempts || failure.is_permanent() {
                         // The server itself is unreachable or refuses us: stop the
                         // run instead of failing every recipient the same way.
-                        shared.give_up(failure.message);
+                        shared.give_up(failure.message().to_string());
                     }
                     return Ok(());
                 }

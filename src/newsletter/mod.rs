@@ -2,6 +2,7 @@
 
 pub mod delivery;
 pub mod message;
+pub mod preview;
 pub mod send;
 pub mod token;
 pub mod transport;

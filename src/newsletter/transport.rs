@@ -23,14 +23,45 @@ use crate::config::{SmtpConfig, TlsMode};
 pub const PASSWORD_ENV: &str = "HERALD_SMTP_PASSWORD";
 
 /// Why one delivery attempt failed, classified for the retry policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct Failure {
-    /// A 5xx reply: retrying will not help.
-    pub permanent: bool,
+    permanent: bool,
+    connecting: bool,
+    message: String,
+}
+
+impl Failure {
+    /// A 5xx reply, or a set-up that cannot work: retrying will not help.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    /// Worth trying again later (a 4xx reply, a timeout, a dropped connection).
+    pub fn is_transient(&self) -> bool {
+        !self.permanent
+    }
+
     /// The failure happened before the server accepted the connection (it may be
     /// down, or refusing us): a run-wide problem rather than this recipient's.
-    pub connecting: bool,
-    pub message: String,
+    pub fn is_connecting(&self) -> bool {
+        self.connecting
+    }
+
+    /// The server's reply or what went wrong, for the journal and the report.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The route itself could not be set up (an outbox folder that cannot be
+    /// created): nothing was sent, and a later attempt may work.
+    pub fn setup(message: String) -> Failure {
+        Failure {
+            permanent: false,
+            connecting: true,
+            message,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

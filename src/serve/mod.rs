@@ -42,9 +42,9 @@ use tower_http::services::ServeDir;
 use crate::build::Prepared;
 use crate::config::Config;
 use crate::content::edition::Week;
+use crate::newsletter::delivery::{DeliveryError, Route};
 use crate::newsletter::message::{Envelope, compose, parse_mailbox};
 use crate::newsletter::token::{Purpose, TokenKey, with_token};
-use crate::newsletter::transport::{Outbox, SmtpLink, SmtpSettings};
 use crate::render::site::SiteMeta;
 use crate::render::templates::Templates;
 use crate::store::State;
@@ -68,15 +68,24 @@ pub enum ServeError {
     #[error(transparent)]
     Token(#[from] crate::newsletter::token::TokenError),
     #[error(transparent)]
-    Transport(#[from] crate::newsletter::transport::TransportError),
+    Route(#[from] DeliveryError),
     #[error(transparent)]
     Message(#[from] crate::newsletter::message::MessageError),
 }
 
-/// Where confirmation mails go: the same route as the newsletter.
-enum Mailer {
-    Smtp(SmtpSettings),
-    Outbox(Outbox),
+/// Why one request could not be answered as asked; logged, never shown in full.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    #[error(transparent)]
+    Template(#[from] crate::render::templates::TemplateError),
+    #[error(transparent)]
+    State(#[from] crate::store::StateError),
+    #[error(transparent)]
+    Build(#[from] crate::build::BuildError),
+    #[error(transparent)]
+    Message(#[from] crate::newsletter::message::MessageError),
+    #[error("sending failed: {0}")]
+    Send(#[from] crate::newsletter::transport::Failure),
 }
 
 struct App {
@@ -84,7 +93,8 @@ struct App {
     meta: SiteMeta,
     db: Mutex<Connection>,
     keys: TokenKey,
-    mailer: Mailer,
+    /// Where confirmation mails go: the same route as the newsletter.
+    route: Route,
     from: Mailbox,
     limits: Mutex<HashMap<String, Vec<Instant>>>,
     /// Fixed clock for previews and tests (`HERALD_NOW`); real time otherwise.
@@ -97,13 +107,13 @@ impl App {
     }
 
     /// Loads templates fresh, so an editor sees template edits without a restart.
-    fn render(&self, name: &str, extra: impl FnOnce(&mut Context)) -> Result<String, String> {
-        let templates = Templates::load(&self.config.paths.templates).map_err(|e| e.to_string())?;
+    fn render(&self, name: &str, extra: impl FnOnce(&mut Context)) -> Result<String, RequestError> {
+        let templates = Templates::load(&self.config.paths.templates)?;
         let mut context = Context::new();
         context.insert("site", &self.meta);
         context.insert("confirm_hours", &self.config.serve.confirm_hours);
         extra(&mut context);
-        templates.render(name, &context).map_err(|e| e.to_string())
+        Ok(templates.render(name, &context)?)
     }
 
     fn page(&self, status: StatusCode, name: &str, extra: impl FnOnce(&mut Context)) -> Response {
@@ -179,16 +189,13 @@ pub fn serve(
             path: config.paths.state.clone(),
             source,
         })?;
-    let mailer = match &config.smtp {
-        Some(smtp) => Mailer::Smtp(SmtpSettings::from_config(smtp)?),
-        None => Mailer::Outbox(Outbox::open(config.paths.outbox.clone())?),
-    };
+    let route = Route::from_config(&config)?;
     let app = Arc::new(App {
         meta: SiteMeta::new(&config, None),
         keys: TokenKey::for_site(&config)?,
-        from: parse_mailbox("newsletter.from", &config.newsletter.from)?,
+        from: config.newsletter.from.clone(),
         db: Mutex::new(conn),
-        mailer,
+        route,
         limits: Mutex::new(HashMap::new()),
         clock,
         config,
@@ -396,7 +403,7 @@ async fn subscribe(
     })
 }
 
-async fn send_confirmation(app: &App, email: &str) -> Result<(), String> {
+async fn send_confirmation(app: &App, email: &str) -> Result<(), RequestError> {
     let confirm_url = format!(
         "{}confirm?token={}",
         app.config.site.base_url,
@@ -410,7 +417,7 @@ async fn send_confirmation(app: &App, email: &str) -> Result<(), String> {
         })
     };
     let (html, text) = (render("confirm_email.html")?, render("confirm_email.txt")?);
-    let to = parse_mailbox("subscriber", email).map_err(|e| e.to_string())?;
+    let to = parse_mailbox("subscriber", email)?;
     let digest_id = crate::newsletter::message::deterministic_message_id(
         "confirm",
         &confirm_url,
@@ -428,19 +435,11 @@ async fn send_confirmation(app: &App, email: &str) -> Result<(), String> {
         },
         html,
         text,
-    )
-    .map_err(|e| e.to_string())?;
-    let bytes = message.formatted();
-    match &app.mailer {
-        Mailer::Outbox(outbox) => outbox.send(message.envelope(), &bytes).map(drop),
-        Mailer::Smtp(settings) => {
-            let mut link = SmtpLink::new(settings.clone());
-            let sent = link.send(message.envelope(), &bytes).await.map(drop);
-            link.close().await;
-            sent
-        }
-    }
-    .map_err(|f| f.message)
+    )?;
+    app.route
+        .send_one(message.envelope(), &message.formatted())
+        .await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -552,10 +551,10 @@ async fn preview(AxumState(app): AxumState<Shared>, UrlPath(week): UrlPath<Strin
     let app2 = app.clone();
     let rendered = tokio::task::spawn_blocking(move || {
         let config = &app2.config;
-        let state = State::open_read_only(&config.paths.state).map_err(|e| e.to_string())?;
-        let prepared = Prepared::load(config, &state, app2.now()).map_err(|e| e.to_string())?;
-        let digest = prepared.digest(config, week).map_err(|e| e.to_string())?;
-        Ok::<_, String>(digest.map(|d| d.personalise(&config.newsletter.unsubscribe_url).0))
+        let state = State::open_read_only(&config.paths.state)?;
+        let prepared = Prepared::load(config, &state, app2.now())?;
+        let digest = prepared.digest(config, week)?;
+        Ok::<_, RequestError>(digest.map(|d| d.personalise(&config.newsletter.unsubscribe_url).0))
     })
     .await;
     match rendered {
