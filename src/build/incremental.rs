@@ -34,10 +34,9 @@ use crate::build::record::{BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntr
 use crate::config::Config;
 use crate::content::catalog::{Catalog, Changes, Entry, SeedListing, Survey, collect};
 use crate::content::edition::{Edition, Week, assign_dated};
-use crate::render::digest::{EditionListing, NEWSLETTER_DIR, edition_view};
-use crate::render::site::{
-    ARCHIVE_DIR, ARTICLES_DIR, SiteMeta, archive_page_path, archive_years_of, article_page_path,
-};
+use crate::render::digest::{EditionListing, edition_view};
+use crate::render::paths::*;
+use crate::render::site::{SiteMeta, archive_years_of};
 use crate::render::templates::Templates;
 use crate::store::State;
 use crate::support::parallel::drop_in_background;

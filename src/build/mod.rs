@@ -21,14 +21,14 @@ use crate::content::catalog::{
 use crate::content::edition::{Edition, Schedule, Week, assign_editions};
 use crate::content::seed::SeedError;
 use crate::render::digest::{
-    Digest, DigestError, EditionListing, NEWSLETTER_DIR, SUBJECT_TEMPLATE, edition_view,
-    render_archive_index, render_digest, render_edition_page, render_subject,
+    Digest, DigestError, EditionListing, SUBJECT_TEMPLATE, edition_view, render_archive_index,
+    render_digest, render_edition_page, render_subject,
 };
 use crate::render::feeds::{FeedError, render_atom, render_json_feed, render_rss};
+use crate::render::paths::*;
 use crate::render::site::{
-    ARCHIVE_DIR, ARTICLES_DIR, ArchiveYear, Body, PreparedArticle, SiteMeta, archive_page_path,
-    archive_years, article_page_path, listed_article, prepare_one, render_archive_page,
-    render_article_page, render_index,
+    ArchiveYear, Body, PreparedArticle, SiteMeta, archive_years, listed_article, prepare_one,
+    render_archive_page, render_article_page, render_index,
 };
 use crate::render::templates::{TemplateError, Templates};
 use crate::store::{BodyReader, State, StateError};
@@ -292,10 +292,6 @@ fn edition_fingerprint<'a>(site: &str, week: Week, pages: impl Iterator<Item = &
         fingerprint.add(page.as_bytes());
     }
     fingerprint.finish()
-}
-
-fn edition_page_path(week: Week) -> String {
-    format!("{NEWSLETTER_DIR}/{week}.html")
 }
 
 /// The templates (overrides from `paths.templates`) with the newsletter subject.
@@ -736,13 +732,6 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     Ok(report(prepared.catalog, sink.summary, overrides))
 }
 
-const INDEX_PAGE: &str = "index.html";
-const RSS_FEED: &str = "feed.xml";
-const ATOM_FEED: &str = "atom.xml";
-const JSON_FEED: &str = "feed.json";
-/// In [`NEWSLETTER_DIR`].
-const NEWSLETTER_INDEX: &str = "newsletter/index.html";
-
 /// The outputs rendered on every build (and written when their bytes changed).
 const REWRITTEN: [&str; 5] = [INDEX_PAGE, RSS_FEED, ATOM_FEED, JSON_FEED, NEWSLETTER_INDEX];
 
@@ -816,9 +805,6 @@ fn subjects(listings: &[EditionListing]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The output folders whose files a build lists (and deletes when stale).
-const OUTPUT_DIRS: [&str; 3] = [ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR];
-
 /// The first instant after `now` at which the clock alone changes the outputs: a
 /// scheduled article (publication times `scheduled`, Unix seconds) is published,
 /// or an edition with articles falls due (its web page appears).
@@ -881,14 +867,4 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     render_outputs(config, &prepared, &mut sink, &plan)?;
     let overrides = prepared.templates.overridden().to_vec();
     Ok(report(prepared.catalog, WriteSummary::default(), overrides))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_newsletter_index_is_in_the_newsletter_folder() {
-        assert_eq!(NEWSLETTER_INDEX, format!("{NEWSLETTER_DIR}/index.html"));
-    }
 }

@@ -12,6 +12,7 @@ use tera::Context;
 use crate::article::shorten;
 use crate::config::{Config, DigestContent};
 use crate::content::edition::Week;
+use crate::render::paths::edition_page_path;
 use crate::render::site::{ArticleView, ListedArticle, PreparedArticle, SiteMeta, listed_article};
 use crate::render::templates::{TemplateError, Templates, escape_html};
 
@@ -20,8 +21,6 @@ pub const SUBJECT_TEMPLATE: &str = "newsletter.subject";
 
 /// Rendered where the per-recipient unsubscribe URL goes.
 pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.herald.invalid/placeholder";
-/// Folder (under the output root) of the newsletter's web archive.
-pub const NEWSLETTER_DIR: &str = "newsletter";
 /// Gmail clips messages whose HTML is larger than about 102 KB.
 pub const GMAIL_CLIP_BYTES: usize = 100 * 1024;
 const PREHEADER_GRAPHEMES: usize = 90;
@@ -91,7 +90,7 @@ struct NewsletterMeta<'a> {
 }
 
 pub fn edition_web_url(meta: &SiteMeta, week: Week) -> String {
-    format!("{}{NEWSLETTER_DIR}/{week}.html", meta.base_url)
+    format!("{}{}", meta.base_url, edition_page_path(week))
 }
 
 pub fn edition_view(meta: &SiteMeta, week: Week, article_count: usize) -> EditionView {

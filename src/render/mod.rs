@@ -2,5 +2,6 @@
 
 pub mod digest;
 pub mod feeds;
+pub mod paths;
 pub mod site;
 pub mod templates;

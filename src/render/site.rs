@@ -9,12 +9,8 @@ use tera::Context;
 use crate::article::Article;
 use crate::config::Config;
 use crate::content::catalog::Entry;
+use crate::render::paths::{ATOM_FEED, JSON_FEED, RSS_FEED, archive_page_path, article_page_path};
 use crate::render::templates::{TemplateError, Templates};
-
-/// Folder (under the output root) that holds one page per article.
-pub const ARTICLES_DIR: &str = "articles";
-/// Folder (under the output root) that holds one page per year listing its articles.
-pub const ARCHIVE_DIR: &str = "archive";
 
 /// Site-wide values every template and feed sees.
 #[derive(Debug, Clone, Serialize)]
@@ -43,16 +39,16 @@ impl SiteMeta {
             description,
             language: config.site.language.clone(),
             author: config.site.author.clone(),
-            feed_rss: format!("{base}feed.xml"),
-            feed_atom: format!("{base}atom.xml"),
-            feed_json: format!("{base}feed.json"),
+            feed_rss: format!("{base}{RSS_FEED}"),
+            feed_atom: format!("{base}{ATOM_FEED}"),
+            feed_json: format!("{base}{JSON_FEED}"),
             newsletter_url: format!("{base}newsletter/"),
             base_url: base,
         }
     }
 
     pub fn article_url(&self, id: &str) -> String {
-        format!("{}{ARTICLES_DIR}/{id}.html", self.base_url)
+        format!("{}{}", self.base_url, article_page_path(id))
     }
 }
 
@@ -201,21 +197,11 @@ pub fn listed_article(meta: &SiteMeta, entry: &Entry) -> ListedArticle {
     }
 }
 
-/// Where an article's page goes, relative to the output root.
-pub fn article_page_path(id: &str) -> String {
-    format!("{ARTICLES_DIR}/{id}.html")
-}
-
 /// A year that has an archive page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArchiveYear {
     pub year: i32,
     pub url: String,
-}
-
-/// Where a year's archive page goes, relative to the output root.
-pub fn archive_page_path(year: i32) -> String {
-    format!("{ARCHIVE_DIR}/{year}.html")
 }
 
 /// The years of `entries` (newest first, as the catalog orders them), each with the
