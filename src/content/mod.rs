@@ -2,4 +2,5 @@
 
 pub mod catalog;
 pub mod edition;
+pub mod listing;
 pub mod seed;

@@ -1,0 +1,196 @@
+//! The catalog made ready for rendering, shared by every command that renders:
+//! `build`, `check`, `digest`, `send` and the server's preview.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::BuildError;
+use super::fingerprints::site_fingerprint;
+use crate::article::Article;
+use crate::config::{Config, DigestContent};
+use crate::content::catalog::{Catalog, Entry, Survey, collect};
+use crate::content::edition::{Edition, Schedule, Week, assign_editions};
+use crate::render::digest::{
+    Digest, EditionListing, SUBJECT_TEMPLATE, edition_view, render_digest, render_edition_page,
+    render_subject,
+};
+use crate::render::site::{Body, PreparedArticle, SiteMeta, listed_article, prepare_one};
+use crate::render::templates::Templates;
+use crate::store::{BodyReader, State};
+
+/// The catalog ready for rendering: the common first half of `build`, `check`,
+/// `digest`, `send` and the server's preview. Article bodies are rendered on demand,
+/// so a build that finds most pages current renders only what changed.
+pub struct Prepared {
+    pub catalog: Catalog,
+    pub meta: SiteMeta,
+    pub templates: Templates,
+    pub editions: BTreeMap<Week, Edition>,
+    pub schedule: Schedule,
+    /// Everything every output depends on besides its own articles: templates,
+    /// site values and the settings that shape pages, feeds and digests.
+    pub site_fingerprint: String,
+    /// Where the bodies of articles this run did not parse come from.
+    pub(super) bodies: Option<BodyReader>,
+}
+
+impl Prepared {
+    pub fn load(
+        config: &Config,
+        state: &State,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, BuildError> {
+        let templates = load_templates(config)?;
+        let survey = Survey::take(config, state)?;
+        Prepared::from_survey(config, state, templates, survey, now)
+    }
+
+    pub(super) fn from_survey(
+        config: &Config,
+        state: &State,
+        templates: Templates,
+        survey: Survey,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, BuildError> {
+        let catalog = collect(config, state, survey, now)?;
+        let bodies = state.body_reader()?;
+        let column_intro = match catalog.column_intro_entry() {
+            Some(index) => full_article(&catalog.entries[index], bodies.as_ref())?
+                .column_intro
+                .clone(),
+            None => None,
+        };
+        let meta = SiteMeta::new(config, column_intro.as_deref());
+        let schedule = Schedule::of(config);
+        let editions = assign_editions(&catalog.entries, &state.frozen_editions()?, &schedule);
+        let site_fingerprint = site_fingerprint(config, &templates, &meta);
+        Ok(Prepared {
+            catalog,
+            meta,
+            templates,
+            editions,
+            schedule,
+            site_fingerprint,
+            bodies,
+        })
+    }
+
+    fn prepare(&self, index: usize, body: Body) -> Result<PreparedArticle, BuildError> {
+        let article = full_article(&self.catalog.entries[index], self.bodies.as_ref())?;
+        Ok(prepare_one(
+            &self.meta,
+            &self.catalog.entries[index],
+            &article,
+            body,
+            &self.templates,
+        )?)
+    }
+
+    /// Entry `index` with its view and rendered body.
+    pub fn article(&self, index: usize) -> Result<PreparedArticle, BuildError> {
+        self.prepare(index, Body::Render)
+    }
+
+    /// The line of the newsletter index for `edition`, whose lead is in the catalog.
+    pub(super) fn edition_listing(
+        &self,
+        config: &Config,
+        edition: &Edition,
+    ) -> Result<EditionListing, BuildError> {
+        let lead = edition
+            .articles
+            .first()
+            .map(|&i| listed_article(&self.meta, &self.catalog.entries[i]));
+        let view = edition_view(&self.meta, edition.week, edition.articles.len());
+        let subject = render_subject(config, &self.meta, &view, lead.as_ref(), &self.templates)?;
+        Ok(EditionListing {
+            edition: view,
+            subject,
+        })
+    }
+
+    /// The articles of one edition, newest first (empty for a week with none), with
+    /// their bodies rendered only if the digest carries them.
+    fn edition_articles(
+        &self,
+        config: &Config,
+        week: Week,
+    ) -> Result<Vec<PreparedArticle>, BuildError> {
+        let body = match config.newsletter.content {
+            DigestContent::Full => Body::Render,
+            DigestContent::Summary => Body::Skip,
+        };
+        self.editions
+            .get(&week)
+            .map(|e| e.articles.iter().map(|&i| self.prepare(i, body)).collect())
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// The web page of one edition.
+    pub(super) fn edition_page(&self, config: &Config, week: Week) -> Result<String, BuildError> {
+        let articles = self.edition_articles(config, week)?;
+        let refs: Vec<&PreparedArticle> = articles.iter().collect();
+        Ok(render_edition_page(
+            config,
+            &self.meta,
+            week,
+            &refs,
+            &self.templates,
+        )?)
+    }
+
+    /// Renders one edition's digest; `None` when it has no articles and
+    /// `newsletter.skip_empty` is on.
+    pub fn digest(&self, config: &Config, week: Week) -> Result<Option<Digest>, BuildError> {
+        let articles = self.edition_articles(config, week)?;
+        if articles.is_empty() && config.newsletter.skip_empty {
+            return Ok(None);
+        }
+        let refs: Vec<&PreparedArticle> = articles.iter().collect();
+        Ok(Some(render_digest(
+            config,
+            &self.meta,
+            week,
+            &refs,
+            &self.templates,
+        )?))
+    }
+
+    /// Editions with a web page: sent, or due and not empty.
+    pub(super) fn published_editions(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Edition> {
+        self.editions
+            .values()
+            .filter(move |e| has_web_page(e, &self.schedule, now))
+    }
+}
+
+/// Whether `edition` has a web page at `now`: sent, or due and not empty.
+pub(super) fn has_web_page(edition: &Edition, schedule: &Schedule, now: DateTime<Utc>) -> bool {
+    !edition.articles.is_empty()
+        && (edition.frozen_at.is_some() || schedule.due(edition.week) <= now)
+}
+
+/// The templates (overrides from `paths.templates`) with the newsletter subject.
+pub(super) fn load_templates(config: &Config) -> Result<Templates, BuildError> {
+    let mut templates = Templates::load(&config.paths.templates)?;
+    templates.add(SUBJECT_TEMPLATE, &config.newsletter.subject)?;
+    Ok(templates)
+}
+
+/// The whole article of `entry`: parsed in this run, or the stored version.
+fn full_article(entry: &Entry, bodies: Option<&BodyReader>) -> Result<Arc<Article>, BuildError> {
+    if let Some(full) = &entry.full {
+        return Ok(Arc::clone(full));
+    }
+    let json = match bodies {
+        Some(reader) => reader.article_json(&entry.article.id, &entry.source_hash)?,
+        None => None,
+    };
+    json.and_then(|json| serde_json::from_str(&json).ok())
+        .map(Arc::new)
+        .ok_or_else(|| BuildError::MissingBody {
+            id: entry.article.id.clone(),
+        })
+}

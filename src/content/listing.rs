@@ -1,0 +1,322 @@
+//! The seeds folder listed and every seed `stat`ed: what tells a build which seeds
+//! it must read again and which it can take from the state as they are.
+
+use std::path::Path;
+
+use super::catalog::CatalogError;
+use crate::article::SHORT_SUMMARY_GRAPHEMES;
+use crate::config::Config;
+use crate::content::seed::{is_seed_name, seed_id};
+use crate::support::fingerprint::Fingerprinter;
+use crate::support::parallel::{map_in_parallel, worker_count};
+use crate::support::stamp::{FileVersion, changed_at, is_settled};
+
+/// The seeds folder listed, every seed `stat`ed and keyed under the parsing rules.
+pub struct SeedListing {
+    pub(super) files: Vec<SeedFile>,
+    pub(super) rules: String,
+    /// The wall clock just before the seeds were `stat`ed.
+    pub(super) listed_from: std::time::SystemTime,
+    /// [`SeedListing::seeds_print`], worked out once: a build asks for it several
+    /// times, and it hashes every seed.
+    print: std::sync::OnceLock<Option<SeedsPrint>>,
+}
+
+impl SeedListing {
+    /// Lists the seeds folder, `stat`ing its files on every core.
+    pub fn take(config: &Config) -> Result<SeedListing, CatalogError> {
+        let listed_from = std::time::SystemTime::now();
+        let files = list_seed_files(&config.paths.seeds, true)?;
+        Ok(SeedListing::new(
+            files,
+            rules_fingerprint(config),
+            listed_from,
+        ))
+    }
+
+    pub(super) fn new(
+        files: Vec<SeedFile>,
+        rules: String,
+        listed_from: std::time::SystemTime,
+    ) -> Self {
+        SeedListing {
+            files,
+            rules,
+            listed_from,
+            print: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Gives every file its stat key, which reconciling compares with the state's.
+    pub(super) fn keyed(mut self) -> SeedListing {
+        for file in &mut self.files {
+            if let (Some(version), true) = (file.version(), file.stat_key.is_empty()) {
+                file.stat_key = stat_key(version, &self.rules);
+            }
+        }
+        self
+    }
+
+    /// Every seed's name and [`FileVersion`], by name. The version is `None` when
+    /// the seed has none, or changed within [`SETTLED`](crate::support::stamp::SETTLED) of
+    /// the listing (a change made right after could keep the same stamps): a build
+    /// that compares with this reads such a seed again.
+    pub fn manifest(&self) -> impl Iterator<Item = (&str, Option<FileVersion>)> {
+        self.files.iter().map(|f| {
+            let settled = (f.stat.as_ref()).is_ok_and(|s| is_settled(s.changed, self.listed_from));
+            (f.name.as_str(), f.version().filter(|_| settled))
+        })
+    }
+
+    /// The seeds whose name or version is not in `recorded` (a [`manifest`] of an
+    /// earlier listing, by name), and whether every seed of `recorded` is still
+    /// there.
+    ///
+    /// [`manifest`]: SeedListing::manifest
+    pub fn changed_since(&self, recorded: &[(String, Option<FileVersion>)]) -> (Vec<usize>, bool) {
+        let mut changed = Vec::new();
+        let mut recorded = recorded.iter().peekable();
+        let mut all_there = true;
+        for (index, file) in self.files.iter().enumerate() {
+            while let Some((name, _)) = recorded.next_if(|(name, _)| *name < file.name) {
+                tracing::debug!("{name}: gone since the last build");
+                all_there = false;
+            }
+            match recorded.next_if(|(name, _)| *name == file.name) {
+                Some((_, Some(version))) if file.version() == Some(*version) => {}
+                _ => changed.push(index),
+            }
+        }
+        (changed, all_there && recorded.next().is_none())
+    }
+
+    /// A listing of only the files at `indexes` (of this listing), keyed.
+    pub fn subset(&self, indexes: &[usize]) -> SeedListing {
+        let files = indexes.iter().map(|&i| self.files[i].copy()).collect();
+        SeedListing::new(files, self.rules.clone(), self.listed_from).keyed()
+    }
+
+    /// The article ids and names of the files at `indexes`; `None` when one has
+    /// no id.
+    pub fn ids(&self, indexes: &[usize]) -> Option<Vec<(String, String)>> {
+        indexes
+            .iter()
+            .map(|&i| {
+                let name = &self.files[i].name;
+                Some((seed_id(name).ok()?, name.clone()))
+            })
+            .collect()
+    }
+
+    /// The seeds folder under the parsing rules: the fingerprint of the
+    /// [`manifest`](SeedListing::manifest). Equal fingerprints of settled listings
+    /// mean that no seed was added, removed, renamed or written since. `None` where
+    /// files have no stat keys (then nothing can be said without reading them).
+    pub fn seeds_print(&self) -> Option<SeedsPrint> {
+        self.print.get_or_init(|| self.work_out_print()).clone()
+    }
+
+    fn work_out_print(&self) -> Option<SeedsPrint> {
+        // An unreadable seed has no version either, but it is a seed problem, and a
+        // build with problems is never recorded.
+        if (self.files.iter()).any(|f| f.stat.is_ok() && f.version().is_none()) {
+            return None;
+        }
+        let mut fingerprint = Fingerprinter::default();
+        fingerprint.add(self.rules.as_bytes());
+        let mut settled = true;
+        for (name, version) in self.manifest() {
+            settled &= version.is_some();
+            fingerprint.add(name.as_bytes());
+            fingerprint.add(&version.map_or([0; FileVersion::BYTES], FileVersion::to_bytes));
+        }
+        Some(SeedsPrint {
+            fingerprint: fingerprint.finish(),
+            settled,
+        })
+    }
+}
+
+/// See [`SeedListing::seeds_print`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedsPrint {
+    pub fingerprint: String,
+    /// No seed changed within [`SETTLED`](crate::support::stamp::SETTLED) of the listing.
+    pub settled: bool,
+}
+
+/// One entry of the seeds folder. Small: a build lists thousands.
+#[derive(Debug)]
+pub(super) struct SeedFile {
+    pub(super) name: String,
+    /// What `stat` said of the file itself (a link is followed) while listing, or
+    /// why it could not.
+    pub(super) stat: std::io::Result<SeedStat>,
+    /// See [`stat_key`]; empty when there is none, or until the listing is keyed.
+    pub(super) stat_key: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SeedStat {
+    pub(super) kind: FileKind,
+    pub(super) len: u64,
+    pub(super) version: Option<FileVersion>,
+    /// See [`changed_at`].
+    pub(super) changed: i128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileKind {
+    File,
+    Folder,
+    Other,
+}
+
+impl SeedStat {
+    fn of(metadata: &std::fs::Metadata) -> SeedStat {
+        SeedStat {
+            kind: match (metadata.is_file(), metadata.is_dir()) {
+                (true, _) => FileKind::File,
+                (_, true) => FileKind::Folder,
+                _ => FileKind::Other,
+            },
+            len: metadata.len(),
+            version: FileVersion::of(metadata),
+            changed: changed_at(metadata),
+        }
+    }
+}
+
+impl SeedFile {
+    fn version(&self) -> Option<FileVersion> {
+        self.stat.as_ref().ok().and_then(|s| s.version)
+    }
+
+    fn copy(&self) -> SeedFile {
+        SeedFile {
+            name: self.name.clone(),
+            stat: match &self.stat {
+                Ok(stat) => Ok(*stat),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            },
+            stat_key: self.stat_key.clone(),
+        }
+    }
+}
+
+/// Every non-hidden `*.txt` entry of the seeds folder with its metadata, sorted by
+/// name. Entries whose names are not UTF-8 are returned with a lossy name so they
+/// get reported. `on_every_core`: `stat` them on every core (when nothing else
+/// runs beside the listing: a `stat` costs microseconds, and there are thousands).
+pub(super) fn list_seed_files(
+    dir: &Path,
+    on_every_core: bool,
+) -> Result<Vec<SeedFile>, CatalogError> {
+    let wrap = |source| CatalogError::Seeds {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut seeds = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(wrap)? {
+        let entry = entry.map_err(wrap)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_seed_name(&name) {
+            seeds.push((name, entry));
+        } else {
+            tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
+        }
+    }
+    // Names in a folder are unique, so an unstable sort gives the same order.
+    seeds.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let seed_file = |(name, entry): &(String, std::fs::DirEntry)| {
+        let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
+        // A plain file's metadata is read relative to the open folder, without
+        // resolving the whole path again.
+        let metadata = if is_link {
+            std::fs::metadata(entry.path())
+        } else {
+            entry.metadata()
+        };
+        SeedFile {
+            name: name.clone(),
+            stat: metadata.map(|m| SeedStat::of(&m)),
+            stat_key: String::new(),
+        }
+    };
+    if !on_every_core {
+        return Ok(seeds.iter().map(seed_file).collect());
+    }
+    // In runs of files: a `stat` is too short to hand out one by one. Several runs per
+    // core, so a core that another thread keeps busy takes fewer of them.
+    let chunks: Vec<&[(String, std::fs::DirEntry)]> = seeds
+        .chunks(seeds.len().div_ceil(8 * worker_count()).max(1))
+        .collect();
+    Ok(map_in_parallel(&chunks, |chunk| {
+        chunk.iter().map(seed_file).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect())
+}
+
+/// Identifies a version of a file, parsed under given rules, without reading it:
+/// the rules' fingerprint, then the [`file_version`](crate::support::stamp::file_version).
+pub(super) fn stat_key(version: FileVersion, rules: &str) -> String {
+    format!("{}:{version}", &rules[..16.min(rules.len())])
+}
+
+/// Bumped whenever what [`ArticleHead`] holds changes, so stored heads are rebuilt.
+const HEAD_FORMAT: u32 = 2;
+
+/// What parsing depends on besides the bytes: the rules, the timezone and the
+/// head format (hashed).
+pub(super) fn rules_fingerprint(config: &Config) -> String {
+    let rules = format!(
+        "{:?}\0{}\0{HEAD_FORMAT}\0{SHORT_SUMMARY_GRAPHEMES}",
+        config.seed, config.site.timezone
+    );
+    crate::support::fingerprint::fingerprint([rules.as_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn changed_since_names_new_edited_and_unsettled_seeds_and_notices_gone_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["001_a.txt", "002_b.txt", "003_c.txt"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        let listing = |dir: &Path| {
+            let files = list_seed_files(dir, true).unwrap();
+            let listed_from = std::time::SystemTime::now() + crate::support::stamp::SETTLED;
+            SeedListing::new(files, String::new(), listed_from)
+        };
+        let first = listing(dir.path());
+        let manifest: Vec<(String, Option<FileVersion>)> = first
+            .manifest()
+            .map(|(name, version)| (name.to_string(), version))
+            .collect();
+        assert!(manifest.iter().all(|(_, version)| version.is_some()));
+        assert_eq!(first.changed_since(&manifest), (vec![], true));
+
+        std::fs::write(dir.path().join("002_b.txt"), "edited, longer").unwrap();
+        std::fs::write(dir.path().join("004_d.txt"), "new").unwrap();
+        assert_eq!(
+            listing(dir.path()).changed_since(&manifest),
+            (vec![1, 3], true)
+        );
+
+        let mut unsettled = manifest.clone();
+        unsettled[2].1 = None;
+        std::fs::remove_file(dir.path().join("001_a.txt")).unwrap();
+        let (changed, all_there) = listing(dir.path()).changed_since(&unsettled);
+        assert_eq!(
+            (changed, all_there),
+            (vec![0, 1, 2], false),
+            "b, c, d; a is gone"
+        );
+    }
+}

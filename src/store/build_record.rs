@@ -1,0 +1,149 @@
+//! The `build_record` table and the catalog snapshot beside the state file: the
+//! last clean build's record, which lets an unchanged build stop early.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{State, StateError};
+
+/// The stored form of a [`BuildMemo`](crate::build::record::BuildMemo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMemo {
+    pub settings: String,
+    pub seeds: String,
+    pub outputs: String,
+    /// Unix seconds.
+    pub valid_from: i64,
+    pub valid_until: i64,
+    /// JSON.
+    pub summary: String,
+    pub settled: bool,
+}
+
+impl State {
+    /// The last clean build's record, if there is one.
+    pub fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT settings, seeds, outputs, valid_from, valid_until, summary, settled
+                 FROM build_record WHERE id = 1",
+                [],
+                |r| {
+                    Ok(StoredMemo {
+                        settings: r.get(0)?,
+                        seeds: r.get(1)?,
+                        outputs: r.get(2)?,
+                        valid_from: r.get(3)?,
+                        valid_until: r.get(4)?,
+                        summary: r.get(5)?,
+                        settled: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// Where the build record's catalog snapshot is kept: a file beside the state,
+    /// named like SQLite's own (`herald.sqlite-catalog` beside `herald.sqlite-wal`),
+    /// because SQLite writes a blob of a megabyte through its log and a checkpoint,
+    /// several times slower than a plain file.
+    fn snapshot_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-catalog");
+        PathBuf::from(name)
+    }
+
+    /// The catalog snapshot saved with the build record (see
+    /// [`CatalogSnapshot`](crate::build::record::CatalogSnapshot)), read by
+    /// `reader` (a thread may read it while the caller does something else).
+    /// `None` without a record, or when the file is not the one the record names
+    /// (a build that crashed between writing the two).
+    pub fn build_snapshot_reader(
+        &self,
+    ) -> Result<impl FnOnce() -> Option<Vec<u8>> + Send + 'static, StateError> {
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT snapshot_id FROM build_record WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.wrap(e))?;
+        let path = self.snapshot_path();
+        Ok(move || {
+            let id = id?;
+            let mut bytes = std::fs::read(path).ok()?;
+            let (len, rest) = bytes.split_at_checked(4)?;
+            let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
+            if rest.get(..len)? != id.as_bytes() {
+                return None;
+            }
+            bytes.drain(..4 + len);
+            Some(bytes)
+        })
+    }
+
+    /// Replaces the build record (`None`: forgets it). `snapshot`: the id
+    /// [`SnapshotSaver::save`] gave its catalog snapshot.
+    pub fn save_build_memo(&self, memo: Option<(&StoredMemo, &str)>) -> Result<(), StateError> {
+        let result = match memo {
+            Some((m, snapshot)) => self.conn.execute(
+                "INSERT OR REPLACE INTO build_record
+                     (id, settings, seeds, outputs, valid_from, valid_until, summary, settled,
+                      snapshot_id)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    m.settings,
+                    m.seeds,
+                    m.outputs,
+                    m.valid_from,
+                    m.valid_until,
+                    m.summary,
+                    m.settled,
+                    snapshot
+                ],
+            ),
+            None => self.conn.execute("DELETE FROM build_record", []),
+        };
+        result.map(|_| ()).map_err(|e| self.wrap(e))
+    }
+
+    /// What saves the build record's catalog snapshot (from any thread).
+    pub fn snapshot_saver(&self) -> SnapshotSaver {
+        SnapshotSaver {
+            path: self.snapshot_path(),
+        }
+    }
+}
+
+/// Saves the build record's catalog snapshot: a file beside the state, replaced
+/// atomically, under a new random id that the record then names.
+pub struct SnapshotSaver {
+    path: PathBuf,
+}
+
+impl SnapshotSaver {
+    /// Replaces the snapshot file with `snapshot`; returns its new id.
+    pub fn save(&self, snapshot: &[u8]) -> Result<String, StateError> {
+        use std::io::Write;
+        let path = &self.path;
+        let wrap = |source| StateError::Snapshot {
+            path: path.clone(),
+            source,
+        };
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
+        let id = crate::support::fingerprint::to_hex(&random);
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(wrap)?;
+        temp.write_all(&(id.len() as u32).to_le_bytes())
+            .and_then(|()| temp.write_all(id.as_bytes()))
+            .and_then(|()| temp.write_all(snapshot))
+            .map_err(wrap)?;
+        temp.persist(path).map_err(|e| wrap(e.error))?;
+        Ok(id)
+    }
+}
