@@ -3,6 +3,7 @@
 
 pub mod article;
 pub mod build;
+pub mod cmd;
 pub mod config;
 pub mod content;
 pub mod newsletter;

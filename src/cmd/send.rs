@@ -1,0 +1,79 @@
+//! `herald send` and `herald run` (what cron runs).
+
+use anyhow::Context;
+
+use super::build::{Verb, print_report};
+use super::{Outcome, now, progress_wanted};
+use crate::config::Config;
+use crate::content::edition::{Schedule, Week};
+use crate::newsletter::send::{SendOutcome, run, send};
+
+pub fn execute(config: &Config, week: Option<Week>, dry_run: bool) -> anyhow::Result<Outcome> {
+    let now = now()?;
+    let week = week.unwrap_or_else(|| Schedule::of(config).latest_due(now));
+    let outcome = send(config, week, now, dry_run, progress_wanted())
+        .with_context(|| format!("sending edition {week} failed"))?;
+    print_send(&outcome, true);
+    Ok(Outcome::partial_if(outcome.is_partial()))
+}
+
+pub fn execute_run(config: &Config) -> anyhow::Result<Outcome> {
+    let report = run(config, now()?, progress_wanted()).context("run failed")?;
+    let b = &report.build;
+    let c = &b.changes;
+    if !(c.new.is_empty() && c.updated.is_empty() && c.removed.is_empty() && b.problems.is_empty())
+    {
+        print_report(b, Verb::Build);
+    }
+    if let Some(outcome) = &report.send {
+        print_send(outcome, false);
+    }
+    Ok(Outcome::partial_if(
+        !b.is_clean() || report.send.as_ref().is_some_and(SendOutcome::is_partial),
+    ))
+}
+
+/// One summary line; with `verbose`, also when there was nothing to do.
+fn print_send(outcome: &SendOutcome, verbose: bool) {
+    match outcome {
+        SendOutcome::Empty { week } => println!("send {week}: empty edition, nothing to send"),
+        SendOutcome::AlreadySent { week, counts } => {
+            if verbose {
+                println!(
+                    "send {week}: already sent to every subscriber ({} sent), nothing to do",
+                    counts.sent
+                );
+            }
+        }
+        SendOutcome::DryRun {
+            week,
+            subject,
+            recipients,
+            route,
+        } => {
+            println!(
+                "send {week} (dry run): would send \"{subject}\" to {recipients} subscriber(s) through {route}"
+            );
+        }
+        SendOutcome::Delivered {
+            week,
+            report,
+            counts,
+            route,
+            ..
+        } => {
+            for (email, reply) in &report.permanent_failures {
+                eprintln!("send {week}: {email}: rejected permanently: {reply}");
+            }
+            println!(
+                "send {week}: {} sent, {} to retry, {} rejected, {} skipped (unsubscribed) through {route}; edition total {} of {} sent",
+                report.sent,
+                report.failed_temporary,
+                report.failed_permanent,
+                report.skipped,
+                counts.sent,
+                counts.total()
+            );
+        }
+    }
+}
