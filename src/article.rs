@@ -1,12 +1,12 @@
 //! `Article`: the plain data every later stage works from.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// How long the shortened summary on index pages and in meta tags may be.
-pub const SHORT_SUMMARY_GRAPHEMES: usize = 120;
+pub(crate) const SHORT_SUMMARY_GRAPHEMES: usize = 120;
 
 /// One parsed seed. Holds text only (never markup): escaping is the renderers' job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,12 +78,8 @@ impl Article {
         publication_time(self.date, self.time, tz, publish_hour)
     }
 
-    pub fn published_utc(&self, tz: Tz, publish_hour: u32) -> DateTime<Utc> {
-        self.published(tz, publish_hour).with_timezone(&Utc)
-    }
-
     /// The section headings that are not the title itself.
-    pub fn body_sections(&self) -> impl Iterator<Item = (bool, &Section)> {
+    pub(crate) fn body_sections(&self) -> impl Iterator<Item = (bool, &Section)> {
         let title = self.title.as_str();
         self.sections
             .iter()
@@ -115,7 +111,7 @@ fn publication_time(
 
 /// Cuts `text` to at most `max` grapheme clusters, adding `…` when it cut.
 /// Works on text before escaping, so it can never split an entity or a tag.
-pub fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     match text.grapheme_indices(true).nth(max) {
         None => text.to_string(),
         Some((end, _)) => format!("{}…", text[..end].trim_end()),

@@ -43,7 +43,7 @@ use crate::support::parallel::drop_in_background;
 
 /// More changed seeds than this get a full build: reconciling them one by one
 /// would no longer be the cheaper way.
-pub const MAX_CHANGED: usize = 64;
+pub(crate) const MAX_CHANGED: usize = 64;
 
 pub(super) enum Outcome {
     Built(BuildReport),
@@ -125,7 +125,6 @@ pub(super) fn build_changed(
             unchanged: files.saturating_sub(sink.summary.written),
             deleted: sink.summary.deleted,
         },
-        template_overrides: prepared.templates.overridden().to_vec(),
     };
     drop_in_background((merged, prepared, plan, pages, snapshot_contents));
     Ok(Outcome::Built(report))

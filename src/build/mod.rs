@@ -31,14 +31,14 @@ use crate::support::parallel::{drop_in_background, map_in_parallel};
 use crate::support::stamp::FileVersion;
 
 use fingerprints::*;
-pub use prepared::Prepared;
+pub(crate) use prepared::Prepared;
 use prepared::{has_web_page, load_templates};
 
 mod fingerprints;
 mod incremental;
-pub mod output;
+pub(crate) mod output;
 mod prepared;
-pub mod record;
+pub(crate) mod record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -62,18 +62,17 @@ pub enum BuildError {
 
 /// What a build (or a check) found and did.
 #[derive(Debug, Default)]
-pub struct BuildReport {
+pub(crate) struct BuildReport {
     pub changes: Changes,
     pub published: usize,
     pub problems: Vec<SeedError>,
     pub scheduled: Vec<(String, DateTime<Tz>)>,
     pub files: WriteSummary,
-    pub template_overrides: Vec<String>,
 }
 
 impl BuildReport {
     /// True when every seed was published (cron should stay quiet).
-    pub fn is_clean(&self) -> bool {
+    pub(crate) fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
 }
@@ -344,7 +343,7 @@ fn render_outputs(
     Ok(())
 }
 
-fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>) -> BuildReport {
+fn report(catalog: Catalog, files: WriteSummary) -> BuildReport {
     let published = catalog.entries.len();
     drop_in_background(catalog.entries);
     BuildReport {
@@ -353,7 +352,6 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
         problems: catalog.problems,
         scheduled: catalog.scheduled,
         files,
-        template_overrides,
     }
 }
 
@@ -369,7 +367,7 @@ fn report(catalog: Catalog, files: WriteSummary, template_overrides: Vec<String>
 /// ([`crate::build::record`]) stops after reading the seeds folder: it would change
 /// nothing. One whose only change is a few added or edited seeds builds just what
 /// they change ([`incremental`]); anything else gets the full build.
-pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
+pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let started = std::time::Instant::now();
     let mut state = State::open(&config.paths.state)?;
     let templates = load_templates(config)?;
@@ -401,7 +399,7 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
                     started.elapsed()
                 );
                 drop_in_background(listing);
-                return Ok(memo_report(&memo, config, templates.overridden().to_vec()));
+                return Ok(memo_report(&memo, config));
             }
             state.save_build_memo(None)?;
             let recorded = recorded.map(|mut recorded| {
@@ -489,8 +487,7 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildEr
     }
     tracing::debug!("state saved after {:?}", started.elapsed());
     drop_in_background((sink.previous, sink.unclaimed));
-    let overrides = prepared.templates.overridden().to_vec();
-    Ok(report(prepared.catalog, sink.summary, overrides))
+    Ok(report(prepared.catalog, sink.summary))
 }
 
 /// The outputs rendered on every build (and written when their bytes changed).
@@ -589,7 +586,7 @@ fn valid_until(
 
 /// What a build that found nothing to do reports: what the recorded build found,
 /// with every article and file unchanged.
-fn memo_report(memo: &BuildMemo, config: &Config, template_overrides: Vec<String>) -> BuildReport {
+fn memo_report(memo: &BuildMemo, config: &Config) -> BuildReport {
     let summary = &memo.summary;
     BuildReport {
         changes: Changes {
@@ -603,7 +600,6 @@ fn memo_report(memo: &BuildMemo, config: &Config, template_overrides: Vec<String
             unchanged: summary.files,
             ..WriteSummary::default()
         },
-        template_overrides,
     }
 }
 
@@ -620,12 +616,11 @@ fn recorded_schedule(summary: &MemoSummary, config: &Config) -> Vec<(String, Dat
 }
 
 /// Everything `build` checks, rendering every output, without writing anything.
-pub fn check(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
+pub(crate) fn check(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let state = State::open_read_only(&config.paths.state)?;
     let prepared = Prepared::load(config, &state, now)?;
     let mut sink = Sink::dry_run();
     let (plan, _) = plan_all(config, &prepared, &mut sink, now)?;
     render_outputs(config, &prepared, &mut sink, &plan)?;
-    let overrides = prepared.templates.overridden().to_vec();
-    Ok(report(prepared.catalog, WriteSummary::default(), overrides))
+    Ok(report(prepared.catalog, WriteSummary::default()))
 }

@@ -21,7 +21,11 @@ pub struct WriteError {
 /// whether it wrote. `durable` also flushes the data to disk before the rename (for
 /// the files that matter most after a power cut: feeds, indexes); a crash of the
 /// process alone never needs it.
-pub fn write_if_changed(path: &Path, bytes: &[u8], durable: bool) -> Result<bool, WriteError> {
+pub(crate) fn write_if_changed(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<bool, WriteError> {
     let wrap = |source| WriteError {
         path: path.to_path_buf(),
         source,
@@ -55,7 +59,7 @@ pub fn write_if_changed(path: &Path, bytes: &[u8], durable: bool) -> Result<bool
 /// 10,000 pages, and a failed open per page is a fifth of the cost of writing it).
 /// Should it have appeared meanwhile, or its folder not exist yet, this is
 /// [`write_if_changed`].
-pub fn write_new(path: &Path, bytes: &[u8], durable: bool) -> Result<bool, WriteError> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8], durable: bool) -> Result<bool, WriteError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let created =
         create_new_atomically(dir, path, bytes, durable).map_err(|source| WriteError {
@@ -145,7 +149,7 @@ fn set_readable(_file: &std::fs::File) -> std::io::Result<()> {
 /// The files found under an output root when a build starts. One listing serves
 /// the whole build: which pages exist, which are stale, and leftover temp files.
 #[derive(Debug, Default)]
-pub struct OutputListing {
+pub(crate) struct OutputListing {
     /// Regular files directly in the listed folders, relative to the root and
     /// `/`-separated (`articles/<id>.html`), as outputs are named.
     pub files: std::collections::HashSet<String>,
@@ -156,7 +160,7 @@ pub struct OutputListing {
 /// Lists the regular files directly in `root/<dir>` for each of `dirs`, and removes
 /// temporary files a killed build left behind (`.herald-*.tmp`) in `root` and its
 /// immediate subfolders. Temp files are never served: their names start with a dot.
-pub fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
+pub(crate) fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
     let mut listing = OutputListing::default();
     let mut folders = vec![(root.to_path_buf(), None)];
     if let Ok(entries) = std::fs::read_dir(root) {
@@ -194,7 +198,7 @@ pub fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
 
 /// What writing a set of outputs did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct WriteSummary {
+pub(crate) struct WriteSummary {
     pub written: usize,
     pub unchanged: usize,
     pub deleted: usize,
@@ -204,7 +208,7 @@ pub struct WriteSummary {
 /// them: what the listing found that no output of this build claimed) with
 /// extension `ext` (outputs of articles, years or editions that no longer exist).
 /// Files written since the listing was made are not in it, so they are all kept.
-pub fn delete_stale(
+pub(crate) fn delete_stale(
     root: &Path,
     unclaimed: &std::collections::HashSet<String>,
     ext: &str,

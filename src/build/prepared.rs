@@ -23,7 +23,7 @@ use crate::store::{BodyReader, State};
 /// The catalog ready for rendering: the common first half of `build`, `check`,
 /// `digest`, `send` and the server's preview. Article bodies are rendered on demand,
 /// so a build that finds most pages current renders only what changed.
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub catalog: Catalog,
     pub meta: SiteMeta,
     pub templates: Templates,
@@ -37,7 +37,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn load(
+    pub(crate) fn load(
         config: &Config,
         state: &State,
         now: DateTime<Utc>,
@@ -89,7 +89,7 @@ impl Prepared {
     }
 
     /// Entry `index` with its view and rendered body.
-    pub fn article(&self, index: usize) -> Result<PreparedArticle, BuildError> {
+    pub(crate) fn article(&self, index: usize) -> Result<PreparedArticle, BuildError> {
         self.prepare(index, Body::Render)
     }
 
@@ -143,7 +143,7 @@ impl Prepared {
 
     /// Renders one edition's digest; `None` when it has no articles and
     /// `newsletter.skip_empty` is on.
-    pub fn digest(&self, config: &Config, week: Week) -> Result<Option<Digest>, BuildError> {
+    pub(crate) fn digest(&self, config: &Config, week: Week) -> Result<Option<Digest>, BuildError> {
         let articles = self.edition_articles(config, week)?;
         if articles.is_empty() && config.newsletter.skip_empty {
             return Ok(None);

@@ -44,7 +44,7 @@ use crate::support::stamp::{FileVersion, StatPrint, changed_at, file_version};
 
 /// What the build that saved the record reported, to be reported again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemoSummary {
+pub(crate) struct MemoSummary {
     pub published: usize,
     /// Articles held back: id and publication time (Unix seconds).
     pub scheduled: Vec<(String, i64)>,
@@ -53,7 +53,7 @@ pub struct MemoSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildMemo {
+pub(crate) struct BuildMemo {
     /// Fingerprint of the inputs besides the seeds ([`settings_fingerprint`]).
     pub settings: String,
     /// Fingerprint of the seeds folder
@@ -74,7 +74,7 @@ pub struct BuildMemo {
 
 impl BuildMemo {
     /// `None` for a record this version cannot read (then it is not used).
-    pub fn from_stored(stored: &StoredMemo) -> Option<BuildMemo> {
+    pub(crate) fn from_stored(stored: &StoredMemo) -> Option<BuildMemo> {
         Some(BuildMemo {
             settings: stored.settings.clone(),
             seeds: stored.seeds.clone(),
@@ -86,7 +86,7 @@ impl BuildMemo {
         })
     }
 
-    pub fn to_stored(&self) -> StoredMemo {
+    pub(crate) fn to_stored(&self) -> StoredMemo {
         StoredMemo {
             settings: self.settings.clone(),
             seeds: self.seeds.clone(),
@@ -101,21 +101,21 @@ impl BuildMemo {
     /// True when the record describes a build with `settings` at `now`: same
     /// settings, and nothing fell due since (nor did the clock go back). Then only
     /// seeds and the output folder can have changed.
-    pub fn applies(&self, settings: &str, now: DateTime<Utc>) -> bool {
+    pub(crate) fn applies(&self, settings: &str, now: DateTime<Utc>) -> bool {
         self.settings == settings && self.valid_from <= now && now < self.valid_until
     }
 
     /// True when a build that [applies](BuildMemo::applies) has nothing to do: the
     /// seeds folder's fingerprint (`seeds`, from a settled listing) and the output
     /// folder's (`outputs`) are what the recording build saw, settled.
-    pub fn holds(&self, seeds: &str, outputs: &str) -> bool {
+    pub(crate) fn holds(&self, seeds: &str, outputs: &str) -> bool {
         self.settled && self.seeds == seeds && self.outputs == outputs
     }
 }
 
 /// Fingerprint of everything a build reads besides the seeds, the clock and the
 /// state's own records of earlier builds.
-pub fn settings_fingerprint(
+pub(crate) fn settings_fingerprint(
     config: &Config,
     templates: &Templates,
     frozen: &[FrozenEdition],
@@ -135,7 +135,7 @@ pub fn settings_fingerprint(
 /// The output folder `root` as far as a build cares: inode, size and times of
 /// `root`, of its sub-folders `dirs` and of the files `files` (relative to
 /// `root`), or that one is missing.
-pub fn outputs_print(root: &Path, dirs: &[&str], files: &[&str]) -> StatPrint {
+pub(crate) fn outputs_print(root: &Path, dirs: &[&str], files: &[&str]) -> StatPrint {
     let mut newest_change = 0;
     let keys: Vec<String> = std::iter::once("")
         .chain(dirs.iter().copied())
@@ -159,7 +159,7 @@ pub fn outputs_print(root: &Path, dirs: &[&str], files: &[&str]) -> StatPrint {
 /// fingerprint, but not its text. A build whose only change is a few seeds reads
 /// this (about a megabyte for 10,000 articles) instead of every article.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CatalogSnapshot {
+pub(crate) struct CatalogSnapshot {
     /// `Prepared::site_fingerprint` of the recorded build: what every page shares.
     pub site: String,
     /// Every seed file, by name (see
@@ -172,7 +172,7 @@ pub struct CatalogSnapshot {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotEntry {
+pub(crate) struct SnapshotEntry {
     pub id: String,
     /// Unix seconds, as [`Entry`](crate::content::catalog::Entry) has them.
     pub published: i64,
@@ -187,7 +187,7 @@ const SNAPSHOT_FORMAT: u32 = 3;
 
 impl CatalogSnapshot {
     /// A compact binary form: strings length-prefixed, numbers little-endian.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(128 * (self.entries.len() + self.seeds.len()));
         let put = |out: &mut Vec<u8>, text: &str| {
             out.extend_from_slice(&(text.len() as u32).to_le_bytes());
@@ -224,7 +224,7 @@ impl CatalogSnapshot {
     }
 
     /// `None` for bytes this version did not write (or that were damaged).
-    pub fn decode(bytes: &[u8]) -> Option<CatalogSnapshot> {
+    pub(crate) fn decode(bytes: &[u8]) -> Option<CatalogSnapshot> {
         let mut reader = SnapshotReader { rest: bytes };
         if reader.u32()? != SNAPSHOT_FORMAT {
             return None;

@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use crate::article::{Article, ArticleHead};
 use crate::config::Config;
 use crate::content::listing::{FileKind, SeedFile, list_seed_files, rules_fingerprint};
-pub use crate::content::listing::{SeedListing, SeedsPrint};
+pub(crate) use crate::content::listing::{SeedListing, SeedsPrint};
 use crate::content::seed::{SeedError, parse_seed, seed_id};
 use crate::store::{State, StateError, StoredArticle};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
@@ -51,7 +51,7 @@ pub struct Entry {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct Changes {
+pub(crate) struct Changes {
     pub new: Vec<String>,
     pub updated: Vec<String>,
     pub unchanged: usize,
@@ -59,7 +59,7 @@ pub struct Changes {
 }
 
 #[derive(Debug, Default)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     /// Published articles, newest first.
     pub entries: Vec<Entry>,
     /// Articles dated in the future: `(id, publication time)`.
@@ -73,7 +73,7 @@ pub struct Catalog {
 impl Catalog {
     /// The entry whose column introduction is the site description: the newest
     /// article that has one.
-    pub fn column_intro_entry(&self) -> Option<usize> {
+    pub(crate) fn column_intro_entry(&self) -> Option<usize> {
         self.entries.iter().position(|e| e.article.has_column_intro)
     }
 }
@@ -114,7 +114,7 @@ struct Candidate {
 
 /// The seeds folder listed and the articles the state knows: what a build reads
 /// before it decides anything.
-pub struct Survey {
+pub(crate) struct Survey {
     listing: SeedListing,
     known: HashMap<String, StoredArticle>,
 }
@@ -122,7 +122,7 @@ pub struct Survey {
 impl Survey {
     /// Lists the seeds while the state's articles load: the two wait on different
     /// things, so they overlap.
-    pub fn take(config: &Config, state: &State) -> Result<Survey, CatalogError> {
+    pub(crate) fn take(config: &Config, state: &State) -> Result<Survey, CatalogError> {
         let dir = &config.paths.seeds;
         let listed_from = std::time::SystemTime::now();
         let (files, known) = std::thread::scope(|scope| {
@@ -139,13 +139,13 @@ impl Survey {
     }
 
     /// `listing` with the state's articles.
-    pub fn of_listing(listing: SeedListing, state: &State) -> Result<Survey, CatalogError> {
+    pub(crate) fn of_listing(listing: SeedListing, state: &State) -> Result<Survey, CatalogError> {
         Ok(Survey::of(listing, state.articles()?))
     }
 
     /// `listing` with what the state knows of the articles it could hold: a build
     /// that reconciles only some seeds passes only their articles.
-    pub fn of(listing: SeedListing, known: HashMap<String, StoredArticle>) -> Survey {
+    pub(crate) fn of(listing: SeedListing, known: HashMap<String, StoredArticle>) -> Survey {
         tracing::debug!(
             "{} seed files listed, {} articles loaded from the state",
             listing.files.len(),
@@ -159,14 +159,14 @@ impl Survey {
         }
     }
 
-    pub fn listing(&self) -> &SeedListing {
+    pub(crate) fn listing(&self) -> &SeedListing {
         &self.listing
     }
 }
 
 /// Reconciles every seed of `survey` (read on every core) with what the state
 /// knows.
-pub fn collect(
+pub(crate) fn collect(
     config: &Config,
     state: &State,
     survey: Survey,
@@ -373,7 +373,7 @@ impl Entry {
     /// The entry of a stored article as a build that did not parse it makes it;
     /// `published` is its head's publication time. `None` when its head cannot be
     /// read.
-    pub fn stored(row: &StoredArticle, published: DateTime<Tz>, tz: Tz) -> Option<Entry> {
+    pub(crate) fn stored(row: &StoredArticle, published: DateTime<Tz>, tz: Tz) -> Option<Entry> {
         let head = Arc::clone(row.head.as_ref()?);
         Some(entry_from(head, None, row, published, tz))
     }

@@ -56,7 +56,7 @@ impl fmt::Display for Week {
 }
 
 impl Week {
-    pub fn of_date(date: NaiveDate) -> Week {
+    pub(crate) fn of_date(date: NaiveDate) -> Week {
         let iso = date.iso_week();
         Week {
             year: iso.year(),
@@ -64,31 +64,31 @@ impl Week {
         }
     }
 
-    pub fn of_instant(t: DateTime<Tz>) -> Week {
+    pub(crate) fn of_instant(t: DateTime<Tz>) -> Week {
         Week::of_date(t.date_naive())
     }
 
     /// Monday of the week.
-    pub fn monday(self) -> NaiveDate {
+    pub(crate) fn monday(self) -> NaiveDate {
         NaiveDate::from_isoywd_opt(self.year, self.week, Weekday::Mon).unwrap_or(NaiveDate::MIN)
     }
 
-    pub fn sunday(self) -> NaiveDate {
+    pub(crate) fn sunday(self) -> NaiveDate {
         self.monday() + Duration::days(6)
     }
 
-    pub fn next(self) -> Week {
+    pub(crate) fn next(self) -> Week {
         Week::of_date(self.monday() + Duration::days(7))
     }
 
-    pub fn previous(self) -> Week {
+    pub(crate) fn previous(self) -> Week {
         Week::of_date(self.monday() - Duration::days(7))
     }
 }
 
 /// When editions fall due: the configured weekday and hour of the following week.
 #[derive(Debug, Clone, Copy)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     pub tz: Tz,
     pub weekday: Weekday,
     pub hour: u32,
@@ -96,7 +96,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// When editions fall due, from `[newsletter]`.
-    pub fn of(config: &crate::config::Config) -> Schedule {
+    pub(crate) fn of(config: &crate::config::Config) -> Schedule {
         Schedule {
             tz: config.site.timezone,
             weekday: config.newsletter.send_weekday,
@@ -104,7 +104,7 @@ impl Schedule {
         }
     }
     /// The instant week `w`'s edition is due.
-    pub fn due(&self, w: Week) -> DateTime<Utc> {
+    pub(crate) fn due(&self, w: Week) -> DateTime<Utc> {
         let next = w.next();
         let day = NaiveDate::from_isoywd_opt(next.year, next.week, self.weekday)
             .unwrap_or_else(|| next.monday());
@@ -122,7 +122,7 @@ impl Schedule {
     }
 
     /// The most recent edition that is due at `now`.
-    pub fn latest_due(&self, now: DateTime<Utc>) -> Week {
+    pub(crate) fn latest_due(&self, now: DateTime<Utc>) -> Week {
         let current = Week::of_instant(now.with_timezone(&self.tz));
         let last = current.previous();
         if self.due(last) <= now {
@@ -141,7 +141,7 @@ impl Schedule {
 
 /// One week's edition: indexes into the entries it was computed from, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edition {
+pub(crate) struct Edition {
     pub week: Week,
     pub articles: Vec<usize>,
     /// When its article list was frozen (sending began), if it was.
@@ -150,7 +150,7 @@ pub struct Edition {
 
 /// Assigns every entry to its edition. `entries` must be newest first (as the
 /// catalog gives them); each edition keeps that order.
-pub fn assign_editions(
+pub(crate) fn assign_editions(
     entries: &[Entry],
     frozen: &[FrozenEdition],
     schedule: &Schedule,
@@ -163,7 +163,7 @@ pub fn assign_editions(
 
 /// [`assign_editions`] of articles given as `(id, published, first_seen)`, newest
 /// first: what deciding an article's edition takes.
-pub fn assign_dated<'a>(
+pub(crate) fn assign_dated<'a>(
     entries: impl IntoIterator<Item = (&'a str, DateTime<Tz>, DateTime<Utc>)>,
     frozen: &[FrozenEdition],
     schedule: &Schedule,

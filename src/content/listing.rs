@@ -12,7 +12,7 @@ use crate::support::parallel::{map_in_parallel, worker_count};
 use crate::support::stamp::{FileVersion, changed_at, is_settled};
 
 /// The seeds folder listed, every seed `stat`ed and keyed under the parsing rules.
-pub struct SeedListing {
+pub(crate) struct SeedListing {
     pub(super) files: Vec<SeedFile>,
     pub(super) rules: String,
     /// The wall clock just before the seeds were `stat`ed.
@@ -24,7 +24,7 @@ pub struct SeedListing {
 
 impl SeedListing {
     /// Lists the seeds folder, `stat`ing its files on every core.
-    pub fn take(config: &Config) -> Result<SeedListing, CatalogError> {
+    pub(crate) fn take(config: &Config) -> Result<SeedListing, CatalogError> {
         let listed_from = std::time::SystemTime::now();
         let files = list_seed_files(&config.paths.seeds, true)?;
         Ok(SeedListing::new(
@@ -61,7 +61,7 @@ impl SeedListing {
     /// the seed has none, or changed within [`SETTLED`](crate::support::stamp::SETTLED) of
     /// the listing (a change made right after could keep the same stamps): a build
     /// that compares with this reads such a seed again.
-    pub fn manifest(&self) -> impl Iterator<Item = (&str, Option<FileVersion>)> {
+    pub(crate) fn manifest(&self) -> impl Iterator<Item = (&str, Option<FileVersion>)> {
         self.files.iter().map(|f| {
             let settled = (f.stat.as_ref()).is_ok_and(|s| is_settled(s.changed, self.listed_from));
             (f.name.as_str(), f.version().filter(|_| settled))
@@ -73,7 +73,10 @@ impl SeedListing {
     /// there.
     ///
     /// [`manifest`]: SeedListing::manifest
-    pub fn changed_since(&self, recorded: &[(String, Option<FileVersion>)]) -> (Vec<usize>, bool) {
+    pub(crate) fn changed_since(
+        &self,
+        recorded: &[(String, Option<FileVersion>)],
+    ) -> (Vec<usize>, bool) {
         let mut changed = Vec::new();
         let mut recorded = recorded.iter().peekable();
         let mut all_there = true;
@@ -91,14 +94,14 @@ impl SeedListing {
     }
 
     /// A listing of only the files at `indexes` (of this listing), keyed.
-    pub fn subset(&self, indexes: &[usize]) -> SeedListing {
+    pub(crate) fn subset(&self, indexes: &[usize]) -> SeedListing {
         let files = indexes.iter().map(|&i| self.files[i].copy()).collect();
         SeedListing::new(files, self.rules.clone(), self.listed_from).keyed()
     }
 
     /// The article ids and names of the files at `indexes`; `None` when one has
     /// no id.
-    pub fn ids(&self, indexes: &[usize]) -> Option<Vec<(String, String)>> {
+    pub(crate) fn ids(&self, indexes: &[usize]) -> Option<Vec<(String, String)>> {
         indexes
             .iter()
             .map(|&i| {
@@ -112,7 +115,7 @@ impl SeedListing {
     /// [`manifest`](SeedListing::manifest). Equal fingerprints of settled listings
     /// mean that no seed was added, removed, renamed or written since. `None` where
     /// files have no stat keys (then nothing can be said without reading them).
-    pub fn seeds_print(&self) -> Option<SeedsPrint> {
+    pub(crate) fn seeds_print(&self) -> Option<SeedsPrint> {
         self.print.get_or_init(|| self.work_out_print()).clone()
     }
 
@@ -139,7 +142,7 @@ impl SeedListing {
 
 /// See [`SeedListing::seeds_print`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeedsPrint {
+pub(crate) struct SeedsPrint {
     pub fingerprint: String,
     /// No seed changed within [`SETTLED`](crate::support::stamp::SETTLED) of the listing.
     pub settled: bool,

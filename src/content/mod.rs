@@ -2,5 +2,5 @@
 
 pub mod catalog;
 pub mod edition;
-pub mod listing;
+pub(crate) mod listing;
 pub mod seed;

@@ -22,7 +22,6 @@
 //! tolerated: the first two are normalised, the last removed.
 
 use std::borrow::Cow;
-use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
@@ -50,7 +49,7 @@ fn location(file: &str, line: Option<usize>) -> String {
 }
 
 impl SeedError {
-    pub fn new(
+    pub(crate) fn new(
         file: &str,
         line: Option<usize>,
         message: impl Into<String>,
@@ -66,18 +65,18 @@ impl SeedError {
 }
 
 /// Longest id accepted; ids appear in URLs and file names.
-pub const MAX_ID_LEN: usize = 64;
+pub(crate) const MAX_ID_LEN: usize = 64;
 
 /// Whether a file in the seeds folder is a seed at all. Hidden files and files
 /// that do not end in `.txt` (editor backups, notes) are not.
-pub fn is_seed_name(file_name: &str) -> bool {
+pub(crate) fn is_seed_name(file_name: &str) -> bool {
     !file_name.starts_with('.') && file_name.ends_with(".txt")
 }
 
 /// The article id a seed file name carries: `NNN_<id>.txt` gives `<id>`, any other
 /// name its stem. Ids are limited to ASCII letters, digits, `-` and `_` so they are
 /// safe in a path and a URL.
-pub fn seed_id(file_name: &str) -> Result<String, SeedError> {
+pub(crate) fn seed_id(file_name: &str) -> Result<String, SeedError> {
     let stem = file_name.strip_suffix(".txt").unwrap_or(file_name);
     let id = match stem.split_once('_') {
         Some((prefix, rest))
@@ -166,7 +165,7 @@ fn collapse_whitespace(s: &str) -> String {
 /// Removes what XML 1.0 cannot carry (C0 controls other than tab and line breaks,
 /// DEL, U+FFFE, U+FFFF), so nothing downstream has to. Text without any (nearly
 /// all of it) is returned as it is.
-pub fn strip_xml_illegal(s: &str) -> Cow<'_, str> {
+pub(crate) fn strip_xml_illegal(s: &str) -> Cow<'_, str> {
     let illegal = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}');
     if has_xml_illegal(s) {
         Cow::Owned(s.chars().filter(|&c| !illegal(c)).collect())
@@ -434,23 +433,6 @@ pub fn parse_seed(
         intro,
         sections,
     })
-}
-
-/// `Path`-taking convenience over [`parse_seed`] for callers that have a file.
-pub fn read_seed(path: &Path, rules: &SeedRules, tz: Tz) -> Result<Article, SeedError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let bytes = std::fs::read(path).map_err(|e| {
-        SeedError::new(
-            &name,
-            None,
-            format!("cannot read the file: {e}"),
-            "check that it is a readable regular file",
-        )
-    })?;
-    parse_seed(&name, &bytes, rules, tz)
 }
 
 fn is_date_line(line: &str) -> bool {

@@ -58,7 +58,7 @@ pub enum DeliveryError {
 
 /// What one sending run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct DeliveryReport {
+pub(crate) struct DeliveryReport {
     pub attempted: u64,
     pub sent: u64,
     pub failed_temporary: u64,
@@ -70,7 +70,7 @@ pub struct DeliveryReport {
 }
 
 /// Everything that is the same for every message of an edition.
-pub struct MessageFactory {
+pub(crate) struct MessageFactory {
     from: Mailbox,
     reply_to: Option<Mailbox>,
     domain: String,
@@ -83,7 +83,7 @@ pub struct MessageFactory {
 }
 
 impl MessageFactory {
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         keys: TokenKey,
         now: DateTime<Utc>,
@@ -106,12 +106,12 @@ impl MessageFactory {
         })
     }
 
-    pub fn unsubscribe_url(&self, email: &str) -> String {
+    pub(crate) fn unsubscribe_url(&self, email: &str) -> String {
         with_token(&self.unsubscribe_base, &self.keys.unsubscribe_token(email))
     }
 
     /// The exact bytes and envelope for one recipient.
-    pub fn build(
+    pub(crate) fn build(
         &self,
         digest: &Digest,
         job: &Job,
@@ -209,7 +209,7 @@ fn load_dkim(config: &Config, domain: &str) -> Result<Option<DkimConfig>, Delive
 }
 
 /// How messages leave: SMTP with a pool of connections, or the outbox folder.
-pub enum Route {
+pub(crate) enum Route {
     Smtp {
         settings: SmtpSettings,
         pool_size: usize,
@@ -221,7 +221,7 @@ pub enum Route {
 }
 
 impl Route {
-    pub fn from_config(config: &Config) -> Result<Route, DeliveryError> {
+    pub(crate) fn from_config(config: &Config) -> Result<Route, DeliveryError> {
         Ok(match &config.smtp {
             Some(smtp) => Route::Smtp {
                 settings: SmtpSettings::from_config(smtp)?,
@@ -245,7 +245,7 @@ impl Route {
     /// Sends one message on its own, outside an edition (a subscription
     /// confirmation): over a connection opened and closed for it, or as one file in
     /// the outbox.
-    pub async fn send_one(
+    pub(crate) async fn send_one(
         &self,
         envelope: &lettre::address::Envelope,
         message: &[u8],
@@ -263,7 +263,7 @@ impl Route {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Route::Smtp { pool_size, .. } => format!("SMTP ({pool_size} connection(s))"),
             Route::Outbox(dir) => format!("the outbox {}", dir.display()),
@@ -331,7 +331,6 @@ impl Shared<'_> {
                     .permanent_failures
                     .push((job.email.clone(), reply.to_string()));
             }
-            SendStatus::Pending => {}
         }
         self.done.fetch_add(1, Ordering::Relaxed);
         self.progress.inc(1);
@@ -376,7 +375,7 @@ impl Link {
 
 /// Delivers `digest` to every journal row of its edition that is not yet sent.
 /// The journal rows must already exist ([`SendJournal::enqueue`]).
-pub fn deliver(
+pub(crate) fn deliver(
     conn: &Connection,
     digest: &Digest,
     factory: &MessageFactory,

@@ -26,7 +26,7 @@ pub enum MessageError {
 }
 
 /// Parses a mailbox (`Name <addr@host>` or `addr@host`), naming the field on error.
-pub fn parse_mailbox(field: &str, value: &str) -> Result<Mailbox, MessageError> {
+pub(crate) fn parse_mailbox(field: &str, value: &str) -> Result<Mailbox, MessageError> {
     value.parse::<Mailbox>().map_err(|e| MessageError::Address {
         field: field.to_string(),
         value: value.to_string(),
@@ -36,7 +36,7 @@ pub fn parse_mailbox(field: &str, value: &str) -> Result<Mailbox, MessageError> 
 
 /// The list headers bulk senders must carry (RFC 2369, RFC 8058).
 #[derive(Debug, Clone)]
-pub struct ListHeaders {
+pub(crate) struct ListHeaders {
     /// `List-Id` value, e.g. `華爾街聊什麼 <newsletter.example.com>`.
     pub list_id: String,
     /// The recipient's own HTTPS unsubscribe URL.
@@ -46,7 +46,7 @@ pub struct ListHeaders {
 }
 
 /// Everything that varies per message.
-pub struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     pub from: &'a Mailbox,
     pub reply_to: Option<&'a Mailbox>,
     pub to: Mailbox,
@@ -57,7 +57,7 @@ pub struct Envelope<'a> {
 
 /// A Message-ID that is the same every time for the same edition and recipient, so
 /// a retried message is recognisably the same message.
-pub fn deterministic_message_id(week: &str, recipient: &str, domain: &str) -> String {
+pub(crate) fn deterministic_message_id(week: &str, recipient: &str, domain: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(week.as_bytes());
     hasher.update([0]);
@@ -67,7 +67,7 @@ pub fn deterministic_message_id(week: &str, recipient: &str, domain: &str) -> St
 }
 
 /// Builds the message for one recipient from already personalised parts.
-pub fn compose(
+pub(crate) fn compose(
     subject: &str,
     envelope: Envelope<'_>,
     html: String,

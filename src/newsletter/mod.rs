@@ -1,8 +1,8 @@
 //! Editions → subscribers' inboxes: messages, transports, the send journal's use.
 
-pub mod delivery;
-pub mod message;
-pub mod preview;
+pub(crate) mod delivery;
+pub(crate) mod message;
+pub(crate) mod preview;
 pub mod send;
 pub mod token;
-pub mod transport;
+pub(crate) mod transport;

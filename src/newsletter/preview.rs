@@ -15,7 +15,7 @@ use crate::newsletter::message::{
 use crate::store::{State, StateError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum PreviewError {
+pub(crate) enum PreviewError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -33,7 +33,7 @@ pub enum PreviewError {
 
 /// What `herald digest` wrote, or why it wrote nothing.
 #[derive(Debug)]
-pub enum DigestPreview {
+pub(crate) enum DigestPreview {
     Written {
         week: Week,
         subject: String,
@@ -48,11 +48,11 @@ pub enum DigestPreview {
 }
 
 /// Placeholder recipient of previews.
-pub const PREVIEW_RECIPIENT: &str = "讀者 <reader@example.com>";
+pub(crate) const PREVIEW_RECIPIENT: &str = "讀者 <reader@example.com>";
 
 /// Renders one edition (by default the latest one due) into `out` as `<week>.html`,
 /// `<week>.txt` and `<week>.eml`, without sending or recording anything.
-pub fn digest_preview(
+pub(crate) fn digest_preview(
     config: &Config,
     week: Option<Week>,
     out: &Path,

@@ -42,7 +42,7 @@ pub enum DispatchError {
 
 /// What sending one edition came to.
 #[derive(Debug)]
-pub enum SendOutcome {
+pub(crate) enum SendOutcome {
     /// The edition has no articles: no e-mail exists for it.
     Empty { week: Week },
     /// Every active subscriber already has it.
@@ -56,7 +56,6 @@ pub enum SendOutcome {
     },
     Delivered {
         week: Week,
-        subject: String,
         report: DeliveryReport,
         counts: JournalCounts,
         route: String,
@@ -65,14 +64,14 @@ pub enum SendOutcome {
 
 impl SendOutcome {
     /// True when something is left undelivered (cron should hear about it).
-    pub fn is_partial(&self) -> bool {
+    pub(crate) fn is_partial(&self) -> bool {
         matches!(self, SendOutcome::Delivered { report, .. }
             if report.failed_temporary > 0 || report.failed_permanent > 0)
     }
 }
 
 /// Sends edition `week` to every active subscriber who does not have it yet.
-pub fn send_edition(
+pub(crate) fn send_edition(
     config: &Config,
     week: Week,
     now: DateTime<Utc>,
@@ -122,7 +121,6 @@ pub fn send_edition(
     )?;
     Ok(SendOutcome::Delivered {
         week,
-        subject: digest.subject,
         counts: journal.counts(&key)?,
         report,
         route: route.describe(),
@@ -131,7 +129,7 @@ pub fn send_edition(
 
 /// `herald send`: [`send_edition`] under the run lock, so it never overlaps a cron
 /// run working on the same journal. A dry run needs no lock.
-pub fn send(
+pub(crate) fn send(
     config: &Config,
     week: Week,
     now: DateTime<Utc>,
@@ -148,21 +146,20 @@ pub fn send(
 
 /// What `herald run` did.
 #[derive(Debug)]
-pub struct RunReport {
+pub(crate) struct RunReport {
     pub build: BuildReport,
-    /// The edition that is due now, and what sending it came to (`None` when it
-    /// is empty or already complete and nothing was attempted).
-    pub due: Week,
+    /// What sending the edition due now came to (`None` when it is empty or
+    /// already complete and nothing was attempted).
     pub send: Option<SendOutcome>,
 }
 
 /// Holds the run lock until dropped; the OS releases it if the process dies.
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
 /// Takes the exclusive run lock (shared by `run` and `send`), or fails at once with [`DispatchError::LockHeld`].
-pub fn lock(path: &Path) -> Result<RunLock, DispatchError> {
+pub(crate) fn lock(path: &Path) -> Result<RunLock, DispatchError> {
     let shown = path.display().to_string();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| DispatchError::Lock {
@@ -191,7 +188,7 @@ pub fn lock(path: &Path) -> Result<RunLock, DispatchError> {
 
 /// What cron calls: build, then send the most recent due edition if it has
 /// articles and is not completely sent. Older editions are never sent from here.
-pub fn run(
+pub(crate) fn run(
     config: &Config,
     now: DateTime<Utc>,
     show_progress: bool,
@@ -205,7 +202,6 @@ pub fn run(
     };
     Ok(RunReport {
         build: build_report,
-        due,
         send,
     })
 }

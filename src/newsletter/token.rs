@@ -16,7 +16,7 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Environment variable that holds the signing secret.
-pub const SECRET_ENV: &str = "HERALD_SECRET";
+pub(crate) const SECRET_ENV: &str = "HERALD_SECRET";
 const MIN_SECRET_BYTES: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ impl TokenKey {
 
     /// The site's key: `newsletter.secret_file`, or a secret generated once beside
     /// the state file.
-    pub fn for_site(config: &crate::config::Config) -> Result<TokenKey, TokenError> {
+    pub(crate) fn for_site(config: &crate::config::Config) -> Result<TokenKey, TokenError> {
         let generated = config
             .paths
             .state
@@ -93,7 +93,10 @@ impl TokenKey {
     }
 
     /// `HERALD_SECRET`, else `secret_file`, else `generated` (created on first use).
-    pub fn load(secret_file: Option<&Path>, generated: &Path) -> Result<TokenKey, TokenError> {
+    pub(crate) fn load(
+        secret_file: Option<&Path>,
+        generated: &Path,
+    ) -> Result<TokenKey, TokenError> {
         if let Ok(value) = std::env::var(SECRET_ENV) {
             let value = value.trim();
             if value.len() < MIN_SECRET_BYTES {
@@ -151,7 +154,7 @@ impl TokenKey {
     }
 
     /// The payload of a token this key signed for `purpose`.
-    pub fn verify(&self, purpose: Purpose, token: &str) -> Result<String, TokenError> {
+    pub(crate) fn verify(&self, purpose: Purpose, token: &str) -> Result<String, TokenError> {
         let (payload, signature) = token.trim().split_once('.').ok_or(TokenError::Invalid)?;
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
@@ -171,7 +174,7 @@ impl TokenKey {
     }
 
     /// The address an unsubscribe token was made for.
-    pub fn verify_unsubscribe(&self, token: &str) -> Result<String, TokenError> {
+    pub(crate) fn verify_unsubscribe(&self, token: &str) -> Result<String, TokenError> {
         self.verify(Purpose::Unsubscribe, token)
     }
 }
@@ -219,7 +222,7 @@ fn create_secret(path: &Path) -> Result<TokenKey, TokenError> {
 
 /// `base` (a link from the config, which may carry a query already) with the
 /// `token` parameter appended.
-pub fn with_token(base: &str, token: &str) -> String {
+pub(crate) fn with_token(base: &str, token: &str) -> String {
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}token={token}")
 }

@@ -20,12 +20,12 @@ use tokio::net::TcpStream;
 use crate::config::{SmtpConfig, TlsMode};
 
 /// Environment variable holding the SMTP password.
-pub const PASSWORD_ENV: &str = "HERALD_SMTP_PASSWORD";
+pub(crate) const PASSWORD_ENV: &str = "HERALD_SMTP_PASSWORD";
 
 /// Why one delivery attempt failed, classified for the retry policy.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
-pub struct Failure {
+pub(crate) struct Failure {
     permanent: bool,
     connecting: bool,
     message: String,
@@ -33,29 +33,24 @@ pub struct Failure {
 
 impl Failure {
     /// A 5xx reply, or a set-up that cannot work: retrying will not help.
-    pub fn is_permanent(&self) -> bool {
+    pub(crate) fn is_permanent(&self) -> bool {
         self.permanent
-    }
-
-    /// Worth trying again later (a 4xx reply, a timeout, a dropped connection).
-    pub fn is_transient(&self) -> bool {
-        !self.permanent
     }
 
     /// The failure happened before the server accepted the connection (it may be
     /// down, or refusing us): a run-wide problem rather than this recipient's.
-    pub fn is_connecting(&self) -> bool {
+    pub(crate) fn is_connecting(&self) -> bool {
         self.connecting
     }
 
     /// The server's reply or what went wrong, for the journal and the report.
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         &self.message
     }
 
     /// The route itself could not be set up (an outbox folder that cannot be
     /// created): nothing was sent, and a later attempt may work.
-    pub fn setup(message: String) -> Failure {
+    pub(crate) fn setup(message: String) -> Failure {
         Failure {
             permanent: false,
             connecting: true,
@@ -86,7 +81,7 @@ pub enum TransportError {
 
 /// Settings for opening SMTP connections; cheap to clone into each worker.
 #[derive(Clone)]
-pub struct SmtpSettings {
+pub(crate) struct SmtpSettings {
     host: String,
     port: u16,
     tls: TlsMode,
@@ -96,7 +91,7 @@ pub struct SmtpSettings {
 }
 
 impl SmtpSettings {
-    pub fn from_config(config: &SmtpConfig) -> Result<SmtpSettings, TransportError> {
+    pub(crate) fn from_config(config: &SmtpConfig) -> Result<SmtpSettings, TransportError> {
         let password = match std::env::var(PASSWORD_ENV) {
             Ok(p) => Some(p),
             Err(_) => match &config.password_file {
@@ -129,10 +124,6 @@ impl SmtpSettings {
             hello: ClientId::default(),
         })
     }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
 }
 
 fn classify(error: &lettre::transport::smtp::Error, connecting: bool) -> Failure {
@@ -152,13 +143,13 @@ fn timed_out(step: &str, connecting: bool) -> Failure {
 }
 
 /// One SMTP connection, opened lazily and reopened after any failure.
-pub struct SmtpLink {
+pub(crate) struct SmtpLink {
     settings: SmtpSettings,
     connection: Option<AsyncSmtpConnection>,
 }
 
 impl SmtpLink {
-    pub fn new(settings: SmtpSettings) -> SmtpLink {
+    pub(crate) fn new(settings: SmtpSettings) -> SmtpLink {
         SmtpLink {
             settings,
             connection: None,
@@ -250,7 +241,11 @@ impl SmtpLink {
     }
 
     /// Sends one message; `Ok` carries the server's final reply.
-    pub async fn send(&mut self, envelope: &Envelope, message: &[u8]) -> Result<String, Failure> {
+    pub(crate) async fn send(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<String, Failure> {
         let mut connection = match self.connection.take() {
             Some(c) if !c.has_broken() => c,
             _ => self.connect().await?,
@@ -272,7 +267,7 @@ impl SmtpLink {
     }
 
     /// Says QUIT politely; errors do not matter any more.
-    pub async fn close(&mut self) {
+    pub(crate) async fn close(&mut self) {
         if let Some(mut connection) = self.connection.take() {
             let _ = tokio::time::timeout(self.settings.timeout, connection.quit()).await;
         }
@@ -286,14 +281,14 @@ impl SmtpLink {
 /// lettre write into a staging folder inside the outbox ([`STAGING`]), makes the
 /// file durable, and renames it into the outbox: an `.eml` in the outbox is
 /// always whole.
-pub struct Outbox {
+pub(crate) struct Outbox {
     dir: PathBuf,
     staging: PathBuf,
     transport: FileTransport,
 }
 
 /// The staging folder's name inside the outbox (hidden, so `*.eml` globs skip it).
-pub const STAGING: &str = ".writing";
+pub(crate) const STAGING: &str = ".writing";
 
 /// Staged files older than this are left over from a crash (their recipients are
 /// still pending in the send journal and get a fresh copy), and are removed when
@@ -301,7 +296,7 @@ pub const STAGING: &str = ".writing";
 const STALE_STAGED: Duration = Duration::from_secs(3600);
 
 impl Outbox {
-    pub fn open(dir: PathBuf) -> Result<Outbox, TransportError> {
+    pub(crate) fn open(dir: PathBuf) -> Result<Outbox, TransportError> {
         let staging = dir.join(STAGING);
         std::fs::create_dir_all(&staging).map_err(|source| TransportError::Outbox {
             path: staging.clone(),
@@ -315,7 +310,7 @@ impl Outbox {
         })
     }
 
-    pub fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, Failure> {
+    pub(crate) fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, Failure> {
         self.transport
             .send_raw(envelope, message)
             .map_err(|e| e.to_string())

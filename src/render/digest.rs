@@ -17,12 +17,12 @@ use crate::render::site::{ArticleView, ListedArticle, PreparedArticle, SiteMeta,
 use crate::render::templates::{TemplateError, Templates, escape_html};
 
 /// Name under which `newsletter.subject` is registered with the templates.
-pub const SUBJECT_TEMPLATE: &str = "newsletter.subject";
+pub(crate) const SUBJECT_TEMPLATE: &str = "newsletter.subject";
 
 /// Rendered where the per-recipient unsubscribe URL goes.
-pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.herald.invalid/placeholder";
+pub(crate) const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.herald.invalid/placeholder";
 /// Gmail clips messages whose HTML is larger than about 102 KB.
-pub const GMAIL_CLIP_BYTES: usize = 100 * 1024;
+pub(crate) const GMAIL_CLIP_BYTES: usize = 100 * 1024;
 const PREHEADER_GRAPHEMES: usize = 90;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,22 +37,20 @@ pub enum DigestError {
 
 /// One edition's newsletter, ready to personalise and send.
 #[derive(Debug, Clone)]
-pub struct Digest {
+pub(crate) struct Digest {
     pub week: Week,
     pub subject: String,
     /// HTML with all CSS inlined; contains the unsubscribe placeholder.
     pub html: String,
     /// Plain-text part; contains the unsubscribe placeholder.
     pub text: String,
-    /// The web version (the "view in browser" target).
-    pub web_url: String,
     /// Ids of the articles it carries, newest first.
     pub article_ids: Vec<String>,
 }
 
 impl Digest {
     /// The HTML and text parts with `unsubscribe_url` in place of the placeholder.
-    pub fn personalise(&self, unsubscribe_url: &str) -> (String, String) {
+    pub(crate) fn personalise(&self, unsubscribe_url: &str) -> (String, String) {
         (
             self.html
                 .replace(UNSUBSCRIBE_PLACEHOLDER, &escape_html(unsubscribe_url)),
@@ -62,7 +60,7 @@ impl Digest {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct EditionView {
+pub(crate) struct EditionView {
     pub key: String,
     pub year: i32,
     pub week: u32,
@@ -89,11 +87,11 @@ struct NewsletterMeta<'a> {
     full_text: bool,
 }
 
-pub fn edition_web_url(meta: &SiteMeta, week: Week) -> String {
+pub(crate) fn edition_web_url(meta: &SiteMeta, week: Week) -> String {
     format!("{}{}", meta.base_url, edition_page_path(week))
 }
 
-pub fn edition_view(meta: &SiteMeta, week: Week, article_count: usize) -> EditionView {
+pub(crate) fn edition_view(meta: &SiteMeta, week: Week, article_count: usize) -> EditionView {
     let (monday, sunday) = (week.monday(), week.sunday());
     EditionView {
         key: week.to_string(),
@@ -115,14 +113,14 @@ pub fn edition_view(meta: &SiteMeta, week: Week, article_count: usize) -> Editio
 
 /// Renders one edition. `articles` are the edition's articles, newest first,
 /// prepared with their bodies when `newsletter.content = "full"`.
-pub fn render_digest(
+pub(crate) fn render_digest(
     config: &Config,
     meta: &SiteMeta,
     week: Week,
     articles: &[&PreparedArticle],
     templates: &Templates,
 ) -> Result<Digest, DigestError> {
-    let (context, subject, edition) = digest_context(config, meta, week, articles, templates)?;
+    let (context, subject) = digest_context(config, meta, week, articles, templates)?;
     let html = templates.render("digest.html", &context)?;
     let html = inline_css(&html)?;
     if html.len() > GMAIL_CLIP_BYTES {
@@ -137,7 +135,6 @@ pub fn render_digest(
         subject,
         html,
         text,
-        web_url: edition.web_url,
         article_ids: articles.iter().map(|a| a.view.id.clone()).collect(),
     })
 }
@@ -145,14 +142,14 @@ pub fn render_digest(
 /// The web version of an edition (the "view in browser" page): `digest.html` with
 /// the generic unsubscribe page in place of a personal link. Its CSS is left in the
 /// `<style>` block, which browsers apply (inlining is for e-mail clients).
-pub fn render_edition_page(
+pub(crate) fn render_edition_page(
     config: &Config,
     meta: &SiteMeta,
     week: Week,
     articles: &[&PreparedArticle],
     templates: &Templates,
 ) -> Result<String, DigestError> {
-    let (mut context, ..) = digest_context(config, meta, week, articles, templates)?;
+    let (mut context, _) = digest_context(config, meta, week, articles, templates)?;
     context.insert("unsubscribe_url", &config.newsletter.unsubscribe_url);
     Ok(templates.render("digest.html", &context)?)
 }
@@ -164,7 +161,7 @@ fn digest_context(
     week: Week,
     articles: &[&PreparedArticle],
     templates: &Templates,
-) -> Result<(Context, String, EditionView), TemplateError> {
+) -> Result<(Context, String), TemplateError> {
     let full = config.newsletter.content == DigestContent::Full;
     let edition = edition_view(meta, week, articles.len());
     let items: Vec<DigestArticle> = articles
@@ -195,7 +192,7 @@ fn digest_context(
     context.insert("subject", &subject);
     context.insert("preheader", &preheader);
     context.insert("unsubscribe_url", UNSUBSCRIBE_PLACEHOLDER);
-    Ok((context, subject, edition))
+    Ok((context, subject))
 }
 
 /// What every edition template sees: `site`, `newsletter` and `edition`.
@@ -217,7 +214,7 @@ fn edition_context(config: &Config, meta: &SiteMeta, edition: &EditionView) -> C
 /// `edition` and `lead` (the newest article as the index lists it: no body, so the
 /// archive index can show every edition's subject without loading any article),
 /// collapsed to one line so no template can smuggle a line break into the header.
-pub fn render_subject(
+pub(crate) fn render_subject(
     config: &Config,
     meta: &SiteMeta,
     edition: &EditionView,
@@ -245,14 +242,14 @@ fn inline_css(html: &str) -> Result<String, DigestError> {
 
 /// One line of the archive index.
 #[derive(Debug, Clone, Serialize)]
-pub struct EditionListing {
+pub(crate) struct EditionListing {
     #[serde(flatten)]
     pub edition: EditionView,
     pub subject: String,
 }
 
 /// `newsletter/index.html`: every published edition, newest first.
-pub fn render_archive_index(
+pub(crate) fn render_archive_index(
     meta: &SiteMeta,
     listings: &[EditionListing],
     templates: &Templates,

@@ -10,30 +10,30 @@ macro_rules! newsletter_dir {
 }
 
 /// One page per article.
-pub const ARTICLES_DIR: &str = "articles";
+pub(crate) const ARTICLES_DIR: &str = "articles";
 /// One page per year listing every article of that year.
-pub const ARCHIVE_DIR: &str = "archive";
+pub(crate) const ARCHIVE_DIR: &str = "archive";
 /// The web version of each edition, and their index.
-pub const NEWSLETTER_DIR: &str = newsletter_dir!();
+pub(crate) const NEWSLETTER_DIR: &str = newsletter_dir!();
 
-pub const INDEX_PAGE: &str = "index.html";
-pub const RSS_FEED: &str = "feed.xml";
-pub const ATOM_FEED: &str = "atom.xml";
-pub const JSON_FEED: &str = "feed.json";
-pub const NEWSLETTER_INDEX: &str = concat!(newsletter_dir!(), "/index.html");
+pub(crate) const INDEX_PAGE: &str = "index.html";
+pub(crate) const RSS_FEED: &str = "feed.xml";
+pub(crate) const ATOM_FEED: &str = "atom.xml";
+pub(crate) const JSON_FEED: &str = "feed.json";
+pub(crate) const NEWSLETTER_INDEX: &str = concat!(newsletter_dir!(), "/index.html");
 
 /// The folders whose every file is a page of one kind, listed and pruned as a whole.
-pub const OUTPUT_DIRS: [&str; 3] = [ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR];
+pub(crate) const OUTPUT_DIRS: [&str; 3] = [ARTICLES_DIR, ARCHIVE_DIR, NEWSLETTER_DIR];
 
-pub fn article_page_path(id: &str) -> String {
+pub(crate) fn article_page_path(id: &str) -> String {
     format!("{ARTICLES_DIR}/{id}.html")
 }
 
-pub fn archive_page_path(year: i32) -> String {
+pub(crate) fn archive_page_path(year: i32) -> String {
     format!("{ARCHIVE_DIR}/{year}.html")
 }
 
-pub fn edition_page_path(week: Week) -> String {
+pub(crate) fn edition_page_path(week: Week) -> String {
     format!("{NEWSLETTER_DIR}/{week}.html")
 }
 

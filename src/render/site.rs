@@ -47,7 +47,7 @@ impl SiteMeta {
         }
     }
 
-    pub fn article_url(&self, id: &str) -> String {
+    pub(crate) fn article_url(&self, id: &str) -> String {
         format!("{}{}", self.base_url, article_page_path(id))
     }
 }
@@ -103,7 +103,7 @@ fn iso(t: &chrono::DateTime<Tz>) -> String {
 
 /// The view of `entry`, whose whole article is `a`: what the index lists of it
 /// ([`listed_article`], from the head) plus the article's own text.
-pub fn article_view(meta: &SiteMeta, entry: &Entry, a: &Article) -> ArticleView {
+pub(crate) fn article_view(meta: &SiteMeta, entry: &Entry, a: &Article) -> ArticleView {
     let ListedArticle {
         id,
         title,
@@ -143,7 +143,7 @@ fn base_context(meta: &SiteMeta) -> Context {
 }
 
 /// An article's body as an HTML fragment (`content.html`), with all URLs absolute.
-pub fn render_content(
+pub(crate) fn render_content(
     meta: &SiteMeta,
     view: &ArticleView,
     templates: &Templates,
@@ -176,7 +176,7 @@ pub fn prepare_one(
 
 /// What the index lists of each article: enough for a list, not the whole text.
 #[derive(Debug, Clone, Serialize)]
-pub struct ListedArticle {
+pub(crate) struct ListedArticle {
     pub id: String,
     pub title: String,
     pub url: String,
@@ -185,7 +185,7 @@ pub struct ListedArticle {
     pub summary_short: String,
 }
 
-pub fn listed_article(meta: &SiteMeta, entry: &Entry) -> ListedArticle {
+pub(crate) fn listed_article(meta: &SiteMeta, entry: &Entry) -> ListedArticle {
     let a = &entry.article;
     ListedArticle {
         id: a.id.clone(),
@@ -206,7 +206,7 @@ pub struct ArchiveYear {
 
 /// The years of `entries` (newest first, as the catalog orders them), each with the
 /// range of entries published in it (in the site timezone).
-pub fn archive_years(
+pub(crate) fn archive_years(
     meta: &SiteMeta,
     entries: &[Entry],
 ) -> Vec<(ArchiveYear, std::ops::Range<usize>)> {
@@ -214,7 +214,7 @@ pub fn archive_years(
 }
 
 /// [`archive_years`] of articles given by their publication times, newest first.
-pub fn archive_years_of(
+pub(crate) fn archive_years_of(
     meta: &SiteMeta,
     published: impl IntoIterator<Item = DateTime<Tz>>,
 ) -> Vec<(ArchiveYear, std::ops::Range<usize>)> {
@@ -260,7 +260,7 @@ pub fn render_index(
 }
 
 /// `archive/<year>.html`: every article of `year` (`entries`), newest first.
-pub fn render_archive_page(
+pub(crate) fn render_archive_page(
     meta: &SiteMeta,
     year: i32,
     entries: &[Entry],

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use tera::{Context, Kwargs, State, Tera, TeraResult};
 
 /// The templates Herald knows, with their embedded defaults.
-pub const EMBEDDED: &[(&str, &str)] = &[
+pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     ("index.html", include_str!("../../templates/index.html")),
     ("archive.html", include_str!("../../templates/archive.html")),
@@ -79,8 +79,6 @@ pub enum TemplateError {
 /// A loaded set of templates; cheap to share across renders.
 pub struct Templates {
     tera: Tera,
-    /// Which templates differ from the built-in ones, for messages.
-    overridden: Vec<String>,
     /// Hash of every template's source: outputs rendered from the same sources and
     /// data are the same, so they need not be rendered again.
     fingerprint: String,
@@ -95,14 +93,12 @@ impl Templates {
             });
         }
         let mut sources = Vec::with_capacity(EMBEDDED.len());
-        let mut overridden = Vec::new();
         for (name, default) in EMBEDDED {
             let path = dir.join(name);
             let source = match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     if text != *default {
                         tracing::info!("template {}: overrides the built-in one", path.display());
-                        overridden.push(name.to_string());
                     }
                     text
                 }
@@ -122,22 +118,14 @@ impl Templates {
                 .iter()
                 .flat_map(|(name, source)| [name.as_bytes(), source.as_bytes()]),
         );
-        Ok(Templates {
-            tera,
-            overridden,
-            fingerprint,
-        })
+        Ok(Templates { tera, fingerprint })
     }
 
-    pub fn fingerprint(&self) -> &str {
+    pub(crate) fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
-    pub fn overridden(&self) -> &[String] {
-        &self.overridden
-    }
-
-    pub fn render(&self, name: &str, context: &Context) -> Result<String, TemplateError> {
+    pub(crate) fn render(&self, name: &str, context: &Context) -> Result<String, TemplateError> {
         self.tera
             .render(name, context)
             .map_err(|e| TemplateError::Render {
@@ -149,7 +137,11 @@ impl Templates {
     /// [`render`](Self::render) for a page that goes straight to a file: the same
     /// bytes, without checking again that the template's output is UTF-8 (tera's
     /// `render` does, and on 10,000 article pages that is a visible cost).
-    pub fn render_bytes(&self, name: &str, context: &Context) -> Result<Vec<u8>, TemplateError> {
+    pub(crate) fn render_bytes(
+        &self,
+        name: &str,
+        context: &Context,
+    ) -> Result<Vec<u8>, TemplateError> {
         let mut page = Vec::new();
         self.tera
             .render_to(name, context, &mut page)
@@ -162,7 +154,7 @@ impl Templates {
 
     /// Adds a template given as a string (the subject line from config, say), so it
     /// is parsed once and errors show at load time.
-    pub fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
+    pub(crate) fn add(&mut self, name: &str, source: &str) -> Result<(), TemplateError> {
         self.tera
             .add_raw_template(name, source)
             .map_err(|e| TemplateError::Parse {
@@ -187,7 +179,7 @@ fn wrap_filter(text: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
 }
 
 /// Escapes text for HTML (and XML) element content and attribute values.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = Vec::with_capacity(text.len() + 16);
     // Writing into a Vec cannot fail.
     let _ = tera::escape_html(text, &mut out);

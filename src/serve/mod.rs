@@ -51,7 +51,7 @@ use crate::store::State;
 use crate::store::subscribers::{Status, Subscribers, normalise_email};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     #[error(
         "cannot listen on {addr}: {source}\n  hint: is another process using the port? try --listen 127.0.0.1:8081"
     )]
@@ -169,7 +169,7 @@ impl App {
 type Shared = Arc<App>;
 
 /// Runs the server until SIGTERM or Ctrl-C; prints `listening on http://ADDR` first.
-pub fn serve(
+pub(crate) fn serve(
     config: Config,
     listen: Option<String>,
     clock: Option<DateTime<Utc>>,

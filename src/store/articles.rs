@@ -13,7 +13,7 @@ use super::{State, StateError};
 
 /// One article as the state remembers it. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredArticle {
+pub(crate) struct StoredArticle {
     pub id: String,
     pub source_file: String,
     /// Fingerprint of the seed bytes and the parsing rules; equal means the stored
@@ -129,7 +129,7 @@ pub(super) fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
 
 impl State {
     /// Every article the state knows, removed ones included, by id.
-    pub fn articles(&self) -> Result<HashMap<String, StoredArticle>, StateError> {
+    pub(crate) fn articles(&self) -> Result<HashMap<String, StoredArticle>, StateError> {
         let mut stmt = self
             .conn
             .prepare(&format!("SELECT {} FROM articles", self.article_columns()))
@@ -162,7 +162,7 @@ impl State {
 
     /// A second, read-only connection for fetching article bodies from any thread;
     /// `None` for a state that has no file (nothing is stored in it).
-    pub fn body_reader(&self) -> Result<Option<BodyReader>, StateError> {
+    pub(crate) fn body_reader(&self) -> Result<Option<BodyReader>, StateError> {
         if self.conn.path().is_none_or(str::is_empty) {
             return Ok(None);
         }
@@ -184,7 +184,7 @@ impl State {
     }
 
     /// The stored article JSON of `id` (removed articles included).
-    pub fn article_json(&self, id: &str) -> Result<Option<String>, StateError> {
+    pub(crate) fn article_json(&self, id: &str) -> Result<Option<String>, StateError> {
         let sql = if self.layout.bodies_in_articles {
             "SELECT article_json FROM articles WHERE id = ?1"
         } else {
@@ -197,7 +197,7 @@ impl State {
     }
 
     /// Saves article rows (what a build parsed) in one transaction.
-    pub fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
+    pub(crate) fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -208,7 +208,7 @@ impl State {
 
     /// The stored rows of the articles `ids` (those the state has), as
     /// [`State::articles`] reads them.
-    pub fn articles_with_ids<'a>(
+    pub(crate) fn articles_with_ids<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashMap<String, StoredArticle>, StateError> {
@@ -233,7 +233,7 @@ impl State {
 }
 
 /// Fetches stored article bodies by id; shareable between rendering threads.
-pub struct BodyReader {
+pub(crate) struct BodyReader {
     conn: std::sync::Mutex<Connection>,
     path: PathBuf,
     /// Bodies are in `article_bodies`, or (a state file older than version 3 opened
@@ -244,7 +244,11 @@ pub struct BodyReader {
 impl BodyReader {
     /// The stored article JSON of `id`, if the stored version is the one whose seed
     /// fingerprint is `content_hash` (`None` when another run replaced it meanwhile).
-    pub fn article_json(&self, id: &str, content_hash: &str) -> Result<Option<String>, StateError> {
+    pub(crate) fn article_json(
+        &self,
+        id: &str,
+        content_hash: &str,
+    ) -> Result<Option<String>, StateError> {
         let conn = self
             .conn
             .lock()

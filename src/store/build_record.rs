@@ -9,7 +9,7 @@ use super::{State, StateError};
 
 /// The stored form of a [`BuildMemo`](crate::build::record::BuildMemo).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMemo {
+pub(crate) struct StoredMemo {
     pub settings: String,
     pub seeds: String,
     pub outputs: String,
@@ -23,7 +23,7 @@ pub struct StoredMemo {
 
 impl State {
     /// The last clean build's record, if there is one.
-    pub fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
+    pub(crate) fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
         self.conn
             .query_row(
                 "SELECT settings, seeds, outputs, valid_from, valid_until, summary, settled
@@ -60,7 +60,7 @@ impl State {
     /// `reader` (a thread may read it while the caller does something else).
     /// `None` without a record, or when the file is not the one the record names
     /// (a build that crashed between writing the two).
-    pub fn build_snapshot_reader(
+    pub(crate) fn build_snapshot_reader(
         &self,
     ) -> Result<impl FnOnce() -> Option<Vec<u8>> + Send + 'static, StateError> {
         let id: Option<String> = self
@@ -88,7 +88,10 @@ impl State {
 
     /// Replaces the build record (`None`: forgets it). `snapshot`: the id
     /// [`SnapshotSaver::save`] gave its catalog snapshot.
-    pub fn save_build_memo(&self, memo: Option<(&StoredMemo, &str)>) -> Result<(), StateError> {
+    pub(crate) fn save_build_memo(
+        &self,
+        memo: Option<(&StoredMemo, &str)>,
+    ) -> Result<(), StateError> {
         let result = match memo {
             Some((m, snapshot)) => self.conn.execute(
                 "INSERT OR REPLACE INTO build_record
@@ -112,7 +115,7 @@ impl State {
     }
 
     /// What saves the build record's catalog snapshot (from any thread).
-    pub fn snapshot_saver(&self) -> SnapshotSaver {
+    pub(crate) fn snapshot_saver(&self) -> SnapshotSaver {
         SnapshotSaver {
             path: self.snapshot_path(),
         }
@@ -121,13 +124,13 @@ impl State {
 
 /// Saves the build record's catalog snapshot: a file beside the state, replaced
 /// atomically, under a new random id that the record then names.
-pub struct SnapshotSaver {
+pub(crate) struct SnapshotSaver {
     path: PathBuf,
 }
 
 impl SnapshotSaver {
     /// Replaces the snapshot file with `snapshot`; returns its new id.
-    pub fn save(&self, snapshot: &[u8]) -> Result<String, StateError> {
+    pub(crate) fn save(&self, snapshot: &[u8]) -> Result<String, StateError> {
         use std::io::Write;
         let path = &self.path;
         let wrap = |source| StateError::Snapshot {

@@ -6,7 +6,7 @@ use super::{State, StateError};
 
 /// An edition whose article list was fixed when its sending began.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrozenEdition {
+pub(crate) struct FrozenEdition {
     /// ISO week key, `2026-W04`.
     pub week: String,
     pub article_ids: Vec<String>,
@@ -16,7 +16,7 @@ pub struct FrozenEdition {
 
 impl State {
     /// Every frozen edition, oldest week first.
-    pub fn frozen_editions(&self) -> Result<Vec<FrozenEdition>, StateError> {
+    pub(crate) fn frozen_editions(&self) -> Result<Vec<FrozenEdition>, StateError> {
         let mut stmt = self
             .conn
             .prepare("SELECT week, article_ids, frozen_at FROM editions ORDER BY week")
@@ -35,7 +35,7 @@ impl State {
     }
 
     /// Fixes an edition's article list; a second call for the same week keeps the first.
-    pub fn freeze_edition(&self, edition: &FrozenEdition) -> Result<(), StateError> {
+    pub(crate) fn freeze_edition(&self, edition: &FrozenEdition) -> Result<(), StateError> {
         let ids = serde_json::to_string(&edition.article_ids).unwrap_or_else(|_| "[]".into());
         self.conn
             .execute(

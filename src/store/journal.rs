@@ -9,7 +9,7 @@
 
 use rusqlite::{Connection, params};
 
-pub const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS send_journal (
     week           TEXT NOT NULL,
     subscriber_id  INTEGER NOT NULL,
@@ -23,19 +23,19 @@ CREATE TABLE IF NOT EXISTS send_journal (
 CREATE INDEX IF NOT EXISTS send_journal_status ON send_journal (week, status);
 ";
 
-/// Where one recipient stands for one edition.
+/// What an attempt to reach one recipient came to. A row starts as `pending`,
+/// written by the SQL that adds an edition's recipients, and only these outcomes
+/// replace it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendStatus {
-    Pending,
+pub(crate) enum SendStatus {
     Sent,
     FailedTemporary,
     FailedPermanent,
 }
 
 impl SendStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
-            SendStatus::Pending => "pending",
             SendStatus::Sent => "sent",
             SendStatus::FailedTemporary => "failed-temporary",
             SendStatus::FailedPermanent => "failed-permanent",
@@ -45,7 +45,7 @@ impl SendStatus {
 
 /// One message to send.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub(crate) struct Job {
     pub rowid: i64,
     pub subscriber_id: i64,
     pub email: String,
@@ -54,7 +54,7 @@ pub struct Job {
 
 /// Counts of journal rows for one edition.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct JournalCounts {
+pub(crate) struct JournalCounts {
     pub pending: u64,
     pub sent: u64,
     pub failed_temporary: u64,
@@ -62,23 +62,23 @@ pub struct JournalCounts {
 }
 
 impl JournalCounts {
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.pending + self.sent + self.failed_temporary + self.failed_permanent
     }
 }
 
-pub struct SendJournal<'a> {
+pub(crate) struct SendJournal<'a> {
     conn: &'a Connection,
 }
 
 impl<'a> SendJournal<'a> {
-    pub fn new(conn: &'a Connection) -> SendJournal<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> SendJournal<'a> {
         SendJournal { conn }
     }
 
     /// Adds a pending row for every active subscriber who has none for `week`.
     /// Returns how many were added.
-    pub fn enqueue(&self, week: &str, now: i64) -> rusqlite::Result<usize> {
+    pub(crate) fn enqueue(&self, week: &str, now: i64) -> rusqlite::Result<usize> {
         self.conn.execute(
             "INSERT OR IGNORE INTO send_journal (week, subscriber_id, email, status, attempts, updated)
              SELECT ?1, id, email, 'pending', 0, ?2 FROM subscribers WHERE status = 'active'",
@@ -89,7 +89,7 @@ impl<'a> SendJournal<'a> {
     /// Up to `limit` rows still to send, after `after_rowid`, for subscribers who are
     /// still active. Callers page through with the last rowid they got, so memory
     /// stays flat however long the list is.
-    pub fn next_batch(
+    pub(crate) fn next_batch(
         &self,
         week: &str,
         after_rowid: i64,
@@ -114,7 +114,7 @@ impl<'a> SendJournal<'a> {
     }
 
     /// Whether the subscriber may still be sent to (not unsubscribed meanwhile).
-    pub fn still_active(&self, subscriber_id: i64) -> rusqlite::Result<bool> {
+    pub(crate) fn still_active(&self, subscriber_id: i64) -> rusqlite::Result<bool> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM subscribers WHERE id = ?1 AND status = 'active'")?;
@@ -124,7 +124,7 @@ impl<'a> SendJournal<'a> {
     /// Records the outcome of a delivery attempt series, in its own transaction.
     /// A permanent failure counts towards bouncing the subscriber; a success resets
     /// that count.
-    pub fn record(
+    pub(crate) fn record(
         &self,
         job: &Job,
         status: SendStatus,
@@ -160,7 +160,7 @@ impl<'a> SendJournal<'a> {
         tx.commit()
     }
 
-    pub fn counts(&self, week: &str) -> rusqlite::Result<JournalCounts> {
+    pub(crate) fn counts(&self, week: &str) -> rusqlite::Result<JournalCounts> {
         let mut stmt = self
             .conn
             .prepare("SELECT status, COUNT(*) FROM send_journal WHERE week = ?1 GROUP BY status")?;
@@ -182,7 +182,7 @@ impl<'a> SendJournal<'a> {
     }
 
     /// Rows still to send to active subscribers (what a run would try).
-    pub fn remaining(&self, week: &str) -> rusqlite::Result<u64> {
+    pub(crate) fn remaining(&self, week: &str) -> rusqlite::Result<u64> {
         self.conn.query_row(
             "SELECT COUNT(*) FROM send_journal j JOIN subscribers s ON s.id = j.subscriber_id
              WHERE j.week = ?1 AND j.status IN ('pending', 'failed-temporary') AND s.status = 'active'",

@@ -9,14 +9,14 @@
 mod articles;
 mod build_record;
 mod editions;
-pub mod journal;
+pub(crate) mod journal;
 mod outputs;
 pub mod subscribers;
 
-pub use articles::{BodyReader, StoredArticle};
+pub(crate) use articles::{BodyReader, StoredArticle};
 use articles::{has_article_column, split_bodies};
-pub use build_record::{SnapshotSaver, StoredMemo};
-pub use editions::FrozenEdition;
+pub(crate) use build_record::StoredMemo;
+pub(crate) use editions::FrozenEdition;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -154,7 +154,7 @@ impl State {
 
     /// Opens an existing state file without writing to it, or an empty in-memory
     /// state when there is none yet (what `check` wants).
-    pub fn open_read_only(path: &Path) -> Result<State, StateError> {
+    pub(crate) fn open_read_only(path: &Path) -> Result<State, StateError> {
         let wrap = |source| StateError::Sqlite {
             path: path.to_path_buf(),
             source,

@@ -14,7 +14,7 @@ fn output_fingerprints_in(conn: &Connection) -> rusqlite::Result<HashMap<String,
 
 impl State {
     /// What each output file was last rendered from (path → fingerprint).
-    pub fn output_fingerprints(&self) -> Result<HashMap<String, String>, StateError> {
+    pub(crate) fn output_fingerprints(&self) -> Result<HashMap<String, String>, StateError> {
         output_fingerprints_in(&self.conn).map_err(|e| self.wrap(e))
     }
 
@@ -22,7 +22,7 @@ impl State {
     /// `written` (path, fingerprint) pairs replace theirs, `gone` paths are forgotten.
     /// A build passes only its differences from what it read at its start, so a
     /// no-change build writes nothing.
-    pub fn save_outputs<'a>(
+    pub(crate) fn save_outputs<'a>(
         &mut self,
         written: &[(String, String)],
         gone: impl IntoIterator<Item = &'a str>,
@@ -50,7 +50,7 @@ impl State {
 
     /// The recorded fingerprints of the outputs in `folder` (relative to the output
     /// root), by path.
-    pub fn output_fingerprints_in(
+    pub(crate) fn output_fingerprints_in(
         &self,
         folder: &str,
     ) -> Result<HashMap<String, String>, StateError> {

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use lettre::Address;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS subscribers (
     id                  INTEGER PRIMARY KEY,
     email               TEXT NOT NULL UNIQUE,
@@ -33,7 +33,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
             Status::Unsubscribed => "unsubscribed",
@@ -63,7 +63,7 @@ impl FromStr for Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscriber {
+pub(crate) struct Subscriber {
     pub id: i64,
     pub email: String,
     pub name: String,
@@ -87,7 +87,7 @@ pub enum SubscriberError {
 }
 
 /// Validates and normalises an address: trimmed, lower-cased, accepted by lettre.
-pub fn normalise_email(raw: &str) -> Result<String, SubscriberError> {
+pub(crate) fn normalise_email(raw: &str) -> Result<String, SubscriberError> {
     let lowered = raw.trim().to_lowercase();
     lowered
         .parse::<Address>()
@@ -107,7 +107,7 @@ fn clean_name(name: &str) -> Result<String, SubscriberError> {
 
 /// What `add` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddOutcome {
+pub(crate) enum AddOutcome {
     Added,
     /// Already active; nothing changed.
     AlreadyActive,
@@ -119,13 +119,13 @@ pub enum AddOutcome {
 
 /// Report of an import: rows added, already there, and rejected with line numbers.
 #[derive(Debug, Default)]
-pub struct ImportReport {
+pub(crate) struct ImportReport {
     pub added: usize,
     pub unchanged: usize,
     pub rejected: Vec<(u64, String)>,
 }
 
-pub struct Subscribers<'a> {
+pub(crate) struct Subscribers<'a> {
     conn: &'a Connection,
 }
 
@@ -138,11 +138,11 @@ fn from_ts(t: i64) -> DateTime<Utc> {
 }
 
 impl<'a> Subscribers<'a> {
-    pub fn new(conn: &'a Connection) -> Subscribers<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Subscribers<'a> {
         Subscribers { conn }
     }
 
-    pub fn find(&self, email: &str) -> Result<Option<Subscriber>, SubscriberError> {
+    pub(crate) fn find(&self, email: &str) -> Result<Option<Subscriber>, SubscriberError> {
         let email = normalise_email(email)?;
         Ok(self
             .conn
@@ -156,7 +156,7 @@ impl<'a> Subscribers<'a> {
 
     /// Adds an address. `reactivate` lets an explicit add bring back someone who
     /// left (the editor re-adding them by hand); imports never do.
-    pub fn add(
+    pub(crate) fn add(
         &self,
         email: &str,
         name: &str,
@@ -184,7 +184,7 @@ impl<'a> Subscribers<'a> {
 
     /// Imports `email,name` rows (a header row is optional). Each bad row is
     /// reported with its line number and skipped; the rest are added in one transaction.
-    pub fn import(
+    pub(crate) fn import(
         &self,
         source: impl Read,
         label: &str,
@@ -236,7 +236,7 @@ impl<'a> Subscribers<'a> {
         }
     }
 
-    pub fn list(&self, status: Option<Status>) -> Result<Vec<Subscriber>, SubscriberError> {
+    pub(crate) fn list(&self, status: Option<Status>) -> Result<Vec<Subscriber>, SubscriberError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, email, name, status, created, changed FROM subscribers
              WHERE ?1 IS NULL OR status = ?1 ORDER BY email",
@@ -245,7 +245,7 @@ impl<'a> Subscribers<'a> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn set_status(
+    pub(crate) fn set_status(
         &self,
         email: &str,
         status: Status,
@@ -265,7 +265,7 @@ impl<'a> Subscribers<'a> {
     }
 
     /// Deletes a subscriber entirely (their send history stays in the journal).
-    pub fn remove(&self, email: &str) -> Result<(), SubscriberError> {
+    pub(crate) fn remove(&self, email: &str) -> Result<(), SubscriberError> {
         let email = normalise_email(email)?;
         if self
             .conn
@@ -277,7 +277,7 @@ impl<'a> Subscribers<'a> {
         Ok(())
     }
 
-    pub fn count(&self, status: Status) -> Result<u64, SubscriberError> {
+    pub(crate) fn count(&self, status: Status) -> Result<u64, SubscriberError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM subscribers WHERE status = ?1",
             [status.as_str()],

@@ -1,6 +1,6 @@
 //! Helpers every stage may use; they know nothing of articles or mail.
 
-pub mod fingerprint;
-pub mod parallel;
-pub mod permissions;
+pub(crate) mod fingerprint;
+pub(crate) mod parallel;
+pub(crate) mod permissions;
 pub mod stamp;

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many threads rendering and parsing use: the cores available, at most 8.
-pub fn worker_count() -> usize {
+pub(crate) fn worker_count() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8)
@@ -14,7 +14,7 @@ pub fn worker_count() -> usize {
 /// Items are handed out one at a time, so a few slow items do not leave the other
 /// threads idle; results come back in the order of `items`. A panic in `work` is
 /// re-raised on the calling thread.
-pub fn map_in_parallel<T, R, F>(items: &[T], work: F) -> Vec<R>
+pub(crate) fn map_in_parallel<T, R, F>(items: &[T], work: F) -> Vec<R>
 where
     T: Sync,
     R: Send,
@@ -54,7 +54,7 @@ where
 /// Drops `value` on a thread of its own. Freeing 10,000 articles' worth of small
 /// allocations takes milliseconds that the caller need not wait for; when the
 /// process ends first, the operating system reclaims the memory at once.
-pub fn drop_in_background<T: Send + 'static>(value: T) {
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
     // If no thread can be started, the closure (and `value` in it) is dropped here.
     let _ = std::thread::Builder::new()
         .name("herald-drop".into())

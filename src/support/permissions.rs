@@ -3,7 +3,7 @@
 use std::path::Path;
 
 /// Warns when a secret file can be read by other users.
-pub fn warn_if_readable_by_others(path: &Path) {
+pub(crate) fn warn_if_readable_by_others(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -23,10 +23,10 @@ pub fn warn_if_readable_by_others(path: &Path) {
 
 /// Makes `path` readable and writable by its owner only; best effort.
 #[cfg(unix)]
-pub fn make_private(path: &Path) {
+pub(crate) fn make_private(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
 
 #[cfg(not(unix))]
-pub fn make_private(_path: &Path) {}
+pub(crate) fn make_private(_path: &Path) {}

@@ -7,7 +7,7 @@ pub const SETTLED: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A fingerprint of files as `stat` sees them, with the newest change it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatPrint {
+pub(crate) struct StatPrint {
     pub fingerprint: String,
     /// The latest modification or change time among the files, in nanoseconds since
     /// the Unix epoch.
@@ -16,14 +16,14 @@ pub struct StatPrint {
 
 impl StatPrint {
     /// True when no change it covers is younger than [`SETTLED`] at `now`.
-    pub fn is_settled(&self, now: std::time::SystemTime) -> bool {
+    pub(crate) fn is_settled(&self, now: std::time::SystemTime) -> bool {
         is_settled(self.newest_change, now)
     }
 }
 
 /// True when a change stamped `changed` (see [`changed_at`]) is at least
 /// [`SETTLED`] old at `now`: a later change cannot get the same stamp.
-pub fn is_settled(changed: i128, now: std::time::SystemTime) -> bool {
+pub(crate) fn is_settled(changed: i128, now: std::time::SystemTime) -> bool {
     let now = now
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
@@ -34,13 +34,13 @@ pub fn is_settled(changed: i128, now: std::time::SystemTime) -> bool {
 /// and change times in nanoseconds (a rewrite, a rename over it or a `touch` all
 /// change it). Empty where there are no inodes: then nothing can be said without
 /// reading the file.
-pub fn file_version(metadata: &std::fs::Metadata) -> String {
+pub(crate) fn file_version(metadata: &std::fs::Metadata) -> String {
     FileVersion::of(metadata).map_or_else(String::new, |v| v.to_string())
 }
 
 /// [`file_version`] as numbers: compared and stored without formatting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileVersion {
+pub(crate) struct FileVersion {
     size: u64,
     inode: u64,
     modified: (i64, i64),
@@ -49,7 +49,7 @@ pub struct FileVersion {
 
 impl FileVersion {
     /// `None` where there are no inodes.
-    pub fn of(metadata: &std::fs::Metadata) -> Option<FileVersion> {
+    pub(crate) fn of(metadata: &std::fs::Metadata) -> Option<FileVersion> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
@@ -67,9 +67,9 @@ impl FileVersion {
         }
     }
 
-    pub const BYTES: usize = 48;
+    pub(crate) const BYTES: usize = 48;
 
-    pub fn to_bytes(self) -> [u8; FileVersion::BYTES] {
+    pub(crate) fn to_bytes(self) -> [u8; FileVersion::BYTES] {
         let mut out = [0; FileVersion::BYTES];
         let fields = [
             self.size.to_le_bytes(),
@@ -85,7 +85,7 @@ impl FileVersion {
         out
     }
 
-    pub fn from_bytes(bytes: &[u8; FileVersion::BYTES]) -> FileVersion {
+    pub(crate) fn from_bytes(bytes: &[u8; FileVersion::BYTES]) -> FileVersion {
         let field = |i: usize| {
             let mut eight = [0; 8];
             eight.copy_from_slice(&bytes[8 * i..8 * i + 8]);
@@ -111,7 +111,7 @@ impl std::fmt::Display for FileVersion {
 }
 
 /// The later of the modification and change times, in nanoseconds since the epoch.
-pub fn changed_at(metadata: &std::fs::Metadata) -> i128 {
+pub(crate) fn changed_at(metadata: &std::fs::Metadata) -> i128 {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
