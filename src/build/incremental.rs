@@ -22,12 +22,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::{
-    BuildError, BuildInputs, BuildReport, Plan, Prepared, Sink, Stale, StalePage,
-    article_fingerprint, edition_fingerprint, edition_page_path, has_web_page, recorded_schedule,
-    render_outputs, site_fingerprint, snapshot_entry, subjects, valid_until, year_fingerprint,
-    years_key,
+use super::fingerprints::{
+    article_fingerprint, edition_fingerprint, site_fingerprint, year_fingerprint, years_key,
 };
+use super::inputs::{BuildInputs, recorded_schedule, snapshot_entry, subjects, valid_until};
+use super::plan::{Plan, Stale, StalePage, render_outputs};
+use super::prepared::{Prepared, has_web_page};
+use super::report::{BuildError, BuildReport};
+use super::sink::Sink;
 use crate::article::Article;
 use crate::build::output::{WriteSummary, delete_stale};
 use crate::build::record::{BuildMemo, CatalogSnapshot, MemoSummary, SnapshotEntry};
@@ -35,7 +37,11 @@ use crate::config::Config;
 use crate::content::catalog::{Catalog, Changes, Entry, SeedListing, Survey, collect};
 use crate::content::edition::{Edition, Week, assign_dated};
 use crate::render::digest::{EditionListing, edition_view};
-use crate::render::paths::*;
+
+use crate::render::paths::{
+    ARCHIVE_DIR, ARTICLES_DIR, NEWSLETTER_DIR, archive_page_path, article_page_path,
+    edition_page_path,
+};
 use crate::render::site::{SiteMeta, archive_years_of};
 use crate::render::templates::Templates;
 use crate::store::State;

@@ -6,7 +6,6 @@
 //! reported, and if its id was already published the last good version stays up.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -14,23 +13,13 @@ use chrono_tz::Tz;
 
 use crate::article::{Article, ArticleHead};
 use crate::config::Config;
+pub use crate::content::listing::CatalogError;
 use crate::content::listing::{FileKind, SeedFile, list_seed_files, rules_fingerprint};
 pub(crate) use crate::content::listing::{SeedListing, SeedsPrint};
 use crate::content::seed::{SeedError, parse_seed, seed_id};
-use crate::store::{State, StateError, StoredArticle};
+use crate::store::{State, StoredArticle};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
 use crate::support::stamp::is_settled;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("seeds folder {path}: {source}\n  hint: check `paths.seeds` in config.toml")]
-    Seeds {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    State(#[from] StateError),
-}
 
 /// An article that is published, with the times every output agrees on.
 #[derive(Debug, Clone)]

@@ -1,15 +1,27 @@
 //! The seeds folder listed and every seed `stat`ed: what tells a build which seeds
 //! it must read again and which it can take from the state as they are.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::catalog::CatalogError;
 use crate::article::SHORT_SUMMARY_GRAPHEMES;
 use crate::config::Config;
 use crate::content::seed::{is_seed_name, seed_id};
+use crate::store::StateError;
 use crate::support::fingerprint::Fingerprinter;
 use crate::support::parallel::{map_in_parallel, worker_count};
 use crate::support::stamp::{FileVersion, changed_at, is_settled};
+
+/// Why the seeds could not be surveyed: the folder, or the state beside it.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("seeds folder {path}: {source}\n  hint: check `paths.seeds` in config.toml")]
+    Seeds {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
 
 /// The seeds folder listed, every seed `stat`ed and keyed under the parsing rules.
 pub(crate) struct SeedListing {

@@ -1,0 +1,205 @@
+//! A full build's plan: every page fingerprinted, the stale ones rendered.
+
+use chrono::{DateTime, Utc};
+
+use super::fingerprints::{article_fingerprint, edition_fingerprint, year_fingerprint, years_key};
+use super::inputs::REWRITTEN;
+use super::prepared::Prepared;
+use super::report::BuildError;
+use super::sink::{Claim, Sink};
+use crate::build::output::{write_if_changed, write_new};
+use crate::config::Config;
+use crate::content::edition::Week;
+use crate::render::digest::{EditionListing, render_archive_index};
+use crate::render::feeds::{render_atom, render_json_feed, render_rss};
+
+use crate::render::paths::{
+    ATOM_FEED, INDEX_PAGE, JSON_FEED, NEWSLETTER_INDEX, RSS_FEED, archive_page_path,
+    article_page_path, edition_page_path,
+};
+use crate::render::site::{
+    ArchiveYear, PreparedArticle, archive_years, render_archive_page, render_article_page,
+    render_index,
+};
+use crate::support::parallel::map_in_parallel;
+
+/// A page to render, and where.
+pub(super) struct Stale {
+    pub(super) page: StalePage,
+    pub(super) path: String,
+    pub(super) fingerprint: String,
+    /// An older version is there to be replaced (else none was when the build
+    /// listed the output folder).
+    pub(super) on_disk: bool,
+}
+
+/// A page whose inputs changed since it was last written.
+pub(super) enum StalePage {
+    Article {
+        index: usize,
+    },
+    Year {
+        year: i32,
+        entries: std::ops::Range<usize>,
+    },
+    Edition {
+        week: Week,
+    },
+}
+
+/// What a build renders: the pages whose inputs changed, and what the outputs
+/// rendered on every build list.
+pub(super) struct Plan {
+    pub(super) stale: Vec<Stale>,
+    pub(super) years: Vec<ArchiveYear>,
+    /// The newsletter index's lines, newest edition first.
+    pub(super) listings: Vec<EditionListing>,
+}
+
+/// Fingerprints every page of the catalog and claims it in `sink`: what is not
+/// current is planned for rendering. Also returns each entry's article-page
+/// fingerprint (in catalog order).
+pub(super) fn plan_all(
+    config: &Config,
+    prepared: &Prepared,
+    sink: &mut Sink,
+    now: DateTime<Utc>,
+) -> Result<(Plan, Vec<String>), BuildError> {
+    let Prepared {
+        catalog,
+        meta,
+        site_fingerprint: site,
+        ..
+    } = prepared;
+    let mut fingerprints = Vec::with_capacity(catalog.entries.len());
+    let mut stale: Vec<Stale> = Vec::new();
+    let mut check = |sink: &mut Sink, page: StalePage, path: String, fingerprint: String| {
+        if let Claim::Stale { on_disk } = sink.claim(&path, &fingerprint) {
+            stale.push(Stale {
+                page,
+                path,
+                fingerprint,
+                on_disk,
+            });
+        }
+    };
+    for (index, entry) in catalog.entries.iter().enumerate() {
+        let path = article_page_path(&entry.article.id);
+        let fp = article_fingerprint(
+            site,
+            &entry.source_hash,
+            entry.published.timestamp(),
+            entry.updated.timestamp(),
+        );
+        check(sink, StalePage::Article { index }, path, fp.clone());
+        fingerprints.push(fp);
+    }
+    let (years, year_ranges): (Vec<ArchiveYear>, Vec<_>) =
+        archive_years(meta, &catalog.entries).into_iter().unzip();
+    let years_key = years_key(&years);
+    for (year, entries) in years.iter().zip(year_ranges) {
+        let path = archive_page_path(year.year);
+        let pages = fingerprints[entries.clone()].iter().map(String::as_str);
+        let fp = year_fingerprint(site, &path, &years_key, pages);
+        let page = StalePage::Year {
+            year: year.year,
+            entries,
+        };
+        check(sink, page, path, fp);
+    }
+    let mut listings = Vec::new();
+    for edition in prepared.published_editions(now) {
+        let pages = edition.articles.iter().map(|&i| fingerprints[i].as_str());
+        let fp = edition_fingerprint(site, edition.week, pages);
+        let path = edition_page_path(edition.week);
+        check(sink, StalePage::Edition { week: edition.week }, path, fp);
+        listings.push(prepared.edition_listing(config, edition)?);
+    }
+    listings.reverse();
+    let plan = Plan {
+        stale,
+        years,
+        listings,
+    };
+    Ok((plan, fingerprints))
+}
+
+/// Renders the stale pages of `plan` and the outputs rendered on every build (the
+/// index, feeds and newsletter index: written only if their bytes changed) into
+/// `sink`.
+pub(super) fn render_outputs(
+    config: &Config,
+    prepared: &Prepared,
+    sink: &mut Sink,
+    plan: &Plan,
+) -> Result<(), BuildError> {
+    let Prepared {
+        catalog,
+        meta,
+        templates,
+        ..
+    } = prepared;
+    let Plan {
+        stale,
+        years,
+        listings,
+    } = plan;
+    // Pages are independent: render and write them on every core, then record
+    // them in the sink in order. Each worker writes as it goes, so memory holds one
+    // page per worker, not all of them.
+    let root = sink.root.clone();
+    let written = map_in_parallel(stale, |stale| {
+        let html = match &stale.page {
+            StalePage::Article { index } => {
+                render_article_page(meta, &prepared.article(*index)?, templates)?
+            }
+            StalePage::Year { year, entries } => render_archive_page(
+                meta,
+                *year,
+                &catalog.entries[entries.clone()],
+                years,
+                templates,
+            )?,
+            StalePage::Edition { week } => prepared.edition_page(config, *week)?.into_bytes(),
+        };
+        let Some(root) = root.as_deref() else {
+            return Ok::<_, BuildError>(false);
+        };
+        let path = root.join(&stale.path);
+        Ok(match stale.on_disk {
+            true => write_if_changed(&path, &html, false)?,
+            false => write_new(&path, &html, false)?,
+        })
+    });
+    for (stale, written) in stale.iter().zip(written) {
+        sink.record(&stale.path, &stale.fingerprint, written?);
+    }
+
+    let feed_entries: Vec<usize> = (0..catalog.entries.len().min(config.site.feed_items)).collect();
+    let newest: Vec<PreparedArticle> = map_in_parallel(&feed_entries, |&i| prepared.article(i))
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    // Independent of each other, and each flushed to disk: rendered and written on
+    // every core.
+    let rewritten = map_in_parallel(&REWRITTEN, |&path| {
+        let bytes = match path {
+            INDEX_PAGE => {
+                let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
+                render_index(meta, shown, years, templates)?
+            }
+            RSS_FEED => render_rss(meta, &newest)?,
+            ATOM_FEED => render_atom(meta, &newest)?,
+            JSON_FEED => render_json_feed(meta, &newest)?,
+            NEWSLETTER_INDEX => render_archive_index(meta, listings, templates)?.into_bytes(),
+            other => unreachable!("{other} is not in REWRITTEN"),
+        };
+        Ok::<_, BuildError>(match &root {
+            Some(root) => write_if_changed(&root.join(path), &bytes, true)?,
+            None => false,
+        })
+    });
+    for (path, written) in REWRITTEN.iter().zip(rewritten) {
+        sink.count(path, written?);
+    }
+    Ok(())
+}
