@@ -56,8 +56,12 @@ enum Command {
         #[arg(long)]
         week: Option<Week>,
         /// Show who would get what, send nothing, record nothing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "to")]
         dry_run: bool,
+        /// Send the edition to this one address only (need not be a subscriber), as
+        /// a subscriber's copy; records nothing.
+        #[arg(long, value_name = "ADDRESS")]
+        to: Option<String>,
     },
     /// What cron runs: build, then send the edition that is due if it is not sent yet.
     Run,
@@ -162,7 +166,10 @@ fn run(command: Command, config: &Config) -> anyhow::Result<Outcome> {
             cmd::subscribers::remove(config, &email)
         }
         Command::Unsubscribe { token } => cmd::unsubscribe::execute(config, &token),
-        Command::Send { week, dry_run } => cmd::send::execute(config, week, dry_run),
+        Command::Send {
+            week, to: Some(to), ..
+        } => cmd::send::execute_test(config, week, &to),
+        Command::Send { week, dry_run, .. } => cmd::send::execute(config, week, dry_run),
         Command::Run => cmd::send::execute_run(config),
         Command::Serve { listen } => cmd::serve::execute(config, listen),
     }

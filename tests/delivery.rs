@@ -554,3 +554,104 @@ fn a_dry_run_says_who_would_get_what_and_changes_nothing() {
     assert_eq!(send(&site).code, 0);
     assert_eq!(server.count(), 4);
 }
+
+/// With `newsletter.bounce_address`, each message's envelope sender is a VERP
+/// address whose signed tag names the edition and the subscriber; the From header
+/// stays the newsletter's.
+#[test]
+fn each_message_goes_out_from_its_own_signed_bounce_address() {
+    let smtp = TestSmtp::start();
+    let site = smtp_site(smtp.addr, "");
+    site.append_config("\n[newsletter]\nbounce_address = \"bounces@example.com\"\n");
+    site.add_subscribers(&emails(3));
+    assert_eq!(send(&site).code, 0);
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 3);
+    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+    let mut senders = HashSet::new();
+    for m in &messages {
+        let id: i64 = conn
+            .query_row(
+                "SELECT id FROM subscribers WHERE email = ?1",
+                [&m.recipients[0]],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let prefix = format!("bounces+2026w04-{id}-");
+        assert!(
+            m.sender.starts_with(&prefix) && m.sender.ends_with("@example.com"),
+            "{} for {}",
+            m.sender,
+            m.recipients[0]
+        );
+        let tag = &m.sender[prefix.len()..m.sender.len() - "@example.com".len()];
+        assert_eq!(tag.len(), 12, "{tag}");
+        assert!(tag.chars().all(|c| c.is_ascii_hexdigit()), "{tag}");
+        let parsed = MessageParser::default().parse(&m.data).unwrap();
+        let from = parsed.from().unwrap().first().unwrap();
+        assert_eq!(from.address().unwrap(), "newsletter@example.com");
+        assert_eq!(from.name().unwrap(), "華爾街聊什麼");
+        senders.insert(m.sender.clone());
+    }
+    assert_eq!(senders.len(), 3, "one envelope sender per subscriber");
+}
+
+/// `send --to` sends one copy, personalised like a subscriber's, to any address,
+/// and changes nothing a real send relies on.
+#[test]
+fn a_test_send_reaches_one_address_and_records_nothing() {
+    let smtp = TestSmtp::start();
+    let site = smtp_site(smtp.addr, "");
+    site.add_subscribers(&emails(2));
+    let run = site.run_at(
+        DUE,
+        &["send", "--week", "2026-W04", "--to", "Editor@Example.org"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("send 2026-W04 (test):"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("to editor@example.org"),
+        "{}",
+        run.stdout
+    );
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].recipients, ["editor@example.org"]);
+    let parsed = MessageParser::default().parse(&messages[0].data).unwrap();
+    assert_eq!(parsed.subject().unwrap(), SUBJECT);
+    let unsubscribe = parsed.header_raw("List-Unsubscribe").unwrap().to_string();
+    assert!(unsubscribe.contains("unsubscribe?token="), "{unsubscribe}");
+    let token = unsubscribe
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string();
+    // The link is the editor's own: it unsubscribes that address, nobody else.
+    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+    let journal_rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM send_journal", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal_rows, 0, "no journal row");
+    let frozen: i64 = conn
+        .query_row("SELECT COUNT(*) FROM editions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(frozen, 0, "the edition is not frozen by a test send");
+    drop(conn);
+    let own = site.run(&["unsubscribe", &token]);
+    assert!(
+        own.stderr.contains("editor@example.org is not on the list"),
+        "the token names the test address: {} {}",
+        own.stdout,
+        own.stderr
+    );
+    // The real send afterwards still goes to every subscriber.
+    assert_eq!(send(&site).code, 0);
+    assert_eq!(smtp.count(), 3);
+}

@@ -12,7 +12,12 @@ pub fn execute(config: &Config) -> anyhow::Result<Outcome> {
     Ok(Outcome::partial_if(!report.is_clean()))
 }
 
+/// `check` also says what would hurt deliverability (DMARC alignment); the other
+/// commands stay quiet about it, since cron mails whatever they print.
 pub fn execute_check(config: &Config) -> anyhow::Result<Outcome> {
+    for warning in config.alignment_warnings() {
+        eprintln!("warning: {warning}");
+    }
     let report = check(config, now()?).context("check failed")?;
     print_report(&report, Verb::Check);
     Ok(Outcome::partial_if(!report.is_clean()))

@@ -6,7 +6,7 @@ use super::build::{Verb, print_report};
 use super::{Outcome, now, progress_wanted};
 use crate::config::Config;
 use crate::content::edition::{Schedule, Week};
-use crate::newsletter::send::{SendOutcome, run, send};
+use crate::newsletter::send::{SendOutcome, run, send, send_test};
 
 pub fn execute(config: &Config, week: Option<Week>, dry_run: bool) -> anyhow::Result<Outcome> {
     let now = now()?;
@@ -15,6 +15,22 @@ pub fn execute(config: &Config, week: Option<Week>, dry_run: bool) -> anyhow::Re
         .with_context(|| format!("sending edition {week} failed"))?;
     print_send(&outcome, true);
     Ok(Outcome::partial_if(outcome.is_partial()))
+}
+
+/// `herald send --to ADDRESS`: one copy, recorded nowhere.
+pub fn execute_test(config: &Config, week: Option<Week>, to: &str) -> anyhow::Result<Outcome> {
+    let now = now()?;
+    let week = week.unwrap_or_else(|| Schedule::of(config).latest_due(now));
+    match send_test(config, week, to, now)
+        .with_context(|| format!("test-sending edition {week} failed"))?
+    {
+        Some(sent) => println!(
+            "send {} (test): \"{}\" to {} through {}: {}",
+            sent.week, sent.subject, sent.to, sent.route, sent.reply
+        ),
+        None => println!("send {week} (test): empty edition, nothing to send"),
+    }
+    Ok(Outcome::Done)
 }
 
 pub fn execute_run(config: &Config) -> anyhow::Result<Outcome> {

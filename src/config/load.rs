@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use lettre::Address;
+use lettre::message::Mailbox;
+
 use super::diagnostics::{one_line_toml_error, unknown_key_warning};
+use super::domain_of;
 use super::{Config, ConfigError, PathsConfig, RawConfig, TlsMode};
 
 impl Config {
@@ -145,6 +149,41 @@ impl Config {
             ));
         }
         let mut newsletter = raw.newsletter;
+        newsletter.from = match newsletter.given_from.take() {
+            Some(mailbox)
+                if mailbox
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| !n.trim().is_empty()) =>
+            {
+                mailbox
+            }
+            Some(mailbox) => Mailbox::new(Some(newsletter.title.clone()), mailbox.email),
+            None => {
+                let domain = domain_of(&site.base_url);
+                let email = Address::new("newsletter", domain).map_err(|e| {
+                    invalid(
+                        "newsletter.from",
+                        format!(
+                            "not set, and `newsletter@{domain}` is not an address ({e}); set it"
+                        ),
+                    )
+                })?;
+                Mailbox::new(Some(newsletter.title.clone()), email)
+            }
+        };
+        if let Some(mailto) = &newsletter.unsubscribe_mailto {
+            let address = mailto.strip_prefix("mailto:").unwrap_or("");
+            let address = address.split('?').next().unwrap_or("");
+            if address.parse::<Address>().is_err() {
+                return Err(invalid(
+                    "newsletter.unsubscribe_mailto",
+                    format!(
+                        "`{mailto}` must be a mailto: URL such as `mailto:unsubscribe@news.example.com`"
+                    ),
+                ));
+            }
+        }
         if newsletter.unsubscribe_url.is_empty() {
             newsletter.unsubscribe_url = format!("{}unsubscribe", site.base_url);
         } else if !newsletter.unsubscribe_url.starts_with("https://")
@@ -260,6 +299,71 @@ mod tests {
                 "unknown key `site.titel` ignored; did you mean `site.title`?",
                 "unknown key `smtp.pool_sise` ignored; did you mean `smtp.pool_size`?",
             ]
+        );
+    }
+
+    #[test]
+    fn the_sender_is_the_newsletter_by_name_never_the_software() {
+        let config = load(MINIMAL).unwrap();
+        assert_eq!(
+            config.newsletter.from.to_string(),
+            "《華爾街聊什麼》週報 <newsletter@example.com>"
+        );
+        let bare = load(&format!(
+            "{MINIMAL}[newsletter]\ntitle = \"Weekly\"\nfrom = \"news@example.org\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            bare.newsletter.from.to_string(),
+            "Weekly <news@example.org>"
+        );
+        let named = load(&format!(
+            "{MINIMAL}[newsletter]\nfrom = \"Ed <ed@example.org>\"\n"
+        ))
+        .unwrap();
+        assert_eq!(named.newsletter.from.to_string(), "Ed <ed@example.org>");
+    }
+
+    #[test]
+    fn every_address_key_is_validated_by_name() {
+        for (key, value) in [
+            ("from", "not an address"),
+            ("reply_to", "also <not"),
+            ("bounce_address", "Name <bounces@example.com>"),
+            ("bounce_address", "nobody"),
+            ("unsubscribe_mailto", "unsubscribe@example.com"),
+            ("unsubscribe_mailto", "mailto:nobody"),
+        ] {
+            let text = format!("{MINIMAL}[newsletter]\n{key} = \"{value}\"\n");
+            let err = load(&text).unwrap_err().to_string();
+            assert!(err.contains(&format!("newsletter.{key}")), "{key}: {err}");
+        }
+        let good = format!(
+            "{MINIMAL}[newsletter]\nbounce_address = \"bounces@example.com\"\nunsubscribe_mailto = \"mailto:leave@example.com?subject=unsubscribe\"\n"
+        );
+        assert!(load(&good).is_ok());
+    }
+
+    #[test]
+    fn misaligned_sender_domains_are_warned_about() {
+        let aligned = format!(
+            "{MINIMAL}[newsletter]\nfrom = \"N <news@example.com>\"\nbounce_address = \"bounces@mail.example.com\"\n[dkim]\nselector = \"s\"\nkey_file = \"k.pem\"\n"
+        );
+        assert!(load(&aligned).unwrap().alignment_warnings().is_empty());
+        let misaligned = format!(
+            "{MINIMAL}[newsletter]\nfrom = \"N <news@example.org>\"\nbounce_address = \"bounces@bulk.example.net\"\n[dkim]\nselector = \"s\"\nkey_file = \"k.pem\"\n"
+        );
+        let warnings = load(&misaligned).unwrap().alignment_warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains("DKIM signing domain `example.com`"),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[1].contains("bounce domain `bulk.example.net`"),
+            "{}",
+            warnings[1]
         );
     }
 }

@@ -175,11 +175,21 @@ pub enum DigestContent {
 #[serde(default)]
 pub struct NewsletterConfig {
     pub title: String,
-    /// The `From` of every newsletter and confirmation mail.
-    #[serde(deserialize_with = "parse_mailbox")]
+    /// `from` as written; [`NewsletterConfig::from`] is what is used.
+    #[serde(rename = "from", deserialize_with = "parse_optional_mailbox")]
+    given_from: Option<Mailbox>,
+    /// The `From` of every newsletter and confirmation mail: `from`, with the
+    /// newsletter's title as its display name when it has none;
+    /// `<title> <newsletter@<site domain>>` when `from` is not set.
+    #[serde(skip)]
     pub from: Mailbox,
     #[serde(deserialize_with = "parse_optional_mailbox")]
     pub reply_to: Option<Mailbox>,
+    /// Envelope sender (`MAIL FROM`) for bounces: each message goes out from
+    /// `<local>+<signed tag>@<domain>` (VERP), so a bounce names the edition and
+    /// subscriber it is about. Without it the envelope sender is the From address.
+    #[serde(deserialize_with = "parse_optional_address")]
+    pub bounce_address: Option<Address>,
     /// Tera template for the subject; sees `newsletter`, `edition` and `lead` (the
     /// newest article as the index lists it, without its body; none in an empty
     /// edition).
@@ -198,7 +208,7 @@ pub struct NewsletterConfig {
     /// confirmation form. `<base_url>unsubscribe` when not set (filled in at load);
     /// the token is appended as `?token=…`.
     pub unsubscribe_url: String,
-    /// Optional `mailto:` address for `List-Unsubscribe`.
+    /// Optional `mailto:` address for `List-Unsubscribe` (validated at load).
     pub unsubscribe_mailto: Option<String>,
     /// `List-Id` identifier; `newsletter.<site domain>` by default.
     pub list_id: Option<String>,
@@ -211,11 +221,14 @@ impl Default for NewsletterConfig {
     fn default() -> Self {
         NewsletterConfig {
             title: "《華爾街聊什麼》週報".into(),
+            given_from: None,
+            // Replaced at load, when the title and the site's domain are known.
             from: Mailbox::new(
-                Some("Herald".into()),
+                None,
                 Address::new("newsletter", "example.com").expect("a valid address"),
             ),
             reply_to: None,
+            bounce_address: None,
             subject: "{{ newsletter.title }} {{ edition.year }} 第 {{ edition.week }} 週{% if lead %}：{{ lead.title }}{% endif %}".into(),
             send_weekday: Weekday::Mon,
             send_hour: 8,
@@ -329,6 +342,17 @@ fn parse_optional_mailbox<'de, D: serde::Deserializer<'de>>(
     parse_mailbox(d).map(Some)
 }
 
+fn parse_optional_address<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Address>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.trim().parse().map(Some).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a bare e-mail address such as `bounces@news.example.com` ({e})"
+        ))
+    })
+}
+
 fn default_smtp_port() -> u16 {
     587
 }
@@ -385,13 +409,56 @@ fn default_index_items() -> usize {
 impl Config {
     /// The host part of `base_url`, used for Message-IDs and tag URIs.
     pub fn site_domain(&self) -> &str {
-        let rest = self
-            .site
-            .base_url
-            .split_once("://")
-            .map(|(_, r)| r)
-            .unwrap_or(&self.site.base_url);
-        let host = rest.split('/').next().unwrap_or(rest);
-        host.split(':').next().unwrap_or(host)
+        domain_of(&self.site.base_url)
     }
+
+    /// The domain DKIM signs for: `dkim.domain`, else the site's.
+    pub fn dkim_domain(&self) -> Option<&str> {
+        let dkim = self.dkim.as_ref()?;
+        Some(dkim.domain.as_deref().unwrap_or_else(|| self.site_domain()))
+    }
+
+    /// What receivers checking DMARC would hold against this sender: the From
+    /// domain must align with the DKIM signing domain and with the envelope
+    /// sender's (the bounce address). Alignment is relaxed (same organisational
+    /// domain), judged here by the last two labels of each name.
+    pub fn alignment_warnings(&self) -> Vec<String> {
+        let from = self.newsletter.from.email.domain();
+        let mut warnings = Vec::new();
+        if let Some(signing) = self.dkim_domain()
+            && !aligned(from, signing)
+        {
+            warnings.push(format!(
+                "the From domain `{from}` (newsletter.from) is not aligned with the DKIM signing domain `{signing}` (dkim.domain, or the site's domain): receivers checking DMARC (Gmail, Yahoo) treat the signature as not the sender's; sign for `{from}` or send from an address at `{signing}`"
+            ));
+        }
+        if let Some(bounce) = &self.newsletter.bounce_address
+            && !aligned(from, bounce.domain())
+        {
+            warnings.push(format!(
+                "the From domain `{from}` (newsletter.from) is not aligned with the bounce domain `{}` (newsletter.bounce_address): SPF passes for the bounce domain only, so DMARC cannot pass on SPF; use a bounce address under `{from}`",
+                bounce.domain()
+            ));
+        }
+        warnings
+    }
+}
+
+/// The host part of an absolute URL.
+pub(crate) fn domain_of(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split('/').next().unwrap_or(rest);
+    host.split(':').next().unwrap_or(host)
+}
+
+/// DMARC's relaxed alignment, with the organisational domain approximated by the
+/// last two labels (no public-suffix list: `a.example.co.uk` and `b.example.co.uk`
+/// are judged aligned, as they are, but so would two sites under `co.uk` be).
+fn aligned(a: &str, b: &str) -> bool {
+    fn organisational(domain: &str) -> String {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let labels: Vec<&str> = domain.rsplit('.').take(2).collect();
+        labels.into_iter().rev().collect::<Vec<_>>().join(".")
+    }
+    organisational(a) == organisational(b)
 }

@@ -73,6 +73,8 @@ pub(crate) struct DeliveryReport {
 pub(crate) struct MessageFactory {
     from: Mailbox,
     reply_to: Option<Mailbox>,
+    /// `newsletter.bounce_address`: the base of each message's VERP envelope sender.
+    bounce_address: Option<lettre::Address>,
     domain: String,
     list_id: String,
     unsubscribe_base: String,
@@ -93,13 +95,14 @@ impl MessageFactory {
         Ok(MessageFactory {
             from: n.from.clone(),
             reply_to: n.reply_to.clone(),
+            bounce_address: n.bounce_address.clone(),
             list_id: match &n.list_id {
                 Some(id) => id.clone(),
                 None => format!("<newsletter.{domain}>"),
             },
             unsubscribe_base: n.unsubscribe_url.clone(),
             unsubscribe_mailto: n.unsubscribe_mailto.clone(),
-            dkim: load_dkim(config, &domain)?,
+            dkim: load_dkim(config)?,
             domain,
             keys,
             date: now.into(),
@@ -126,6 +129,12 @@ impl MessageFactory {
             })?;
         let name = (!job.name.is_empty()).then(|| job.name.clone());
         let to = Mailbox::new(name, address);
+        let envelope_sender = match &self.bounce_address {
+            Some(base) => {
+                Some(self.verp_sender(base, &digest.week.to_string(), job.subscriber_id)?)
+            }
+            None => None,
+        };
         let unsubscribe_url = self.unsubscribe_url(&job.email);
         let (html, text) = digest.personalise(&unsubscribe_url);
         let mut message = compose(
@@ -152,7 +161,31 @@ impl MessageFactory {
         if let Some(dkim) = &self.dkim {
             dkim_sign(&mut message, dkim);
         }
-        Ok((message.envelope().clone(), message.formatted()))
+        let envelope = match envelope_sender {
+            Some(sender) => {
+                lettre::address::Envelope::new(Some(sender), message.envelope().to().to_vec())
+                    .map_err(|e| MessageError::Build(e.to_string()))?
+            }
+            None => message.envelope().clone(),
+        };
+        Ok((envelope, message.formatted()))
+    }
+
+    /// `bounces+<tag>@domain` for `base` = `bounces@domain`: the envelope sender a
+    /// delivery report comes back to, naming edition `week` and the subscriber.
+    fn verp_sender(
+        &self,
+        base: &lettre::Address,
+        week: &str,
+        subscriber_id: i64,
+    ) -> Result<lettre::Address, MessageError> {
+        let tag = self.keys.bounce_tag(week, subscriber_id);
+        let user = format!("{}+{tag}", base.user());
+        lettre::Address::new(&user, base.domain()).map_err(|e| MessageError::Address {
+            field: "newsletter.bounce_address".into(),
+            value: format!("{user}@{}", base.domain()),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -176,8 +209,8 @@ const DKIM_HEADERS: &[&str] = &[
     "List-Unsubscribe-Post",
 ];
 
-fn load_dkim(config: &Config, domain: &str) -> Result<Option<DkimConfig>, DeliveryError> {
-    let Some(dkim) = &config.dkim else {
+fn load_dkim(config: &Config) -> Result<Option<DkimConfig>, DeliveryError> {
+    let (Some(dkim), Some(signing_domain)) = (&config.dkim, config.dkim_domain()) else {
         return Ok(None);
     };
     let path = dkim.key_file.display().to_string();
@@ -195,7 +228,7 @@ fn load_dkim(config: &Config, domain: &str) -> Result<Option<DkimConfig>, Delive
     let key = DkimSigningKey::new(pem.trim(), algorithm).map_err(|e| err(format!("{e:?}")))?;
     Ok(Some(DkimConfig::new(
         dkim.selector.clone(),
-        dkim.domain.clone().unwrap_or_else(|| domain.to_string()),
+        signing_domain.to_string(),
         key,
         DKIM_HEADERS
             .iter()

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::content::edition::Week;
 use crate::newsletter::delivery::{DeliveryError, DeliveryReport, MessageFactory, Route, deliver};
 use crate::newsletter::token::{TokenError, TokenKey};
-use crate::store::journal::{JournalCounts, SendJournal};
+use crate::store::journal::{Job, JournalCounts, SendJournal};
 use crate::store::subscribers::{Status, Subscribers};
 use crate::store::{FrozenEdition, State, StateError};
 
@@ -33,6 +33,15 @@ pub enum DispatchError {
         "another `herald run` or `herald send` holds the lock {path}; exiting without touching anything"
     )]
     LockHeld { path: String },
+    #[error("the test message to {to} was not accepted: {failure}")]
+    TestSend {
+        to: String,
+        failure: crate::newsletter::transport::Failure,
+    },
+    #[error(transparent)]
+    Message(#[from] crate::newsletter::message::MessageError),
+    #[error("cannot start the sending runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("cannot open the lock file {path}: {source}")]
     Lock {
         path: String,
@@ -125,6 +134,63 @@ pub(crate) fn send_edition(
         report,
         route: route.describe(),
     })
+}
+
+/// What `herald send --to` did.
+#[derive(Debug)]
+pub(crate) struct TestSend {
+    pub week: Week,
+    pub subject: String,
+    pub to: String,
+    pub route: String,
+    /// The server's answer, or where the outbox put the file.
+    pub reply: String,
+}
+
+/// `herald send --to ADDRESS`: edition `week` to one address, personalised exactly
+/// as a subscriber's copy (its own unsubscribe link; the subscriber's name and VERP
+/// tag when the address is on the list), through the configured route. It records
+/// nothing: no journal row, no frozen edition, no subscriber change. `None` for an
+/// edition without articles.
+pub(crate) fn send_test(
+    config: &Config,
+    week: Week,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<TestSend>, DispatchError> {
+    let to = crate::store::subscribers::normalise_email(to)?;
+    let state = State::open_read_only(&config.paths.state)?;
+    let prepared = Prepared::load(config, &state, now)?;
+    let Some(digest) = prepared.digest(config, week)? else {
+        return Ok(None);
+    };
+    let subscriber = Subscribers::new(state.connection()).find(&to)?;
+    let job = Job {
+        rowid: 0,
+        subscriber_id: subscriber.as_ref().map_or(0, |s| s.id),
+        email: to.clone(),
+        name: subscriber.map(|s| s.name).unwrap_or_default(),
+    };
+    let factory = MessageFactory::new(config, TokenKey::for_site(config)?, now)?;
+    let (envelope, bytes) = factory.build(&digest, &job)?;
+    let route = Route::from_config(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(DispatchError::Runtime)?;
+    let reply = runtime
+        .block_on(route.send_one(&envelope, &bytes))
+        .map_err(|failure| DispatchError::TestSend {
+            to: to.clone(),
+            failure,
+        })?;
+    Ok(Some(TestSend {
+        week,
+        subject: digest.subject,
+        to,
+        route: route.describe(),
+        reply,
+    }))
 }
 
 /// `herald send`: [`send_edition`] under the run lock, so it never overlaps a cron

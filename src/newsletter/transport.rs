@@ -25,7 +25,7 @@ pub(crate) const PASSWORD_ENV: &str = "HERALD_SMTP_PASSWORD";
 /// Why one delivery attempt failed, classified for the retry policy.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
-pub(crate) struct Failure {
+pub struct Failure {
     permanent: bool,
     connecting: bool,
     message: String,

@@ -55,10 +55,31 @@ impl Site {
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
 
+    /// Appends `extra` to config.toml. A table it names that the file already has
+    /// (the shipped config has `[newsletter]`) is merged key by key instead, since
+    /// TOML forbids a table twice.
     pub fn append_config(&self, extra: &str) {
         let path = self.path("config.toml");
         let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(extra);
+        let repeats_a_table = extra.lines().any(|line| {
+            let line = line.trim();
+            line.starts_with('[') && text.lines().any(|l| l.trim() == line)
+        });
+        if repeats_a_table {
+            let mut merged: toml::Table = text.parse().expect("config.toml is TOML");
+            let extra: toml::Table = extra.parse().expect("the appended text is TOML");
+            for (key, value) in extra {
+                match (merged.get_mut(&key), value) {
+                    (Some(toml::Value::Table(have)), toml::Value::Table(add)) => have.extend(add),
+                    (_, value) => {
+                        merged.insert(key, value);
+                    }
+                }
+            }
+            text = toml::to_string(&merged).unwrap();
+        } else {
+            text.push_str(extra);
+        }
         std::fs::write(path, text).unwrap();
     }
 

@@ -15,6 +15,8 @@ use mailin_embedded::{Handler, Response, Server};
 /// One message the server accepted (replied 250 to).
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The envelope sender (`MAIL FROM`), without angle brackets.
+    pub sender: String,
     pub recipients: Vec<String>,
     pub data: Vec<u8>,
 }
@@ -38,6 +40,7 @@ pub struct Behaviour {
 struct Recorder {
     received: Arc<Mutex<Vec<Received>>>,
     behaviour: Arc<Mutex<Behaviour>>,
+    sender: String,
     recipients: Vec<String>,
     data: Vec<u8>,
 }
@@ -58,7 +61,8 @@ impl Handler for Recorder {
         OK
     }
 
-    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, _from: &str) -> Response {
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
+        self.sender = bare(from);
         self.recipients.clear();
         self.data.clear();
         OK
@@ -112,6 +116,7 @@ impl Handler for Recorder {
             std::thread::sleep(delay);
         }
         self.received.lock().unwrap().push(Received {
+            sender: self.sender.clone(),
             recipients: std::mem::take(&mut self.recipients),
             data: std::mem::take(&mut self.data),
         });
@@ -134,6 +139,7 @@ impl TestSmtp {
         let handler = Recorder {
             received: received.clone(),
             behaviour: behaviour.clone(),
+            sender: String::new(),
             recipients: Vec::new(),
             data: Vec::new(),
         };
