@@ -63,8 +63,19 @@ enum Command {
         #[arg(long, value_name = "ADDRESS")]
         to: Option<String>,
     },
-    /// What cron runs: build, then send the edition that is due if it is not sent yet.
+    /// What cron runs: read bounces (when [bounces] is configured), build, then
+    /// send the edition that is due if it is not sent yet.
     Run,
+    /// Read delivery reports and complaints from the bounce mailbox and apply them
+    /// to the list (default: the mailbox of [bounces]).
+    Bounces {
+        /// Read this Maildir instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "imap")]
+        maildir: Option<PathBuf>,
+        /// Read the IMAP mailbox of [bounces].
+        #[arg(long)]
+        imap: bool,
+    },
     /// Serve the site, subscribe/confirm/unsubscribe endpoints and edition previews.
     Serve {
         /// Address to listen on (default: `serve.listen` from the config).
@@ -90,6 +101,15 @@ enum SubscribersCommand {
     },
     /// Delete an address from the list.
     Remove { email: String },
+    /// Write the list as CSV (`email,name,status,created,changed,bounces`) to
+    /// standard output; `import` reads it back.
+    Export {
+        #[arg(long)]
+        status: Option<Status>,
+    },
+    /// Erase a person: their row and their address in the send journal. A keyed
+    /// hash stays so that a later import does not add them back.
+    Forget { email: String },
 }
 
 /// Exit codes, documented in README.md.
@@ -165,12 +185,21 @@ fn run(command: Command, config: &Config) -> anyhow::Result<Outcome> {
         Command::Subscribers(SubscribersCommand::Remove { email }) => {
             cmd::subscribers::remove(config, &email)
         }
+        Command::Subscribers(SubscribersCommand::Export { status }) => {
+            cmd::subscribers::export(config, status)
+        }
+        Command::Subscribers(SubscribersCommand::Forget { email }) => {
+            cmd::subscribers::forget(config, &email)
+        }
         Command::Unsubscribe { token } => cmd::unsubscribe::execute(config, &token),
         Command::Send {
             week, to: Some(to), ..
         } => cmd::send::execute_test(config, week, &to),
         Command::Send { week, dry_run, .. } => cmd::send::execute(config, week, dry_run),
         Command::Run => cmd::send::execute_run(config),
+        Command::Bounces { maildir, imap } => {
+            cmd::bounces::execute(config, maildir.as_deref(), imap)
+        }
         Command::Serve { listen } => cmd::serve::execute(config, listen),
     }
 }

@@ -2,6 +2,7 @@
 //! person (or cron's mail) should see. Exit codes are decided in `main.rs` from
 //! the [`Outcome`] and the error.
 
+pub mod bounces;
 pub mod build;
 pub mod digest;
 pub mod send;

@@ -2,10 +2,12 @@
 
 use anyhow::Context;
 
+use super::bounces::print_summary;
 use super::build::{Verb, print_report};
 use super::{Outcome, now, progress_wanted};
 use crate::config::Config;
 use crate::content::edition::{Schedule, Week};
+use crate::newsletter::bounce::BounceSummary;
 use crate::newsletter::send::{SendOutcome, run, send, send_test};
 
 pub fn execute(config: &Config, week: Option<Week>, dry_run: bool) -> anyhow::Result<Outcome> {
@@ -35,6 +37,19 @@ pub fn execute_test(config: &Config, week: Option<Week>, to: &str) -> anyhow::Re
 
 pub fn execute_run(config: &Config) -> anyhow::Result<Outcome> {
     let report = run(config, now()?, progress_wanted()).context("run failed")?;
+    let bounces_failed = match &report.bounces {
+        Some(Ok(summary)) => {
+            if *summary != BounceSummary::default() {
+                print_summary(summary);
+            }
+            !summary.unclassified.is_empty()
+        }
+        Some(Err(e)) => {
+            eprintln!("error: reading bounces failed (they wait for the next run): {e}");
+            true
+        }
+        None => false,
+    };
     let b = &report.build;
     let c = &b.changes;
     if !(c.new.is_empty() && c.updated.is_empty() && c.removed.is_empty() && b.problems.is_empty())
@@ -45,7 +60,9 @@ pub fn execute_run(config: &Config) -> anyhow::Result<Outcome> {
         print_send(outcome, false);
     }
     Ok(Outcome::partial_if(
-        !b.is_clean() || report.send.as_ref().is_some_and(SendOutcome::is_partial),
+        bounces_failed
+            || !b.is_clean()
+            || report.send.as_ref().is_some_and(SendOutcome::is_partial),
     ))
 }
 

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde::de::{self, Visitor};
 
+use super::{BouncesConfig, SiteConfig, SmtpConfig};
 use super::{DkimConfig, NewsletterConfig, PathsConfig, RawConfig, SeedRules, ServeConfig};
-use super::{SiteConfig, SmtpConfig};
 
 /// The keys of one table, as its struct declares them to serde: the list cannot
 /// drift from the structs because it is read from them.
@@ -19,6 +19,7 @@ fn known_keys(table: &str) -> Option<&'static [&'static str]> {
         "smtp" => fields_of::<SmtpConfig>(),
         "dkim" => fields_of::<DkimConfig>(),
         "serve" => fields_of::<ServeConfig>(),
+        "bounces" => fields_of::<BouncesConfig>(),
         _ => return None,
     })
 }

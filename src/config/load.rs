@@ -8,7 +8,15 @@ use lettre::message::Mailbox;
 
 use super::diagnostics::{one_line_toml_error, unknown_key_warning};
 use super::domain_of;
-use super::{Config, ConfigError, PathsConfig, RawConfig, TlsMode};
+use super::{Config, ConfigError, PathsConfig, Processed, RawConfig, TlsMode};
+
+/// A host name or address on this machine: plain connections are allowed to it.
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "::1" | "[::1]")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
 
 impl Config {
     /// Reads, parses and validates the file at `path`.
@@ -118,18 +126,55 @@ impl Config {
                     "must be a positive number of messages per second".into(),
                 ));
             }
-            let loopback = matches!(smtp.host.as_str(), "localhost" | "::1" | "[::1]")
-                || smtp
-                    .host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if smtp.tls == TlsMode::None && !loopback && !smtp.allow_insecure {
+            if smtp.tls == TlsMode::None && !is_loopback(&smtp.host) && !smtp.allow_insecure {
                 return Err(invalid(
                     "smtp.tls",
                     format!(
                         "\"none\" would send mail and credentials to {} unencrypted; use \"starttls\" or \"tls\", or set smtp.allow_insecure = true",
                         smtp.host
                     ),
+                ));
+            }
+        }
+        if let Some(bounces) = &raw.bounces {
+            match (&bounces.maildir, &bounces.host) {
+                (None, None) => {
+                    return Err(invalid(
+                        "bounces",
+                        "set `maildir` (a Maildir on this machine) or `host` (an IMAP server)"
+                            .into(),
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "bounces",
+                        "set either `maildir` or `host`, not both".into(),
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(host) = &bounces.host {
+                if bounces.tls == TlsMode::None && !is_loopback(host) {
+                    return Err(invalid(
+                        "bounces.tls",
+                        format!(
+                            "\"none\" would send the mailbox password to {host} unencrypted; use \"tls\" or \"starttls\""
+                        ),
+                    ));
+                }
+                if bounces.username.is_none() {
+                    return Err(invalid(
+                        "bounces.username",
+                        "the IMAP login name is required with `host`".into(),
+                    ));
+                }
+            }
+            if bounces.processed == Processed::Move
+                && (bounces.host.is_none() || bounces.move_to.is_none())
+            {
+                return Err(invalid(
+                    "bounces.move_to",
+                    "processed = \"move\" needs an IMAP `host` and the folder in `move_to`".into(),
                 ));
             }
         }
@@ -230,6 +275,11 @@ impl Config {
             smtp,
             dkim,
             serve: raw.serve,
+            bounces: raw.bounces.map(|mut b| {
+                b.maildir = b.maildir.as_deref().map(resolve);
+                b.password_file = b.password_file.as_deref().map(resolve);
+                b
+            }),
             warnings,
         })
     }

@@ -52,6 +52,7 @@ pub(crate) struct RawConfig {
     dkim: Option<DkimConfig>,
     #[serde(default)]
     serve: ServeConfig,
+    bounces: Option<BouncesConfig>,
 }
 
 /// The loaded, validated configuration. Paths are absolute.
@@ -65,6 +66,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub dkim: Option<DkimConfig>,
     pub serve: ServeConfig,
+    /// Where delivery reports arrive; `herald run` reads it before building.
+    pub bounces: Option<BouncesConfig>,
     /// Unknown keys, each with the closest valid key: ignored, but shown to the user.
     pub warnings: Vec<String>,
 }
@@ -292,6 +295,53 @@ pub struct DkimConfig {
     pub domain: Option<String>,
     /// PEM private key: Ed25519 (preferred) or RSA.
     pub key_file: PathBuf,
+}
+
+/// The mailbox delivery reports arrive in: a Maildir on this machine, or an IMAP
+/// mailbox.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BouncesConfig {
+    /// A Maildir (with `new/` and `cur/`) that the bounce address delivers into.
+    pub maildir: Option<PathBuf>,
+    /// IMAP server, when the reports are read over IMAP.
+    pub host: Option<String>,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    /// `tls` (port 993), `starttls`, or `none` (loopback only).
+    #[serde(default = "default_tls_imap")]
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    /// File holding the IMAP password; `HERALD_IMAP_PASSWORD` takes precedence.
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    /// What happens to a report once processed: `seen` (flagged; in a Maildir,
+    /// moved from `new/` to `cur/`), `move` (IMAP: into `move_to`) or `delete`.
+    /// Unclassified messages are never touched.
+    #[serde(default = "default_processed")]
+    pub processed: Processed,
+    pub move_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Processed {
+    Seen,
+    Move,
+    Delete,
+}
+
+fn default_imap_port() -> u16 {
+    993
+}
+fn default_tls_imap() -> TlsMode {
+    TlsMode::Tls
+}
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_processed() -> Processed {
+    Processed::Seen
 }
 
 /// `herald serve`: the subscribe / confirm / unsubscribe endpoint.

@@ -1,5 +1,6 @@
 //! Editions → subscribers' inboxes: messages, transports, the send journal's use.
 
+pub(crate) mod bounce;
 pub(crate) mod delivery;
 pub(crate) mod message;
 pub(crate) mod preview;

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::build::{BuildError, BuildReport, Prepared, build};
 use crate::config::Config;
 use crate::content::edition::Week;
+use crate::newsletter::bounce::{BounceError, BounceSummary, Mailbox, process_bounces};
 use crate::newsletter::delivery::{DeliveryError, DeliveryReport, MessageFactory, Route, deliver};
 use crate::newsletter::token::{TokenError, TokenKey};
 use crate::store::journal::{Job, JournalCounts, SendJournal};
@@ -213,6 +214,10 @@ pub(crate) fn send(
 /// What `herald run` did.
 #[derive(Debug)]
 pub(crate) struct RunReport {
+    /// What reading the bounce mailbox came to, when `[bounces]` is configured. A
+    /// failure there (the IMAP server is down) does not stop the build and send:
+    /// the reports wait in the mailbox for the next run.
+    pub bounces: Option<Result<BounceSummary, BounceError>>,
     pub build: BuildReport,
     /// What sending the edition due now came to (`None` when it is empty or
     /// already complete and nothing was attempted).
@@ -260,6 +265,10 @@ pub(crate) fn run(
     show_progress: bool,
 ) -> Result<RunReport, DispatchError> {
     let _lock = lock(&config.paths.lock)?;
+    let bounces = config
+        .bounces
+        .as_ref()
+        .map(|_| process_bounces(config, Mailbox::Configured, now));
     let build_report = build(config, now)?;
     let due = crate::content::edition::Schedule::of(config).latest_due(now);
     let send = match send_edition(config, due, now, false, show_progress)? {
@@ -267,6 +276,7 @@ pub(crate) fn run(
         outcome => Some(outcome),
     };
     Ok(RunReport {
+        bounces,
         build: build_report,
         send,
     })

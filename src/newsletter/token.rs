@@ -48,6 +48,8 @@ pub enum Purpose {
     Confirm,
     /// The VERP tag of an envelope sender, naming an edition and a subscriber.
     Bounce,
+    /// The suppression list's hash of a forgotten address.
+    Suppression,
 }
 
 impl Purpose {
@@ -56,6 +58,7 @@ impl Purpose {
             Purpose::Unsubscribe => b"herald-unsubscribe-v1",
             Purpose::Confirm => b"herald-confirm-v1",
             Purpose::Bounce => b"herald-bounce-v1",
+            Purpose::Suppression => b"herald-suppression-v1",
         }
     }
 }
@@ -194,7 +197,6 @@ impl TokenKey {
     }
 
     /// The edition (`2026-W04`) and subscriber id a [`TokenKey::bounce_tag`] names.
-    #[allow(dead_code)] // read by `herald bounces`, which lands next
     pub(crate) fn verify_bounce_tag(&self, tag: &str) -> Result<(String, i64), TokenError> {
         let tag = tag.trim().to_ascii_lowercase();
         let mut parts = tag.splitn(3, '-');
@@ -221,6 +223,17 @@ impl TokenKey {
         Ok((week, subscriber_id))
     }
 
+    /// The suppression list's entry for `email` (normalised): a keyed hash, so the
+    /// list reveals no address to someone who reads the state file without the
+    /// secret, and cannot be checked against a list of guesses.
+    pub(crate) fn address_hash(&self, email: &str) -> String {
+        let mac = self
+            .mac(Purpose::Suppression, email.as_bytes())
+            .finalize()
+            .into_bytes();
+        crate::support::fingerprint::to_hex(&mac[..16])
+    }
+
     /// The address an unsubscribe token was made for.
     pub(crate) fn verify_unsubscribe(&self, token: &str) -> Result<String, TokenError> {
         self.verify(Purpose::Unsubscribe, token)
@@ -231,7 +244,6 @@ impl TokenKey {
 const BOUNCE_MAC_BYTES: usize = 6;
 
 /// Lower-case hexadecimal back to bytes; `None` for anything else.
-#[allow(dead_code)] // read by `herald bounces`, which lands next
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;

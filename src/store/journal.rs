@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS send_journal (
     attempts       INTEGER NOT NULL DEFAULT 0,
     last_reply     TEXT,
     updated        INTEGER NOT NULL,
+    bounce         TEXT,
+    bounce_detail  TEXT,
     PRIMARY KEY (week, subscriber_id)
 );
 CREATE INDEX IF NOT EXISTS send_journal_status ON send_journal (week, status);

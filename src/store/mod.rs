@@ -7,6 +7,7 @@
 //! share the file.
 
 mod articles;
+pub(crate) mod bounces;
 mod build_record;
 mod editions;
 pub(crate) mod journal;
@@ -165,6 +166,7 @@ impl State {
                 SCHEMA,
                 crate::store::subscribers::SCHEMA,
                 crate::store::journal::SCHEMA,
+                crate::store::bounces::SCHEMA,
             ] {
                 conn.execute_batch(schema).map_err(wrap)?;
             }
@@ -225,6 +227,7 @@ impl State {
             SCHEMA,
             crate::store::subscribers::SCHEMA,
             crate::store::journal::SCHEMA,
+            crate::store::bounces::SCHEMA,
         ] {
             self.conn.execute_batch(schema).map_err(|e| self.wrap(e))?;
         }
@@ -238,6 +241,15 @@ impl State {
             self.conn
                 .execute_batch("ALTER TABLE articles ADD COLUMN head_json TEXT NOT NULL DEFAULT ''")
                 .map_err(|e| self.wrap(e))?;
+        }
+        for (column, add) in crate::store::bounces::JOURNAL_COLUMNS {
+            let present = self
+                .conn
+                .prepare(&format!("SELECT {column} FROM send_journal LIMIT 0"))
+                .is_ok();
+            if !present {
+                self.conn.execute_batch(add).map_err(|e| self.wrap(e))?;
+            }
         }
         if version < 3 {
             let tx = self.write_transaction()?;

@@ -1,8 +1,10 @@
 //! The subscriber list, kept in the state file.
 //!
 //! Addresses are validated with lettre's parser and stored lower-cased, so the list
-//! is unique case-insensitively. Status is `active`, `unsubscribed` or `bounced`; an
-//! import never reactivates someone who left.
+//! is unique case-insensitively. Status is `active`, `unsubscribed`, `bounced` or
+//! `complained`; an import never reactivates someone who left, and never adds back
+//! an address that was forgotten after leaving (the suppression list keeps a keyed
+//! hash of it, never the address).
 
 use std::fmt;
 use std::io::Read;
@@ -23,6 +25,12 @@ CREATE TABLE IF NOT EXISTS subscribers (
     permanent_failures  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS subscribers_status ON subscribers (status, id);
+-- Forgotten addresses, as keyed hashes (see `herald subscribers forget`).
+CREATE TABLE IF NOT EXISTS suppressed (
+    hash     TEXT PRIMARY KEY,
+    status   TEXT NOT NULL,
+    changed  INTEGER NOT NULL
+);
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +38,9 @@ pub enum Status {
     Active,
     Unsubscribed,
     Bounced,
+    /// Reported the newsletter as spam: never mailed again unless they subscribe
+    /// anew (their own confirm link) or the editor adds them by hand.
+    Complained,
 }
 
 impl Status {
@@ -38,6 +49,7 @@ impl Status {
             Status::Active => "active",
             Status::Unsubscribed => "unsubscribed",
             Status::Bounced => "bounced",
+            Status::Complained => "complained",
         }
     }
 }
@@ -55,8 +67,9 @@ impl FromStr for Status {
             "active" => Ok(Status::Active),
             "unsubscribed" => Ok(Status::Unsubscribed),
             "bounced" => Ok(Status::Bounced),
+            "complained" => Ok(Status::Complained),
             other => Err(format!(
-                "`{other}` is not a status (active, unsubscribed, bounced)"
+                "`{other}` is not a status (active, unsubscribed, bounced, complained)"
             )),
         }
     }
@@ -70,6 +83,8 @@ pub(crate) struct Subscriber {
     pub status: Status,
     pub created: DateTime<Utc>,
     pub changed: DateTime<Utc>,
+    /// Permanent failures in a row (reset by a delivery).
+    pub bounces: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +137,8 @@ pub(crate) enum AddOutcome {
 pub(crate) struct ImportReport {
     pub added: usize,
     pub unchanged: usize,
+    /// Rows whose address was forgotten after it left the list: not added.
+    pub suppressed: usize,
     pub rejected: Vec<(u64, String)>,
 }
 
@@ -147,7 +164,7 @@ impl<'a> Subscribers<'a> {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, email, name, status, created, changed FROM subscribers WHERE email = ?1",
+                "SELECT id, email, name, status, created, changed, permanent_failures FROM subscribers WHERE email = ?1",
                 [&email],
                 row_to_subscriber,
             )
@@ -182,13 +199,19 @@ impl<'a> Subscribers<'a> {
         Ok(AddOutcome::Added)
     }
 
-    /// Imports `email,name` rows (a header row is optional). Each bad row is
-    /// reported with its line number and skipped; the rest are added in one transaction.
+    /// Imports `email,name[,status]` rows (a header row is optional; `export`
+    /// writes `email,name,status,created,changed,bounces`). A new address gets the
+    /// row's status (active when there is none), so a list exported and imported
+    /// again mails nobody who had left; an address already on the list is left as
+    /// it is; an address `is_suppressed` says was forgotten after leaving is not
+    /// added. Each bad row is reported with its line number and skipped; the rest
+    /// are added in one transaction.
     pub(crate) fn import(
         &self,
         source: impl Read,
         label: &str,
         now: DateTime<Utc>,
+        is_suppressed: &dyn Fn(&str) -> bool,
     ) -> Result<ImportReport, SubscriberError> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -215,7 +238,28 @@ impl<'a> Subscribers<'a> {
                     continue;
                 }
                 let name = record.get(1).unwrap_or("");
-                match self.add(email, name, now, false) {
+                let status = match record.get(2).map(str::trim).filter(|s| !s.is_empty()) {
+                    None => Status::Active,
+                    Some(text) => match text.parse() {
+                        Ok(status) => status,
+                        Err(why) => {
+                            report.rejected.push((line, why));
+                            continue;
+                        }
+                    },
+                };
+                let normalised = match normalise_email(email) {
+                    Ok(email) => email,
+                    Err(e) => {
+                        report.rejected.push((line, e.to_string()));
+                        continue;
+                    }
+                };
+                if self.find(&normalised)?.is_none() && is_suppressed(&normalised) {
+                    report.suppressed += 1;
+                    continue;
+                }
+                match self.insert(&normalised, name, status, now) {
                     Ok(AddOutcome::Added) => report.added += 1,
                     Ok(_) => report.unchanged += 1,
                     Err(SubscriberError::Sqlite(e)) => return Err(SubscriberError::Sqlite(e)),
@@ -236,9 +280,111 @@ impl<'a> Subscribers<'a> {
         }
     }
 
+    /// Adds `email` with `status` unless it is on the list already (then nothing
+    /// changes: an import never reactivates).
+    fn insert(
+        &self,
+        email: &str,
+        name: &str,
+        status: Status,
+        now: DateTime<Utc>,
+    ) -> Result<AddOutcome, SubscriberError> {
+        let email = normalise_email(email)?;
+        let name = clean_name(name)?;
+        if let Some(existing) = self.find(&email)? {
+            return Ok(match existing.status {
+                Status::Active => AddOutcome::AlreadyActive,
+                other => AddOutcome::Inactive(other),
+            });
+        }
+        self.conn.execute(
+            "INSERT INTO subscribers (email, name, status, created, changed) VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![email, name, status.as_str(), ts(now)],
+        )?;
+        Ok(AddOutcome::Added)
+    }
+
+    /// Writes the list (or those with `status`) as CSV that [`Subscribers::import`]
+    /// reads back: `email,name,status,created,changed,bounces`, times in RFC 3339.
+    pub(crate) fn export(
+        &self,
+        status: Option<Status>,
+        out: impl std::io::Write,
+    ) -> Result<usize, SubscriberError> {
+        let mut writer = csv::Writer::from_writer(out);
+        let csv_error = |e: csv::Error| SubscriberError::Csv {
+            path: "standard output".into(),
+            message: e.to_string(),
+        };
+        writer
+            .write_record(["email", "name", "status", "created", "changed", "bounces"])
+            .map_err(csv_error)?;
+        let list = self.list(status)?;
+        for s in &list {
+            writer
+                .write_record([
+                    s.email.as_str(),
+                    s.name.as_str(),
+                    s.status.as_str(),
+                    &s.created.to_rfc3339(),
+                    &s.changed.to_rfc3339(),
+                    &s.bounces.to_string(),
+                ])
+                .map_err(csv_error)?;
+        }
+        writer.flush().map_err(|e| SubscriberError::Csv {
+            path: "standard output".into(),
+            message: e.to_string(),
+        })?;
+        Ok(list.len())
+    }
+
+    /// Erases `email`: its row, and the address in every journal row (the rows
+    /// stay, so an edition's counts do). Only `hash` (a keyed hash of the address,
+    /// made by the caller) is kept, in the suppression list, so that a later import
+    /// does not add the person back. Returns the status they had.
+    pub(crate) fn forget(
+        &self,
+        email: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Status, SubscriberError> {
+        let email = normalise_email(email)?;
+        let Some(existing) = self.find(&email)? else {
+            return Err(SubscriberError::NotFound(email));
+        };
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "UPDATE send_journal SET email = '' WHERE subscriber_id = ?1",
+            [existing.id],
+        )?;
+        tx.execute("DELETE FROM subscribers WHERE id = ?1", [existing.id])?;
+        tx.execute(
+            "INSERT OR REPLACE INTO suppressed (hash, status, changed) VALUES (?1, ?2, ?3)",
+            params![hash, existing.status.as_str(), ts(now)],
+        )?;
+        tx.commit()?;
+        Ok(existing.status)
+    }
+
+    /// Whether `hash` is on the suppression list.
+    pub(crate) fn is_suppressed(&self, hash: &str) -> Result<bool, SubscriberError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM suppressed WHERE hash = ?1")?
+            .exists([hash])?)
+    }
+
+    /// Takes `hash` off the suppression list (the person came back themself).
+    pub(crate) fn unsuppress(&self, hash: &str) -> Result<(), SubscriberError> {
+        self.conn
+            .execute("DELETE FROM suppressed WHERE hash = ?1", [hash])?;
+        Ok(())
+    }
+
     pub(crate) fn list(&self, status: Option<Status>) -> Result<Vec<Subscriber>, SubscriberError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, email, name, status, created, changed FROM subscribers
+            "SELECT id, email, name, status, created, changed, permanent_failures FROM subscribers
              WHERE ?1 IS NULL OR status = ?1 ORDER BY email",
         )?;
         let rows = stmt.query_map([status.map(Status::as_str)], row_to_subscriber)?;
@@ -295,6 +441,7 @@ fn row_to_subscriber(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
         status: status.parse().unwrap_or(Status::Unsubscribed),
         created: from_ts(r.get(4)?),
         changed: from_ts(r.get(5)?),
+        bounces: r.get(6)?,
     })
 }
 
