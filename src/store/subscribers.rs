@@ -452,6 +452,7 @@ mod tests {
     fn db() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(crate::store::journal::SCHEMA).unwrap();
         conn
     }
 
@@ -486,7 +487,9 @@ mod tests {
         subs.set_status("left@example.com", Status::Unsubscribed, now)
             .unwrap();
         let csv = "email,name\none@example.com,One\nbroken-address,Two\n\nleft@example.com,Back\nTWO@example.com,\n";
-        let report = subs.import(csv.as_bytes(), "list.csv", now).unwrap();
+        let report = subs
+            .import(csv.as_bytes(), "list.csv", now, &|_| false)
+            .unwrap();
         assert_eq!(report.added, 2);
         assert_eq!(report.unchanged, 1);
         assert_eq!(report.rejected.len(), 1);
@@ -495,9 +498,66 @@ mod tests {
             subs.find("left@example.com").unwrap().unwrap().status,
             Status::Unsubscribed
         );
-        let again = subs.import(csv.as_bytes(), "list.csv", now).unwrap();
+        let again = subs
+            .import(csv.as_bytes(), "list.csv", now, &|_| false)
+            .unwrap();
         assert_eq!(again.added, 0);
         assert_eq!(subs.list(None).unwrap().len(), 3);
         assert_eq!(subs.list(Some(Status::Active)).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_export_imports_back_with_its_statuses_and_forgotten_addresses_stay_out() {
+        let conn = db();
+        let subs = Subscribers::new(&conn);
+        let now = Utc::now();
+        for (email, status) in [
+            ("a@example.com", Status::Active),
+            ("b@example.com", Status::Unsubscribed),
+            ("c@example.com", Status::Bounced),
+            ("d@example.com", Status::Complained),
+        ] {
+            subs.add(email, "名字, with comma", now, false).unwrap();
+            subs.set_status(email, status, now).unwrap();
+        }
+        let mut csv = Vec::new();
+        assert_eq!(subs.export(None, &mut csv).unwrap(), 4);
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.starts_with("email,name,status,created,changed,bounces\n"),
+            "{csv}"
+        );
+
+        let fresh = db();
+        let copy = Subscribers::new(&fresh);
+        let report = copy
+            .import(csv.as_bytes(), "export.csv", now, &|_| false)
+            .unwrap();
+        assert_eq!(
+            (report.added, report.rejected.len()),
+            (4, 0),
+            "{:?}",
+            report.rejected
+        );
+        for s in subs.list(None).unwrap() {
+            let back = copy.find(&s.email).unwrap().unwrap();
+            assert_eq!((back.status, back.name), (s.status, s.name), "{}", s.email);
+        }
+
+        let gone = subs.forget("b@example.com", "hash-of-b", now).unwrap();
+        assert_eq!(gone, Status::Unsubscribed);
+        assert!(subs.find("b@example.com").unwrap().is_none());
+        assert!(subs.is_suppressed("hash-of-b").unwrap());
+        let again = subs
+            .import("b@example.com,B\n".as_bytes(), "again.csv", now, &|e| {
+                e == "b@example.com"
+            })
+            .unwrap();
+        assert_eq!((again.added, again.suppressed), (0, 1));
+        assert!(subs.find("b@example.com").unwrap().is_none());
+        assert!(matches!(
+            subs.forget("nobody@example.com", "h", now),
+            Err(SubscriberError::NotFound(_))
+        ));
     }
 }
