@@ -66,3 +66,48 @@ fn a_templates_path_that_is_not_a_folder_is_named() {
     assert_eq!(run.code, 3);
     assert!(run.stderr.contains("paths.templates"), "{}", run.stderr);
 }
+
+/// A sender address that is not one stops every command with exit 2, naming the
+/// key and its line, before anything is built or sent.
+#[test]
+fn a_bad_sender_address_is_a_config_error_naming_the_key() {
+    let site = common::Site::with_shipped_seed();
+    site.edit_config(
+        "from = \"華爾街聊什麼 <newsletter@example.com>\"",
+        "from = \"not an address\"",
+    );
+    for args in [&["check"][..], &["digest", "--week", "2026-W04"][..]] {
+        let run = site.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("key `newsletter.from`"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("line "), "{}", run.stderr);
+    }
+}
+
+/// `check` warns when the From domain is not aligned with the DKIM or bounce domain.
+#[test]
+fn check_warns_about_dmarc_alignment() {
+    let site = common::Site::with_shipped_seed();
+    site.edit_config(
+        "bounce_address = \"bounces@example.com\"",
+        "bounce_address = \"bounces@bulk-mailer.example.net\"",
+    );
+    let run = site.run(&["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("not aligned with the bounce domain `bulk-mailer.example.net`"),
+        "{}",
+        run.stderr
+    );
+    let build = site.run(&["build"]);
+    assert!(
+        !build.stderr.contains("aligned"),
+        "only check says it: {}",
+        build.stderr
+    );
+}

@@ -462,7 +462,13 @@ async fn confirm(AxumState(app): AxumState<Shared>, Query(query): Query<TokenQue
     let now = app.now();
     let added = {
         let db = app.db.lock().unwrap_or_else(|e| e.into_inner());
-        Subscribers::new(&db).add(&email, "", now, true)
+        let subscribers = Subscribers::new(&db);
+        // Their own confirmation brings back anyone who left, even one who was
+        // forgotten or complained.
+        subscribers.add(&email, "", now, true).and_then(|added| {
+            subscribers.unsuppress(&app.keys.address_hash(&email))?;
+            Ok(added)
+        })
     };
     match added {
         Ok(_) => app.page(StatusCode::OK, "confirm.html", |c| {
