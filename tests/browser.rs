@@ -10,7 +10,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,42 +21,10 @@ use mail_parser::MessageParser;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn ensure_chromium() {
-    let have = |bin: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {bin}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if have("chromedriver") && have("chromium") {
-        return;
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    assert!(
-        apt(&["update", "-qq"])
-            && apt(&[
-                "install",
-                "-y",
-                "-qq",
-                "chromium",
-                "chromium-driver",
-                "fonts-noto-cjk"
-            ]),
-        "this test needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver fonts-noto-cjk"
+    common::require_debian(
+        &["chromium", "chromedriver"],
+        &["chromium", "chromium-driver", "fonts-noto-cjk"],
     );
 }
 
@@ -80,7 +47,7 @@ struct Browser {
 
 impl Browser {
     fn start() -> Browser {
-        let port = free_port();
+        let port = common::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -232,7 +199,7 @@ impl Drop for Browser {
 fn a_reader_subscribes_through_the_form_in_a_real_browser() {
     ensure_chromium();
     let smtp = TestSmtp::start();
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}/");
     let site = Site::with_shipped_seed();
     let config = site

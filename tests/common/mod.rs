@@ -1,6 +1,7 @@
 //! A throw-away Herald site in a temp folder, driven through the real binary.
 #![allow(dead_code)]
 
+pub mod mailservers;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
@@ -215,4 +216,46 @@ pub fn require_python(modules: &str, packages: &[&str]) {
         packages.join(" "),
         installed.stderr
     );
+}
+
+/// Installs Debian `packages` unless every program in `programs` is on the PATH
+/// (what `.ci/run` does up front; a developer's first run does it here). One
+/// install at a time within a test binary; `apt-get` waits for another's lock.
+pub fn require_debian(programs: &[&str], packages: &[&str]) {
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = APT.lock().unwrap_or_else(|e| e.into_inner());
+    let have = |program: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if programs.iter().all(|p| have(p)) {
+        return;
+    }
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=300"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend_from_slice(packages);
+    assert!(
+        apt(&["update", "-qq"]) && apt(&install),
+        "this test needs Debian's {}: apt-get install {} (as .ci/run does)",
+        packages.join(", "),
+        packages.join(" ")
+    );
+}
+
+/// A TCP port on loopback that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
