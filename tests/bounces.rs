@@ -322,3 +322,112 @@ fn without_a_bounce_address_reports_are_matched_by_message_id() {
     );
     assert_eq!(statuses(&site)[&list[0]].0, "bounced");
 }
+
+/// With `[bounces] maildir`, `herald run` reads the reports before it sends, so a
+/// reader whose address died last week is not mailed this week.
+#[test]
+fn run_reads_the_bounce_mailbox_before_sending() {
+    let (site, smtp, list, sent) = sent_site();
+    let dir = site.path("bounce-mail");
+    maildir(&dir);
+    site.append_config(&format!("\n[bounces]\nmaildir = \"{}\"\n", dir.display()));
+    let dead = &list[0];
+    std::fs::write(
+        dir.join("new/1769400000.M1P1.test"),
+        fixture("postfix-user-unknown.eml", dead, &sent[dead], ""),
+    )
+    .unwrap();
+    site.write_seed(
+        "002_next.txt",
+        &common::simple_seed("2026-01-28", "Next week", "More to read."),
+    );
+    let before = smtp.count();
+    let run = site.run_at("2026-02-02T01:00:00Z", &["run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("bounces: 1 hard"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("send 2026-W05: 7 sent"),
+        "{}",
+        run.stdout
+    );
+    let reached: Vec<String> = smtp.messages()[before..]
+        .iter()
+        .map(|m| m.recipients[0].clone())
+        .collect();
+    assert_eq!(reached.len(), 7);
+    assert!(!reached.contains(dead), "{reached:?}");
+}
+
+/// `subscribers export` writes what `import` reads back, statuses included;
+/// `forget` erases the address everywhere and keeps later imports from adding it.
+#[test]
+fn export_forget_and_import_from_the_command_line() {
+    let site = Site::with_shipped_seed();
+    site.add_subscribers(&emails(3));
+    let list = emails(3);
+    assert_eq!(site.run(&["unsubscribe-me-not"]).code, 2, "unknown command");
+    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+    conn.execute(
+        "UPDATE subscribers SET status = 'complained' WHERE email = ?1",
+        [&list[1]],
+    )
+    .unwrap();
+    drop(conn);
+    let export = site.run(&["subscribers", "export"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let mut lines = export.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("email,name,status,created,changed,bounces")
+    );
+    assert_eq!(lines.count(), 3);
+    assert!(export.stdout.contains(&format!("{},", list[1])));
+    assert!(export.stdout.contains(",complained,"), "{}", export.stdout);
+    let only = site.run(&["subscribers", "export", "--status", "complained"]);
+    assert_eq!(only.stdout.lines().count(), 2, "{}", only.stdout);
+
+    // Into a new installation: statuses come along.
+    let other = Site::with_shipped_seed();
+    let file = other.path("export.csv");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let import = other.run(&["subscribers", "import", file.to_str().unwrap()]);
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    let complained = other.run(&["subscribers", "list", "--status", "complained"]);
+    assert!(
+        complained.stdout.contains(&list[1]),
+        "{}",
+        complained.stdout
+    );
+
+    let forget = site.run(&["subscribers", "forget", &list[1].to_uppercase()]);
+    assert_eq!(forget.code, 0, "{}", forget.stderr);
+    assert!(
+        forget.stdout.contains("was complained"),
+        "{}",
+        forget.stdout
+    );
+    let everyone = site.run(&["subscribers", "list"]);
+    assert!(!everyone.stdout.contains(&list[1]));
+    let needle = list[1].as_bytes();
+    for file in ["herald.sqlite", "herald.sqlite-wal", "herald.sqlite-shm"] {
+        let bytes = std::fs::read(site.path("state").join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the address is nowhere in {file}"
+        );
+    }
+    let file = site.path("again.csv");
+    std::fs::write(&file, format!("{},Again\n", list[1])).unwrap();
+    let again = site.run(&["subscribers", "import", file.to_str().unwrap()]);
+    assert!(
+        again.stdout.contains("0 added") && again.stdout.contains("1 suppressed"),
+        "{}",
+        again.stdout
+    );
+    let added = site.run(&["subscribers", "add", &list[1]]);
+    assert!(
+        added.stdout.contains("added"),
+        "an explicit add lifts it: {}",
+        added.stdout
+    );
+}

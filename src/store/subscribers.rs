@@ -353,6 +353,10 @@ impl<'a> Subscribers<'a> {
         let Some(existing) = self.find(&email)? else {
             return Err(SubscriberError::NotFound(email));
         };
+        // Erased means gone from the file too: freed space is zeroed, the file is
+        // rebuilt (earlier versions of the row may linger in free space), and the
+        // write-ahead log is folded in and emptied.
+        self.conn.pragma_update(None, "secure_delete", true)?;
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
             "UPDATE send_journal SET email = '' WHERE subscriber_id = ?1",
@@ -364,6 +368,10 @@ impl<'a> Subscribers<'a> {
             params![hash, existing.status.as_str(), ts(now)],
         )?;
         tx.commit()?;
+        self.conn.execute_batch("VACUUM")?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .optional()?;
         Ok(existing.status)
     }
 
