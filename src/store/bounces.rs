@@ -4,6 +4,8 @@
 
 use rusqlite::{Connection, params};
 
+use crate::store::subscribers::count_permanent_failure;
+
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS bounce_reports (
     key            TEXT PRIMARY KEY,
@@ -149,13 +151,7 @@ impl<'a> BounceLedger<'a> {
         match effect {
             Effect::Delayed => {}
             Effect::Soft => {
-                tx.execute(
-                    "UPDATE subscribers SET permanent_failures = permanent_failures + 1,
-                         status = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN 'bounced' ELSE status END,
-                         changed = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN ?3 ELSE changed END
-                     WHERE id = ?1",
-                    params![id, bounce_after, now],
-                )?;
+                count_permanent_failure(&tx, id, bounce_after, now)?;
             }
             Effect::Hard => {
                 tx.execute(

@@ -9,6 +9,8 @@
 
 use rusqlite::{Connection, params};
 
+use crate::store::subscribers::count_permanent_failure;
+
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS send_journal (
     week           TEXT NOT NULL,
@@ -149,13 +151,7 @@ impl<'a> SendJournal<'a> {
                 .execute([job.subscriber_id])?;
             }
             SendStatus::FailedPermanent => {
-                tx.prepare_cached(
-                    "UPDATE subscribers SET permanent_failures = permanent_failures + 1,
-                         status = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN 'bounced' ELSE status END,
-                         changed = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN ?3 ELSE changed END
-                     WHERE id = ?1",
-                )?
-                .execute(params![job.subscriber_id, bounce_after, now])?;
+                count_permanent_failure(&tx, job.subscriber_id, bounce_after, now)?;
             }
             _ => {}
         }

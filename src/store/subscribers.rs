@@ -440,6 +440,25 @@ impl<'a> Subscribers<'a> {
     }
 }
 
+/// One more permanent failure for subscriber `id` (a 5xx reply while sending, or a
+/// bounce report other than a dead address): at `bounce_after` in a row, an active
+/// subscriber becomes bounced. A delivery resets the count.
+pub(crate) fn count_permanent_failure(
+    conn: &Connection,
+    id: i64,
+    bounce_after: u32,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE subscribers SET permanent_failures = permanent_failures + 1,
+             status = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN 'bounced' ELSE status END,
+             changed = CASE WHEN permanent_failures + 1 >= ?2 AND status = 'active' THEN ?3 ELSE changed END
+         WHERE id = ?1",
+    )?
+    .execute(params![id, bounce_after, now])?;
+    Ok(())
+}
+
 fn row_to_subscriber(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
     let status: String = r.get(3)?;
     Ok(Subscriber {
