@@ -182,3 +182,45 @@ fn reports_in_an_imap_mailbox_are_read_and_flagged() {
         "the password is never printed"
     );
 }
+
+/// `processed = "move"` files each report into `move_to` (made on first use) and
+/// leaves what needs a person in the INBOX.
+#[test]
+fn processed_reports_can_be_moved_to_a_folder() {
+    let dovecot = Dovecot::start();
+    let site = Site::with_shipped_seed();
+    site.append_config(&format!(
+        "\n[bounces]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{IMAP_USER}\"\nprocessed = \"move\"\nmove_to = \"Processed\"\n",
+        dovecot.port
+    ));
+    let fixture = |name: &str| {
+        std::fs::read_to_string(common::repo().join("tests/fixtures/bounces").join(name))
+            .unwrap()
+            .replace("@@RCPT@@", "someone@example.org")
+            .replace('\n', "\r\n")
+    };
+    dovecot.deliver("1769400001.M1P1.test", &fixture("out-of-office.eml"));
+    dovecot.deliver("1769400002.M2P1.test", &fixture("a-letter.eml"));
+    let mut cmd = site.command(DUE, &["bounces"]);
+    cmd.env("HERALD_IMAP_PASSWORD", IMAP_PASSWORD);
+    let run = common::run(cmd);
+    assert!(
+        run.stdout.contains("1 auto-reply ignored") && run.stdout.contains("1 unclassified"),
+        "{}\n{}\n{}",
+        run.stdout,
+        run.stderr,
+        dovecot.log()
+    );
+    let count = |dir: &std::path::Path| {
+        ["new", "cur"]
+            .iter()
+            .map(|sub| std::fs::read_dir(dir.join(sub)).map_or(0, |d| d.count()))
+            .sum::<usize>()
+    };
+    assert_eq!(count(&dovecot.inbox()), 1, "the letter stays in the INBOX");
+    assert_eq!(
+        count(&dovecot.inbox().join(".Processed")),
+        1,
+        "the reply was moved"
+    );
+}

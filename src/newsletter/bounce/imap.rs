@@ -65,6 +65,10 @@ impl Imap {
                 "the IMAP server refused the login of {username}: {e}\n  hint: check bounces.username and the password in {PASSWORD_ENV} or bounces.password_file"
             ))
         })?;
+        if let (Processed::Move, Some(folder)) = (config.processed, &config.move_to) {
+            // Made on first use; "already exists" is the usual answer after that.
+            let _ = session.create(folder);
+        }
         session
             .select(&config.mailbox)
             .map_err(|e| imap_error(&format!("SELECT {}", config.mailbox), e))?;
