@@ -32,7 +32,13 @@ enum Command {
     /// Read seeds/, write the feeds and the site into the output folder.
     Build,
     /// Validate the config, the templates and every seed without writing anything.
-    Check,
+    Check {
+        /// Instead, show how each block of this one seed file is read (lead,
+        /// column and episode introductions, title, headings, paragraphs,
+        /// boilerplate, footer).
+        #[arg(long, value_name = "SEED")]
+        explain: Option<PathBuf>,
+    },
     /// Render one edition of the newsletter for preview (HTML, text and .eml); sends nothing.
     Digest {
         /// ISO week of the edition, e.g. 2026-W04 (default: the latest edition due).
@@ -171,7 +177,10 @@ fn main() -> ExitCode {
 fn run(command: Command, config: &Config) -> anyhow::Result<Outcome> {
     match command {
         Command::Build => cmd::build::execute(config),
-        Command::Check => cmd::build::execute_check(config),
+        Command::Check { explain: None } => cmd::build::execute_check(config),
+        Command::Check {
+            explain: Some(seed),
+        } => cmd::build::execute_explain(config, &seed),
         Command::Digest { week, out } => cmd::digest::execute(config, week, out.as_deref()),
         Command::Subscribers(SubscribersCommand::Add { email, name }) => {
             cmd::subscribers::add(config, &email, &name)

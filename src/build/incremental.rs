@@ -125,6 +125,7 @@ pub(super) fn build_changed(
         },
         published: n,
         problems: Vec::new(),
+        warnings: merged.catalog.warnings.clone(),
         scheduled: recorded_schedule(&memo.summary, config),
         files: WriteSummary {
             written: sink.summary.written,

@@ -126,6 +126,7 @@ pub(super) fn memo_report(memo: &BuildMemo, config: &Config) -> BuildReport {
         },
         published: summary.published,
         problems: Vec::new(),
+        warnings: Vec::new(),
         scheduled: recorded_schedule(summary, config),
         files: WriteSummary {
             unchanged: summary.files,

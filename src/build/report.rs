@@ -38,6 +38,8 @@ pub(crate) struct BuildReport {
     pub changes: Changes,
     pub published: usize,
     pub problems: Vec<SeedError>,
+    /// Seeds published although their editor should fix something.
+    pub warnings: Vec<SeedError>,
     pub scheduled: Vec<(String, DateTime<Tz>)>,
     pub files: WriteSummary,
 }
@@ -56,6 +58,7 @@ pub(super) fn report(catalog: Catalog, files: WriteSummary) -> BuildReport {
         published,
         changes: catalog.changes,
         problems: catalog.problems,
+        warnings: catalog.warnings,
         scheduled: catalog.scheduled,
         files,
     }

@@ -1,10 +1,14 @@
 //! `herald build` and `herald check`.
 
+use std::path::Path;
+
 use anyhow::Context;
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{Outcome, now};
 use crate::build::{BuildReport, build, check};
 use crate::config::Config;
+use crate::content::seed::{BlockKind, explain_seed};
 
 pub fn execute(config: &Config) -> anyhow::Result<Outcome> {
     let report = build(config, now()?).context("build failed")?;
@@ -37,6 +41,9 @@ pub(crate) fn print_report(report: &BuildReport, verb: Verb) {
     };
     for problem in &report.problems {
         eprintln!("error: {problem}");
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
     }
     let c = &report.changes;
     for id in &c.new {
@@ -79,4 +86,66 @@ pub(crate) fn print_report(report: &BuildReport, verb: Verb) {
             }
         );
     }
+}
+
+/// `herald check --explain SEED`: one line per part of the seed, with the line it
+/// starts on, what it was read as, and its first words.
+pub fn execute_explain(config: &Config, seed: &Path) -> anyhow::Result<Outcome> {
+    let bytes = std::fs::read(seed).with_context(|| format!("cannot read {}", seed.display()))?;
+    let name = seed
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (explanation, result) = explain_seed(&name, &bytes, &config.seed, config.site.timezone);
+    let show = |line: Option<usize>, what: &str, text: &str| {
+        let line = line.map_or_else(|| "-".to_string(), |l| l.to_string());
+        println!("{line:>5}  {what:<22} {}", excerpt(text));
+    };
+    if let Some(line) = explanation.lead_line {
+        show(Some(line), "lead", "");
+        if let Some(column) = &explanation.column_intro {
+            show(None, "  column intro", column);
+        }
+        if let Some(episode) = &explanation.episode_intro {
+            show(None, "  episode intro (summary)", episode);
+        }
+    }
+    let mut title_shown = false;
+    for (line, kind, text) in &explanation.blocks {
+        let what = match kind {
+            BlockKind::Heading if !title_shown && *text == explanation.title => {
+                title_shown = true;
+                "heading (title)"
+            }
+            BlockKind::Heading => "heading",
+            BlockKind::Paragraph => "paragraph",
+            BlockKind::Dropped => "dropped (boilerplate)",
+            BlockKind::Footer => "footer (dropped)",
+            BlockKind::AfterFooter => "after footer (dropped)",
+        };
+        show(Some(*line), what, text);
+    }
+    match result {
+        Ok(parsed) => {
+            println!("title: {}", parsed.article.title);
+            for warning in &parsed.warnings {
+                eprintln!("warning: {warning}");
+            }
+            Ok(Outcome::Done)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(Outcome::Partial)
+        }
+    }
+}
+
+/// The first 40 graphemes of `text` on one line.
+fn excerpt(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = flat.graphemes(true).take(40).collect();
+    if flat.graphemes(true).nth(40).is_some() {
+        out.push('…');
+    }
+    out
 }

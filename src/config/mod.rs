@@ -140,8 +140,11 @@ pub struct SeedRules {
     pub max_heading_chars: usize,
     /// A front-matter title longer than this is an error, never silently cut.
     pub max_title_chars: usize,
-    /// A line ending in one of these characters is a sentence, never a heading.
+    /// A line ending in one of these characters is a sentence, never a heading…
     pub sentence_endings: String,
+    /// …unless it is one of these: a short line ending in a question or
+    /// exclamation mark, followed by a paragraph, is a heading (`誰來買單？`).
+    pub heading_endings: String,
     /// Blocks dropped wherever they appear (compared with whitespace collapsed).
     pub drop_blocks: Vec<String>,
     /// A block equal to one of these starts the scraped footer: it and everything
@@ -159,6 +162,7 @@ impl Default for SeedRules {
             max_heading_chars: 40,
             max_title_chars: 200,
             sentence_endings: "。！？!?.…；;，,、：:".into(),
+            heading_endings: "？?！!".into(),
             drop_blocks: vec!["廣告".into(), "廣告 廣告".into()],
             footer_markers: vec!["更多風傳媒報導".into()],
             max_seed_bytes: 4 * 1024 * 1024,

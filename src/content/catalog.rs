@@ -16,7 +16,7 @@ use crate::config::Config;
 pub use crate::content::listing::CatalogError;
 use crate::content::listing::{FileKind, SeedFile, list_seed_files, rules_fingerprint};
 pub(crate) use crate::content::listing::{SeedListing, SeedsPrint};
-use crate::content::seed::{SeedError, parse_seed, seed_id};
+use crate::content::seed::{Parsed as ParsedSeed, SeedError, parse_seed_with_warnings, seed_id};
 use crate::store::{State, StoredArticle};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
 use crate::support::stamp::is_settled;
@@ -54,6 +54,8 @@ pub(crate) struct Catalog {
     /// Articles dated in the future: `(id, publication time)`.
     pub scheduled: Vec<(String, DateTime<Tz>)>,
     pub problems: Vec<SeedError>,
+    /// Seeds published with something their editor should fix (a derived title).
+    pub warnings: Vec<SeedError>,
     pub changes: Changes,
     /// State rows that differ from what is stored; saved after outputs are written.
     pub state_updates: Vec<StoredArticle>,
@@ -80,14 +82,17 @@ struct FreshArticle {
     article: Article,
     head: Arc<ArticleHead>,
     article_json: String,
+    warnings: Vec<SeedError>,
 }
 
 impl FreshArticle {
-    fn new(article: Article) -> FreshArticle {
+    fn new(parsed: ParsedSeed) -> FreshArticle {
+        let article = parsed.article;
         FreshArticle {
             article_json: serde_json::to_string(&article).unwrap_or_default(),
             head: Arc::new(article.head()),
             article,
+            warnings: parsed.warnings,
         }
     }
 }
@@ -231,7 +236,9 @@ pub(crate) fn collect(
                     article,
                     head,
                     article_json: json,
+                    warnings,
                 } = *fresh;
+                catalog.warnings.extend(warnings);
                 let published = article.published(tz, hour);
                 if published.with_timezone(&Utc) > now {
                     catalog.scheduled.push((id, published));
@@ -320,6 +327,7 @@ pub(crate) fn collect(
     catalog.entries = newest_first(std::mem::take(&mut catalog.entries));
     catalog.scheduled.sort();
     catalog.problems.sort_by(|a, b| a.file.cmp(&b.file));
+    catalog.warnings.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(catalog)
 }
 
@@ -472,8 +480,8 @@ fn read_candidate(
         .and_then(|s| s.head.clone())
     {
         Some(head) => Ok(Parsed::Stored(head)),
-        None => parse_seed(name, &bytes, &config.seed, config.site.timezone)
-            .map(|article| Parsed::Fresh(Box::new(FreshArticle::new(article)))),
+        None => parse_seed_with_warnings(name, &bytes, &config.seed, config.site.timezone)
+            .map(|parsed| Parsed::Fresh(Box::new(FreshArticle::new(parsed)))),
     };
     Ok(Candidate {
         name: name.to_string(),
