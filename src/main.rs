@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 
 use herald::cmd::{self, Outcome};
@@ -11,7 +13,7 @@ use herald::config::Config;
 use herald::content::edition::Week;
 use herald::newsletter::send::DispatchError;
 use herald::newsletter::token::TokenError;
-use herald::store::subscribers::Status;
+use herald::store::subscribers::{Status, SubscriberError};
 
 /// Publishes a weekly column: feeds, a static site and an e-mail digest.
 #[derive(Parser)]
@@ -95,13 +97,16 @@ enum SubscribersCommand {
     /// Add one address (an unsubscribed or bounced one is reactivated).
     Add {
         email: String,
+        /// The name the newsletter greets them with.
         #[arg(long, default_value = "")]
         name: String,
     },
-    /// Import a CSV file of `email,name` rows (header optional). Never reactivates.
+    /// Import a CSV file of `email,name[,status]` rows (header optional; `export`
+    /// writes one). Never reactivates anyone.
     Import { file: PathBuf },
     /// List subscribers.
     List {
+        /// Only those with this status: active, unsubscribed, bounced, complained.
         #[arg(long)]
         status: Option<Status>,
     },
@@ -110,6 +115,7 @@ enum SubscribersCommand {
     /// Write the list as CSV (`email,name,status,created,changed,bounces`) to
     /// standard output; `import` reads it back.
     Export {
+        /// Only those with this status: active, unsubscribed, bounced, complained.
         #[arg(long)]
         status: Option<Status>,
     },
@@ -118,11 +124,19 @@ enum SubscribersCommand {
     Forget { email: String },
 }
 
+/// Colour only for a person at a terminal, never in cron mail or a log file, and
+/// never when `NO_COLOR` is set (https://no-color.org).
+fn colour_wanted() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Exit codes, documented in README.md.
 mod exit {
     /// Some seeds were skipped or some recipients were not reached.
     pub const PARTIAL: u8 = 1;
     pub const CONFIG: u8 = 2;
+    /// A mistake in what was typed: an address that is not one, or not on the list.
+    pub const USAGE: u8 = 2;
     pub const FAILED: u8 = 3;
     /// The unsubscribe token was refused.
     pub const REFUSED: u8 = 4;
@@ -143,6 +157,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour_wanted())
+        .with_target(cli.verbose)
         .without_time()
         .init();
 
@@ -167,6 +183,13 @@ fn main() -> ExitCode {
                 ExitCode::from(exit::LOCKED)
             } else if let Some(TokenError::Invalid) = e.downcast_ref::<TokenError>() {
                 ExitCode::from(exit::REFUSED)
+            } else if let Some(
+                SubscriberError::InvalidAddress { .. }
+                | SubscriberError::InvalidName
+                | SubscriberError::NotFound(_),
+            ) = e.downcast_ref::<SubscriberError>()
+            {
+                ExitCode::from(exit::USAGE)
             } else {
                 ExitCode::from(exit::FAILED)
             }

@@ -404,6 +404,17 @@ fn import_reports_rejected_rows_by_line_and_is_idempotent() {
         site.run(&["subscribers", "remove", "b@example.com"]).code,
         0
     );
+    // Mistakes in what was typed are usage errors (exit 2), not failed runs.
+    let typo = site.run(&["subscribers", "add", "not-an-email"]);
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert!(typo.stderr.contains("not-an-email"), "{}", typo.stderr);
+    let unknown = site.run(&["subscribers", "remove", "nobody@example.com"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("not on the list"),
+        "{}",
+        unknown.stderr
+    );
     let listed = site.run(&["subscribers", "list"]);
     assert_eq!(listed.stdout.lines().count(), 1);
 }

@@ -70,6 +70,9 @@ fn the_state_and_the_generated_secret_are_private() {
         "{}",
         run.stderr
     );
+    // Cron mails stderr: no colour codes and no module paths in it.
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(!run.stderr.contains("herald::"), "{}", run.stderr);
     assert!(!run.stderr.contains("a shared secret"));
 }
 

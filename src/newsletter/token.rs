@@ -279,7 +279,7 @@ fn create_secret(path: &Path) -> Result<TokenKey, TokenError> {
     }
     match temp.persist_noclobber(path) {
         Ok(_) => {
-            tracing::warn!(
+            tracing::info!(
                 "created a new token secret in {} (keep it: unsubscribe links depend on it)",
                 path.display()
             );
