@@ -109,13 +109,32 @@ fn publication_time(
         .unwrap_or_else(|| tz.from_utc_datetime(&local))
 }
 
-/// Cuts `text` to at most `max` grapheme clusters, adding `…` when it cut.
-/// Works on text before escaping, so it can never split an entity or a tag.
+/// `text` cut to at most `max` grapheme clusters, with `…` when cut. A cut inside
+/// a word of an alphabetic script backs off to the space before it (if that loses
+/// no more than [`WORD_BACKOFF`] graphemes), so `Tatia Bolkvadze` is never shown as
+/// `Tatia Bolkva…`; CJK text, which has no spaces, is cut at the limit.
 pub(crate) fn shorten(text: &str, max: usize) -> String {
-    match text.grapheme_indices(true).nth(max) {
-        None => text.to_string(),
-        Some((end, _)) => format!("{}…", text[..end].trim_end()),
+    let Some((end, _)) = text.grapheme_indices(true).nth(max) else {
+        return text.to_string();
+    };
+    let in_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !is_cjk(c));
+    let mut cut = &text[..end];
+    if in_word(cut.chars().last())
+        && in_word(text[end..].chars().next())
+        && let Some(space) = cut.rfind(char::is_whitespace)
+        && cut[space..].graphemes(true).count() <= WORD_BACKOFF
+    {
+        cut = &cut[..space];
     }
+    format!("{}…", cut.trim_end())
+}
+
+/// How far [`shorten`] backs off to keep a word whole.
+const WORD_BACKOFF: usize = 24;
+
+/// Han, kana and Hangul: scripts written without spaces between words.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x2E80..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
 }
 
 #[cfg(test)]
@@ -135,5 +154,19 @@ mod tests {
         );
         // e + combining acute stays together.
         assert_eq!(shorten("e\u{301}e\u{301}", 1), "e\u{301}…");
+    }
+
+    #[test]
+    fn shorten_keeps_latin_words_whole_and_cuts_cjk_anywhere() {
+        assert_eq!(shorten("with Tatia Bolkvadze of", 16), "with Tatia…");
+        assert_eq!(
+            shorten("路克・瓦加斯（Luke Vargas）主持", 12),
+            "路克・瓦加斯（Luke…"
+        );
+        assert_eq!(shorten("中文中文中文", 4), "中文中文…");
+        // A cut between two CJK characters, or after a space, stays where it is.
+        assert_eq!(shorten("AI 晶片戰爭", 4), "AI 晶…");
+        // One long word has no space to back off to.
+        assert_eq!(shorten("Supercalifragilistic", 5), "Super…");
     }
 }

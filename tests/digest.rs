@@ -282,7 +282,13 @@ fn build_publishes_due_editions_to_the_web_archive() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let page = site.read("public/newsletter/2026-W04.html");
     assert!(page.contains(TITLE));
-    assert!(page.contains("https://example.com/herald/unsubscribe"));
+    // A public page: no unsubscribe link (it would need a reader's token), no text
+    // meant for an inbox, and the landmarks of a page (#17).
+    assert!(!page.contains("unsubscribe"), "{page}");
+    assert!(!page.contains("你收到這封信"));
+    assert!(page.contains("https://example.com/herald/#subscribe"));
+    assert!(page.contains("<main>") && page.contains("<h1 class=\"masthead\">"));
+    assert!(page.contains("<meta name=\"description\""));
     assert!(!page.contains("herald.invalid"));
     // Week 48's edition is not due until Monday 30 November.
     assert!(!site.path("public/newsletter/2026-W48.html").exists());

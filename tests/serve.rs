@@ -438,8 +438,8 @@ fn preview_healthz_and_escaping() {
 
 /// `newsletter.unsubscribe_url` (here a list manager's address that already has a
 /// query) is the one base of every unsubscribe link Herald writes: the personal
-/// links and `List-Unsubscribe` of a sent message, the web edition, the digest
-/// preview, the server's preview and the form of its unsubscribe page.
+/// links and `List-Unsubscribe` of a sent message, the digest preview, the
+/// server's preview and the form of its unsubscribe page.
 #[test]
 fn a_configured_unsubscribe_url_is_honoured_everywhere() {
     const BASE: &str = "https://lists.example.net/leave?list=weekly";
@@ -450,10 +450,11 @@ fn a_configured_unsubscribe_url_is_honoured_everywhere() {
     let default_base = "https://example.com/herald/unsubscribe";
 
     assert_eq!(site.run_at(DUE, &["build"]).code, 0);
+    // The public web edition carries no unsubscribe link at all (#17): without a
+    // reader's token it could only lead to an error page.
     let edition = site.read("public/newsletter/2026-W04.html");
     let escaped = BASE.replace('&', "&amp;");
-    assert!(edition.contains(&escaped), "web edition: {edition}");
-    assert!(!edition.contains(default_base));
+    assert!(!edition.contains(&escaped) && !edition.contains(default_base));
 
     let preview_dir = site.path("preview-out");
     let run = site.run_at(

@@ -140,8 +140,10 @@ pub(crate) fn render_digest(
 }
 
 /// The web version of an edition (the "view in browser" page): `digest.html` with
-/// the generic unsubscribe page in place of a personal link. Its CSS is left in the
-/// `<style>` block, which browsers apply (inlining is for e-mail clients).
+/// `web_page` set, so it is a public page: a `main` landmark, a description, a
+/// subscribe link instead of an unsubscribe link (which needs a reader's token)
+/// and no text meant for an inbox. Its CSS is left in the `<style>` block, which
+/// browsers apply (inlining is for e-mail clients).
 pub(crate) fn render_edition_page(
     config: &Config,
     meta: &SiteMeta,
@@ -151,6 +153,7 @@ pub(crate) fn render_edition_page(
 ) -> Result<String, DigestError> {
     let (mut context, _) = digest_context(config, meta, week, articles, templates)?;
     context.insert("unsubscribe_url", &config.newsletter.unsubscribe_url);
+    context.insert("web_page", &true);
     Ok(templates.render("digest.html", &context)?)
 }
 
@@ -192,6 +195,7 @@ fn digest_context(
     context.insert("subject", &subject);
     context.insert("preheader", &preheader);
     context.insert("unsubscribe_url", UNSUBSCRIBE_PLACEHOLDER);
+    context.insert("web_page", &false);
     Ok((context, subject))
 }
 
