@@ -1,6 +1,7 @@
 //! A throw-away Herald site in a temp folder, driven through the real binary.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod mailservers;
 pub mod smtp;
 
