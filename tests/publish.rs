@@ -594,3 +594,51 @@ fn a_seed_changed_within_a_clock_tick_of_the_build_is_read_again_next_time() {
     );
     assert_ne!(stat_key(), "");
 }
+
+/// Every public page names its canonical address and carries Open Graph tags, so
+/// a shared link shows the right title (#17).
+#[test]
+fn every_public_page_has_a_canonical_link_and_open_graph_tags() {
+    let site = Site::with_shipped_seed();
+    assert_eq!(site.run_at("2026-01-26T01:00:00Z", &["build"]).code, 0);
+    let base = "https://example.com/herald/";
+    for (file, url, title) in [
+        ("public/index.html", base.to_string(), "華爾街聊什麼"),
+        (
+            "public/articles/1bd5276be7ff4f0b.html",
+            format!("{base}articles/1bd5276be7ff4f0b.html"),
+            "DeepSeek一週年：中國AI崛起的轉捩點",
+        ),
+        (
+            "public/archive/2026.html",
+            format!("{base}archive/2026.html"),
+            "2026 年文章 · 華爾街聊什麼",
+        ),
+        (
+            "public/newsletter/index.html",
+            format!("{base}newsletter/"),
+            "電子報 | 華爾街聊什麼",
+        ),
+        (
+            "public/newsletter/2026-W04.html",
+            format!("{base}newsletter/2026-W04.html"),
+            "《華爾街聊什麼》週報 2026 第 4 週：DeepSeek一週年：中國AI崛起的轉捩點",
+        ),
+    ] {
+        let page = site.read(file);
+        assert_eq!(
+            page.matches("rel=\"canonical\"").count(),
+            1,
+            "{file}: one canonical link"
+        );
+        assert!(
+            page.contains(&format!("<link rel=\"canonical\" href=\"{url}\">")),
+            "{file}"
+        );
+        assert!(
+            page.contains(&format!("<meta property=\"og:title\" content=\"{title}\">")),
+            "{file}: {page}"
+        );
+        assert!(page.contains(&format!("<meta property=\"og:url\" content=\"{url}\">")));
+    }
+}

@@ -260,6 +260,7 @@ pub(crate) fn render_archive_index(
 ) -> Result<String, TemplateError> {
     let mut context = Context::new();
     context.insert("site", meta);
+    context.insert("page_url", &meta.newsletter_url);
     context.insert("editions", listings);
     templates.render("newsletter_index.html", &context)
 }

@@ -246,6 +246,11 @@ fn listing_context(
     context.insert("articles", &listed);
     context.insert("years", years);
     context.insert("year", &year);
+    let page_url = match year {
+        Some(year) => format!("{}{}", meta.base_url, archive_page_path(year)),
+        None => meta.base_url.clone(),
+    };
+    context.insert("page_url", &page_url);
     context
 }
 
@@ -280,6 +285,7 @@ pub fn render_article_page(
     templates: &Templates,
 ) -> Result<Vec<u8>, TemplateError> {
     let mut context = base_context(meta);
+    context.insert("page_url", &article.view.url);
     context.insert("article", &article.view);
     context.insert("content", &article.content_html);
     templates.render_bytes("article.html", &context)

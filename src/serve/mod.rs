@@ -112,6 +112,8 @@ impl App {
         let mut context = Context::new();
         context.insert("site", &self.meta);
         context.insert("confirm_hours", &self.config.serve.confirm_hours);
+        // Answers to a request, not pages to index: no canonical address.
+        context.insert("page_url", "");
         extra(&mut context);
         Ok(templates.render(name, &context)?)
     }
