@@ -427,6 +427,16 @@ fn without_smtp_the_outbox_gets_one_eml_per_recipient() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let files = site.outbox_messages();
     assert_eq!(files.len(), 3);
+    // Readable names: the edition and the recipient (#17).
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let expected: Vec<String> = emails(3)
+        .iter()
+        .map(|e| format!("2026-W04-{e}.eml"))
+        .collect();
+    assert_eq!(names, expected);
     let staged = std::fs::read_dir(site.path("outbox/.writing"))
         .unwrap()
         .count();

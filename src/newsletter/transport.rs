@@ -311,10 +311,11 @@ impl Outbox {
     }
 
     pub(crate) fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, Failure> {
+        let name = readable_name(envelope, message);
         self.transport
             .send_raw(envelope, message)
             .map_err(|e| e.to_string())
-            .and_then(|id| self.publish(&format!("{id}.eml")))
+            .and_then(|id| self.publish(&format!("{id}.eml"), &name))
             .map(|name| format!("written to the outbox as {name}"))
             .map_err(|e| Failure {
                 permanent: false,
@@ -323,10 +324,10 @@ impl Outbox {
             })
     }
 
-    /// Moves a staged file into the outbox once its bytes are on disk, and makes
-    /// the move durable before the journal can call the message sent.
-    fn publish(&self, name: &str) -> Result<String, String> {
-        let staged = self.staging.join(name);
+    /// Moves a staged file into the outbox as `name` once its bytes are on disk,
+    /// and makes the move durable before the journal can call the message sent.
+    fn publish(&self, staged: &str, name: &str) -> Result<String, String> {
+        let staged = self.staging.join(staged);
         let describe = |e: std::io::Error| format!("{}: {e}", staged.display());
         std::fs::File::open(&staged)
             .and_then(|file| file.sync_all())
@@ -337,6 +338,42 @@ impl Outbox {
             .map_err(|e| format!("{}: {e}", self.dir.display()))?;
         Ok(name.to_string())
     }
+}
+
+/// `<edition>-<recipient>.eml` (`2026-W04-reader@example.com.eml`), or
+/// `confirm-<recipient>.eml`: what the message is and whom it is for, from the
+/// first part of its Message-ID (see `deterministic_message_id`) and the envelope.
+/// A message written again (a resend after a crash) replaces its earlier copy.
+fn readable_name(envelope: &Envelope, message: &[u8]) -> String {
+    let headers = message
+        .split(|&b| b == b'\n')
+        .take_while(|line| !line.iter().all(u8::is_ascii_whitespace));
+    let kind = headers
+        .filter_map(|line| std::str::from_utf8(line).ok())
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("message-id")
+                .then(|| value.trim().trim_start_matches('<').split('.').next())
+                .flatten()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "message".into());
+    let to = envelope
+        .to()
+        .first()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let safe: String = format!("{kind}-{to}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | '+' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{}.eml", safe.trim_start_matches('.'))
 }
 
 fn remove_stale_staged(staging: &std::path::Path) {
