@@ -642,3 +642,30 @@ fn every_public_page_has_a_canonical_link_and_open_graph_tags() {
         assert!(page.contains(&format!("<meta property=\"og:url\" content=\"{url}\">")));
     }
 }
+
+/// `run` is quiet when nothing changed, but says so when pages were removed, here
+/// because the clock was set before the article's date (#17).
+#[test]
+fn run_reports_removed_pages() {
+    let site = Site::with_shipped_seed();
+    let first = site.run_at("2026-01-26T01:00:00Z", &["run"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let quiet = site.run_at("2026-01-26T02:00:00Z", &["run"]);
+    assert!(!quiet.stdout.contains("build:"), "{}", quiet.stdout);
+    let earlier = site.run_at("2026-01-10T01:00:00Z", &["run"]);
+    assert_eq!(earlier.code, 0, "{}", earlier.stderr);
+    assert!(
+        earlier.stdout.contains("scheduled: 1bd5276be7ff4f0b"),
+        "{}",
+        earlier.stdout
+    );
+    let deleted: usize = earlier
+        .stdout
+        .split(" deleted")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(deleted >= 1, "{}", earlier.stdout);
+    assert!(!site.path("public/articles/1bd5276be7ff4f0b.html").exists());
+}

@@ -52,8 +52,15 @@ pub fn execute_run(config: &Config) -> anyhow::Result<Outcome> {
     };
     let b = &report.build;
     let c = &b.changes;
-    if !(c.new.is_empty() && c.updated.is_empty() && c.removed.is_empty() && b.problems.is_empty())
-    {
+    // Quiet when nothing changed (cron mails any output); anything published,
+    // removed, warned about or deleted from the site is reported.
+    let quiet = c.new.is_empty()
+        && c.updated.is_empty()
+        && c.removed.is_empty()
+        && b.problems.is_empty()
+        && b.warnings.is_empty()
+        && b.files.deleted == 0;
+    if !quiet {
         print_report(b, Verb::Build);
     }
     if let Some(outcome) = &report.send {
