@@ -13,7 +13,7 @@ use mail_parser::MessageParser;
 
 /// Monday 26 January 2026, 09:00 Taipei: week 4's edition is due.
 const DUE: &str = "2026-01-26T01:00:00Z";
-const SUBJECT: &str = "《華爾街聊什麼》週報 2026 第 4 週：DeepSeek一週年：中國AI崛起的轉捩點";
+const SUBJECT: &str = "《華爾街聊什麼》週報 2026 年第 4 週：DeepSeek一週年：中國AI崛起的轉捩點";
 
 fn smtp_site(addr: std::net::SocketAddr, extra: &str) -> Site {
     let site = Site::with_shipped_seed();

@@ -8,7 +8,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 const ARTICLE_URL: &str = "https://example.com/herald/articles/1bd5276be7ff4f0b.html";
 const TITLE: &str = "DeepSeek一週年：中國AI崛起的轉捩點";
-const SUBJECT: &str = "《華爾街聊什麼》週報 2026 第 4 週：DeepSeek一週年：中國AI崛起的轉捩點";
+const SUBJECT: &str = "《華爾街聊什麼》週報 2026 年第 4 週：DeepSeek一週年：中國AI崛起的轉捩點";
 
 fn preview(site: &Site, week: &str) -> common::Run {
     let out = site.path("out");
@@ -175,7 +175,7 @@ fn articles_in_an_edition_are_newest_first_and_subject_names_the_lead() {
     let message = MessageParser::default().parse(&eml).unwrap();
     assert_eq!(
         message.subject(),
-        Some("《華爾街聊什麼》週報 2026 第 4 週：Friday piece")
+        Some("《華爾街聊什麼》週報 2026 年第 4 週：Friday piece")
     );
 }
 

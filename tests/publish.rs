@@ -622,7 +622,7 @@ fn every_public_page_has_a_canonical_link_and_open_graph_tags() {
         (
             "public/newsletter/2026-W04.html",
             format!("{base}newsletter/2026-W04.html"),
-            "《華爾街聊什麼》週報 2026 第 4 週：DeepSeek一週年：中國AI崛起的轉捩點",
+            "《華爾街聊什麼》週報 2026 年第 4 週：DeepSeek一週年：中國AI崛起的轉捩點",
         ),
     ] {
         let page = site.read(file);

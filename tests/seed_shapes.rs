@@ -120,7 +120,7 @@ fn every_shape_is_published_with_the_title_a_reader_expects() {
     assert!(
         digest
             .stdout
-            .contains("digest 2026-W04: 5 article(s), subject: 《華爾街聊什麼》週報 2026 第 4 週：一、美國的補貼與條件"),
+            .contains("digest 2026-W04: 5 article(s), subject: 《華爾街聊什麼》週報 2026 年第 4 週：一、美國的補貼與條件"),
         "{}",
         digest.stdout
     );

@@ -236,7 +236,7 @@ impl Default for NewsletterConfig {
             ),
             reply_to: None,
             bounce_address: None,
-            subject: "{{ newsletter.title }} {{ edition.year }} 第 {{ edition.week }} 週{% if lead %}：{{ lead.title }}{% endif %}".into(),
+            subject: "{{ newsletter.title }} {{ edition.year }} 年第 {{ edition.week }} 週{% if lead %}：{{ lead.title }}{% endif %}".into(),
             send_weekday: Weekday::Mon,
             send_hour: 8,
             content: DigestContent::Summary,

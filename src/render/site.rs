@@ -58,7 +58,8 @@ pub struct ArticleView {
     pub id: String,
     pub title: String,
     pub url: String,
-    /// `YYYY-MM-DD` in the site timezone.
+    /// The publication day in the site timezone, written as the site's language
+    /// writes dates ([`date_label`]); `published_iso` is the machine form.
     pub date: String,
     pub published_iso: String,
     pub updated_iso: String,
@@ -95,6 +96,24 @@ pub struct PreparedArticle {
 pub enum Body {
     Render,
     Skip,
+}
+
+/// A day as readers of `language` (a BCP 47 tag) write it: `2026 年 1 月 21 日` in
+/// Chinese and Japanese, `2026년 1월 21일` in Korean, `21 January 2026` otherwise.
+/// Pages, feeds' HTML and the e-mail all show this one style.
+pub(crate) fn date_label(day: chrono::NaiveDate, language: &str) -> String {
+    use chrono::Datelike;
+    let primary = language
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let (y, m, d) = (day.year(), day.month(), day.day());
+    match primary.as_str() {
+        "zh" | "ja" => format!("{y} 年 {m} 月 {d} 日"),
+        "ko" => format!("{y}년 {m}월 {d}일"),
+        _ => format!("{d} {} {y}", day.format("%B")),
+    }
 }
 
 fn iso(t: &chrono::DateTime<Tz>) -> String {
@@ -191,7 +210,7 @@ pub(crate) fn listed_article(meta: &SiteMeta, entry: &Entry) -> ListedArticle {
         id: a.id.clone(),
         title: a.title.clone(),
         url: meta.article_url(&a.id),
-        date: entry.published.format("%Y-%m-%d").to_string(),
+        date: date_label(entry.published.date_naive(), &meta.language),
         published_iso: iso(&entry.published),
         summary_short: a.summary_short.clone(),
     }
@@ -289,4 +308,18 @@ pub fn render_article_page(
     context.insert("article", &article.view);
     context.insert("content", &article.content_html);
     templates.render_bytes("article.html", &context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_in_the_site_language() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 21).unwrap();
+        assert_eq!(date_label(day, "zh-TW"), "2026 年 1 月 21 日");
+        assert_eq!(date_label(day, "ja"), "2026 年 1 月 21 日");
+        assert_eq!(date_label(day, "ko-KR"), "2026년 1월 21일");
+        assert_eq!(date_label(day, "en-GB"), "21 January 2026");
+    }
 }
