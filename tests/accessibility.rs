@@ -16,8 +16,14 @@ use herald::newsletter::token::TokenKey;
 
 const NOW: &str = "2026-01-26T01:00:00Z";
 
-/// `axe.min.js`, installed from npm into the test's temp folder on first use.
+/// `axe.min.js`, installed from npm into the test's temp folder on first use (once:
+/// the tests of this file run in parallel and must not install it twice at once).
 fn axe_source() -> String {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AXE.get_or_init(install_axe).clone()
+}
+
+fn install_axe() -> String {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("axe");
     let script = dir.join("node_modules/axe-core/axe.min.js");
     if !script.exists() {
