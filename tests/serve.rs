@@ -388,6 +388,15 @@ fn preview_healthz_and_escaping() {
     let http = client();
     let health = http.get(server.url("/healthz")).send().unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    // Served pages describe the site as the static pages do: with the newest
+    // column introduction, not the config's fallback description (#17).
+    let page = http
+        .get(server.url("/subscribe"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("我們從《華爾街日報》Podcast"), "{page}");
     assert_eq!(health.headers()["referrer-policy"], "same-origin");
 
     let preview = http.get(server.url("/preview/2026-W04")).send().unwrap();

@@ -177,6 +177,11 @@ pub(crate) fn serve(
     clock: Option<DateTime<Utc>>,
 ) -> Result<(), ServeError> {
     let state = State::open(&config.paths.state)?;
+    // The same site values the static pages were built with (the description is
+    // the newest column introduction), so served pages match them.
+    let meta = Prepared::load(&config, &state, clock.unwrap_or_else(Utc::now))
+        .map(|prepared| prepared.meta)
+        .unwrap_or_else(|_| SiteMeta::new(&config, None));
     drop(state);
     // Fail at start, not on the first request, if templates are broken.
     Templates::load(&config.paths.templates)?;
@@ -193,7 +198,7 @@ pub(crate) fn serve(
         })?;
     let route = Route::from_config(&config)?;
     let app = Arc::new(App {
-        meta: SiteMeta::new(&config, None),
+        meta,
         keys: TokenKey::for_site(&config)?,
         from: config.newsletter.from.clone(),
         db: Mutex::new(conn),
