@@ -1,7 +1,7 @@
 //! The `herald` command: parses the command line, sets up logging, loads the
 //! config, runs one [`herald::cmd`] module and turns its result into an exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use std::io::IsTerminal;
@@ -89,6 +89,11 @@ enum Command {
         /// Address to listen on (default: `serve.listen` from the config).
         #[arg(long)]
         listen: Option<String>,
+        /// Preview the whole site locally: build it into a temporary folder under
+        /// the local address, rebuild when a seed, template or the config changes;
+        /// public/, the state and the subscribers are never touched.
+        #[arg(long)]
+        preview: bool,
     },
 }
 
@@ -174,7 +179,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
-    match run(cli.command, &config) {
+    match run(cli.command, &config, &cli.config) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(exit::PARTIAL),
         Err(e) => {
@@ -197,7 +202,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, config: &Config) -> anyhow::Result<Outcome> {
+fn run(command: Command, config: &Config, cli_config: &Path) -> anyhow::Result<Outcome> {
     match command {
         Command::Build => cmd::build::execute(config),
         Command::Check { explain: None } => cmd::build::execute_check(config),
@@ -232,6 +237,8 @@ fn run(command: Command, config: &Config) -> anyhow::Result<Outcome> {
         Command::Bounces { maildir, imap } => {
             cmd::bounces::execute(config, maildir.as_deref(), imap)
         }
-        Command::Serve { listen } => cmd::serve::execute(config, listen),
+        Command::Serve { listen, preview } => {
+            cmd::serve::execute(config, &cli_config, listen, preview)
+        }
     }
 }

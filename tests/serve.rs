@@ -515,3 +515,69 @@ fn a_configured_unsubscribe_url_is_honoured_everywhere() {
         "unsubscribe form posts to the configured URL: {page}"
     );
 }
+
+/// `serve --preview` builds the site into a temporary folder under the local
+/// address (links, the subscribe form and mailed links stay local), rebuilds when
+/// a seed or template changes, and never touches `public/` or the state (#17).
+#[test]
+fn preview_serves_a_local_copy_and_rebuilds_on_changes() {
+    let site = Site::with_shipped_seed();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("--config")
+        .arg(site.path("config.toml"))
+        .args(["serve", "--preview", "--listen", "127.0.0.1:0"])
+        .env("HERALD_NOW", DUE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let server = Server { child, base };
+    let http = client();
+    let index = http.get(server.url("/")).send().unwrap().text().unwrap();
+    assert!(index.contains("DeepSeek一週年"), "{index}");
+    let local = format!("{}/", server.base);
+    assert!(
+        index.contains(&format!("action=\"{local}subscribe\"")),
+        "{index}"
+    );
+    assert!(!index.contains("https://example.com/herald/"), "{index}");
+    let article = http
+        .get(server.url("/articles/1bd5276be7ff4f0b.html"))
+        .send()
+        .unwrap();
+    assert_eq!(article.status(), StatusCode::OK);
+
+    site.write_seed(
+        "002_fresh.txt",
+        &common::simple_seed("2026-01-22", "A fresh piece", "Written while previewing."),
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let index = http.get(server.url("/")).send().unwrap().text().unwrap();
+        if index.contains("A fresh piece") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the new seed never appeared: {index}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!site.path("public").exists(), "public/ is never touched");
+    assert!(
+        !site.path("state").exists(),
+        "the real state is never touched"
+    );
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("preview: building into"), "{log}");
+}

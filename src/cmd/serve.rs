@@ -1,13 +1,26 @@
 //! `herald serve`.
 
+use std::path::Path;
+
 use super::{Outcome, now};
 use crate::config::Config;
 
-pub fn execute(config: &Config, listen: Option<String>) -> anyhow::Result<Outcome> {
+/// `preview`: the site built into a temporary folder under the local address and
+/// rebuilt on changes (`config_path` is re-read then).
+pub fn execute(
+    config: &Config,
+    config_path: &Path,
+    listen: Option<String>,
+    preview: bool,
+) -> anyhow::Result<Outcome> {
     let clock = match std::env::var("HERALD_NOW") {
         Ok(_) => Some(now()?),
         Err(_) => None,
     };
-    crate::serve::serve(config.clone(), listen, clock)?;
+    if preview {
+        crate::serve::serve_preview(config, config_path, listen, clock)?;
+    } else {
+        crate::serve::serve(config.clone(), listen, clock)?;
+    }
     Ok(Outcome::Done)
 }

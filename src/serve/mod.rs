@@ -19,6 +19,9 @@
 //!   `X-Content-Type-Options: nosniff`; the request log prints the path without the
 //!   query, so tokens never reach logs.
 
+mod preview;
+pub(crate) use preview::serve_preview;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -176,6 +179,28 @@ pub(crate) fn serve(
     listen: Option<String>,
     clock: Option<DateTime<Utc>>,
 ) -> Result<(), ServeError> {
+    let addr = listen.unwrap_or_else(|| config.serve.listen.clone());
+    serve_on(config, bind(&addr)?, clock)
+}
+
+/// A listener on `addr` (`127.0.0.1:0` picks a free port).
+fn bind(addr: &str) -> Result<std::net::TcpListener, ServeError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(ServeError::Runtime)?;
+    Ok(listener)
+}
+
+/// Serves on `listener` until SIGTERM or Ctrl-C.
+fn serve_on(
+    config: Config,
+    listener: std::net::TcpListener,
+    clock: Option<DateTime<Utc>>,
+) -> Result<(), ServeError> {
     let state = State::open(&config.paths.state)?;
     // The same site values the static pages were built with (the description is
     // the newest column introduction), so served pages match them.
@@ -207,18 +232,12 @@ pub(crate) fn serve(
         clock,
         config,
     });
-    let addr = listen.unwrap_or_else(|| app.config.serve.listen.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Runtime)?;
         let local = listener.local_addr().map_err(ServeError::Runtime)?;
         println!("listening on http://{local}");
         use std::io::Write;
