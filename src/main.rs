@@ -238,7 +238,7 @@ fn run(command: Command, config: &Config, cli_config: &Path) -> anyhow::Result<O
             cmd::bounces::execute(config, maildir.as_deref(), imap)
         }
         Command::Serve { listen, preview } => {
-            cmd::serve::execute(config, &cli_config, listen, preview)
+            cmd::serve::execute(config, cli_config, listen, preview)
         }
     }
 }
