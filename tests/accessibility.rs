@@ -6,9 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::Site;
 use common::browser::{Browser, Killed, ensure_chromium};
@@ -80,20 +79,8 @@ fn served_site() -> (Site, String, Killed) {
     .unwrap();
     let build = site.run_at(NOW, &["build"]);
     assert_eq!(build.code, 0, "{}", build.stderr);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("HERALD_NOW", NOW)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("listening on"), "{first}");
+    let listen = format!("127.0.0.1:{port}");
+    let (server, _) = common::start_server(&site, NOW, &["--listen", &listen], false);
     (site, base, Killed(server))
 }
 

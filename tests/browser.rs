@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::Site;
@@ -34,20 +32,9 @@ fn a_reader_subscribes_through_the_form_in_a_real_browser() {
         smtp.addr.port()
     ));
     assert_eq!(site.run_at("2026-01-26T01:00:00Z", &["build"]).code, 0);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("HERALD_NOW", "2026-01-26T01:00:00Z")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("listening on"), "{first}");
+    let listen = format!("127.0.0.1:{port}");
+    let (server, _) =
+        common::start_server(&site, "2026-01-26T01:00:00Z", &["--listen", &listen], false);
     let _server = Killed(server);
 
     let browser = Browser::start();

@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::Site;
@@ -22,24 +21,11 @@ struct Server {
 
 impl Server {
     fn start(site: &Site) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .arg("--config")
-            .arg(site.path("config.toml"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("HERALD_NOW", DUE)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
+        Server::start_with(site, &["--listen", "127.0.0.1:0"])
+    }
+
+    fn start_with(site: &Site, args: &[&str]) -> Server {
+        let (child, base) = common::start_server(site, DUE, args, true);
         Server { child, base }
     }
 
@@ -522,25 +508,7 @@ fn a_configured_unsubscribe_url_is_honoured_everywhere() {
 #[test]
 fn preview_serves_a_local_copy_and_rebuilds_on_changes() {
     let site = Site::with_shipped_seed();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("--config")
-        .arg(site.path("config.toml"))
-        .args(["serve", "--preview", "--listen", "127.0.0.1:0"])
-        .env("HERALD_NOW", DUE)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    let server = Server { child, base };
+    let server = Server::start_with(&site, &["--preview", "--listen", "127.0.0.1:0"]);
     let http = client();
     let index = http.get(server.url("/")).send().unwrap().text().unwrap();
     assert!(index.contains("DeepSeek一週年"), "{index}");

@@ -260,3 +260,40 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Starts `herald serve ARGS` for `site` at `now` and waits until it listens:
+/// the child and the address it printed (`http://127.0.0.1:PORT`). Its stderr is
+/// kept for the caller to read with `keep_log`, else discarded (a busy server
+/// would fill a pipe nobody reads).
+pub fn start_server(
+    site: &Site,
+    now: &str,
+    args: &[&str],
+    keep_log: bool,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("--config")
+        .arg(site.path("config.toml"))
+        .arg("serve")
+        .args(args)
+        .env("HERALD_NOW", now)
+        .stdout(std::process::Stdio::piped())
+        .stderr(if keep_log {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    (child, base)
+}
