@@ -549,3 +549,82 @@ fn preview_serves_a_local_copy_and_rebuilds_on_changes() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("preview: building into"), "{log}");
 }
+
+/// Static files carry an `ETag` and `Last-Modified`; a conditional request gets
+/// `304`, including feedparser's own (`etag=`, `modified=`); feeds may be cached
+/// for five minutes; gzip and brotli are offered; `HEAD` works (#19).
+#[test]
+fn static_files_answer_conditional_requests_and_compress() {
+    let site = Site::with_shipped_seed();
+    assert_eq!(site.run_at(DUE, &["build"]).code, 0);
+    let server = Server::start(&site);
+    let http = client();
+    let feed = http.get(server.url("/atom.xml")).send().unwrap();
+    assert_eq!(feed.status(), StatusCode::OK);
+    let etag = feed.headers()["etag"].to_str().unwrap().to_string();
+    let modified = feed.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(feed.headers()["cache-control"], "public, max-age=300");
+    let page = http.get(server.url("/")).send().unwrap();
+    assert_eq!(page.headers()["cache-control"], "public, no-cache");
+
+    let by_etag = http
+        .get(server.url("/atom.xml"))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(by_etag.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(by_etag.headers()["etag"].to_str().unwrap(), etag);
+    assert!(by_etag.bytes().unwrap().is_empty());
+    let by_date = http
+        .get(server.url("/atom.xml"))
+        .header("If-Modified-Since", &modified)
+        .send()
+        .unwrap();
+    assert_eq!(by_date.status(), StatusCode::NOT_MODIFIED);
+    let other = http
+        .get(server.url("/atom.xml"))
+        .header("If-None-Match", "W/\"1-0\"")
+        .send()
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+
+    for (encoding, expected) in [("gzip", "gzip"), ("br", "br"), ("gzip, br", "br")] {
+        let compressed = http
+            .get(server.url("/atom.xml"))
+            .header("Accept-Encoding", encoding)
+            .send()
+            .unwrap();
+        assert_eq!(
+            compressed.headers()["content-encoding"],
+            expected,
+            "{encoding}"
+        );
+    }
+    let head = http.head(server.url("/feed.xml")).send().unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().contains_key("etag"));
+
+    common::require_python("feedparser", &["feedparser"]);
+    let script = format!(
+        "import feedparser\n\
+         first = feedparser.parse('{url}')\n\
+         again = feedparser.parse('{url}', etag=first.etag, modified=first.modified)\n\
+         print(first.status, len(first.entries), again.status)\n",
+        url = server.url("/atom.xml")
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        printed.trim(),
+        "200 1 304",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

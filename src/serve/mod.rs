@@ -19,6 +19,7 @@
 //!   `X-Content-Type-Options: nosniff`; the request log prints the path without the
 //!   query, so tokens never reach logs.
 
+mod caching;
 mod preview;
 pub(crate) use preview::serve_preview;
 
@@ -265,6 +266,8 @@ fn router(app: Shared) -> Router {
         .route("/preview/{week}", get(preview))
         .route("/healthz", get(healthz))
         .fallback_service(static_site)
+        .layer(middleware::from_fn(caching::conditional_get))
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(log_and_harden))
         .with_state(app)
