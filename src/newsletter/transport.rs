@@ -7,7 +7,7 @@
 //! so Nagle stays on in that mode. Every SMTP step runs under `smtp.timeout_secs`
 //! (lettre's own timeout covers connecting only).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::address::Envelope;
@@ -18,6 +18,7 @@ use lettre::{FileTransport, Transport as _};
 use tokio::net::TcpStream;
 
 use crate::config::{SmtpConfig, TlsMode};
+use crate::support::permissions::password_from;
 
 /// Environment variable holding the SMTP password.
 pub(crate) const PASSWORD_ENV: &str = "HERALD_SMTP_PASSWORD";
@@ -92,24 +93,12 @@ pub(crate) struct SmtpSettings {
 
 impl SmtpSettings {
     pub(crate) fn from_config(config: &SmtpConfig) -> Result<SmtpSettings, TransportError> {
-        let password = match std::env::var(PASSWORD_ENV) {
-            Ok(p) => Some(p),
-            Err(_) => match &config.password_file {
-                Some(path) => {
-                    crate::support::permissions::warn_if_readable_by_others(path);
-                    Some(
-                        std::fs::read_to_string(path)
-                            .map_err(|source| TransportError::Password {
-                                path: path.clone(),
-                                source,
-                            })?
-                            .trim_end_matches(['\r', '\n'])
-                            .to_string(),
-                    )
-                }
-                None => None,
-            },
-        };
+        let file = config.password_file.as_deref();
+        let password =
+            password_from(PASSWORD_ENV, file).map_err(|source| TransportError::Password {
+                path: file.map(Path::to_path_buf).unwrap_or_default(),
+                source,
+            })?;
         let credentials = match (&config.username, password) {
             (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password)),
             (Some(_), None) => return Err(TransportError::MissingPassword),
@@ -317,11 +306,7 @@ impl Outbox {
             .map_err(|e| e.to_string())
             .and_then(|id| self.publish(&format!("{id}.eml"), &name))
             .map(|name| format!("written to the outbox as {name}"))
-            .map_err(|e| Failure {
-                permanent: false,
-                connecting: true,
-                message: format!("cannot write to the outbox: {e}"),
-            })
+            .map_err(|e| Failure::setup(format!("cannot write to the outbox: {e}")))
     }
 
     /// Moves a staged file into the outbox as `name` once its bytes are on disk,

@@ -30,3 +30,18 @@ pub(crate) fn make_private(path: &Path) {
 
 #[cfg(not(unix))]
 pub(crate) fn make_private(_path: &Path) {}
+
+/// A password from the environment variable `env`, else from `file` (warned about
+/// when others can read it; a trailing line break is not part of it); `None` when
+/// neither is set. The error is the file's.
+pub(crate) fn password_from(env: &str, file: Option<&Path>) -> std::io::Result<Option<String>> {
+    if let Ok(password) = std::env::var(env) {
+        return Ok(Some(password));
+    }
+    let Some(path) = file else {
+        return Ok(None);
+    };
+    warn_if_readable_by_others(path);
+    let text = std::fs::read_to_string(path)?;
+    Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+}

@@ -3,8 +3,11 @@
 //! `\Seen`, moved to `move_to`, or flagged `\Deleted` and expunged when the
 //! session ends, as `[bounces] processed` says.
 
+use std::path::Path;
+
 use super::{BounceError, ReportSource};
 use crate::config::{BouncesConfig, Processed, TlsMode};
+use crate::support::permissions::password_from;
 
 /// Environment variable holding the IMAP password.
 pub(crate) const PASSWORD_ENV: &str = "HERALD_IMAP_PASSWORD";
@@ -24,28 +27,19 @@ impl Imap {
     pub(crate) fn open(config: &BouncesConfig) -> Result<Imap, BounceError> {
         let host = config.host.as_deref().unwrap_or_default();
         let username = config.username.as_deref().unwrap_or_default();
-        let password = match std::env::var(PASSWORD_ENV) {
-            Ok(password) => password,
-            Err(_) => match &config.password_file {
-                Some(path) => {
-                    crate::support::permissions::warn_if_readable_by_others(path);
-                    std::fs::read_to_string(path)
-                        .map_err(|e| {
-                            BounceError::Mailbox(format!(
-                                "cannot read the IMAP password from {}: {e}\n  hint: check bounces.password_file, or set {PASSWORD_ENV}",
-                                path.display()
-                            ))
-                        })?
-                        .trim_end_matches(['\r', '\n'])
-                        .to_string()
-                }
-                None => {
-                    return Err(BounceError::Mailbox(format!(
-                        "no IMAP password\n  hint: set {PASSWORD_ENV} or bounces.password_file"
-                    )));
-                }
-            },
-        };
+        let file = config.password_file.as_deref();
+        let password = password_from(PASSWORD_ENV, file)
+            .map_err(|e| {
+                BounceError::Mailbox(format!(
+                    "cannot read the IMAP password from {}: {e}\n  hint: check bounces.password_file, or set {PASSWORD_ENV}",
+                    file.unwrap_or(Path::new("")).display()
+                ))
+            })?
+            .ok_or_else(|| {
+                BounceError::Mailbox(format!(
+                    "no IMAP password\n  hint: set {PASSWORD_ENV} or bounces.password_file"
+                ))
+            })?;
         let mode = match config.tls {
             TlsMode::Tls => imap::ConnectionMode::Tls,
             TlsMode::Starttls => imap::ConnectionMode::StartTls,

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Config;
+use crate::config::{BouncesConfig, Config};
 use crate::newsletter::message::deterministic_message_id;
 use crate::newsletter::token::{TokenError, TokenKey};
 use crate::store::bounces::{BounceLedger, Delivery, Effect};
@@ -114,10 +114,9 @@ pub(crate) fn process_bounces(
             )),
         },
         Mailbox::Configured => match configured {
-            Some(b) if b.maildir.is_some() => judge.run(maildir::Maildir::open(
-                b.maildir.as_deref().unwrap_or(Path::new(".")),
-                processed,
-            )?),
+            Some(BouncesConfig {
+                maildir: Some(dir), ..
+            }) => judge.run(maildir::Maildir::open(dir, processed)?),
             Some(b) => judge.run(imap::Imap::open(b)?),
             None => Err(BounceError::NoMailbox),
         },
