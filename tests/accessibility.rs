@@ -68,10 +68,7 @@ fn served_site() -> (Site, String, Killed) {
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}/");
     let site = Site::with_shipped_seed();
-    let config = site
-        .read("config.toml")
-        .replace("https://example.com/herald/", &base);
-    std::fs::write(site.path("config.toml"), config).unwrap();
+    site.edit_config("https://example.com/herald/", &base);
     std::fs::copy(
         common::repo().join("tests/fixtures/seeds/101_yen-questions.txt"),
         site.path("seeds/101_yen-questions.txt"),

@@ -23,10 +23,7 @@ fn a_reader_subscribes_through_the_form_in_a_real_browser() {
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}/");
     let site = Site::with_shipped_seed();
-    let config = site
-        .read("config.toml")
-        .replace("https://example.com/herald/", &base);
-    std::fs::write(site.path("config.toml"), config).unwrap();
+    site.edit_config("https://example.com/herald/", &base);
     site.append_config(&format!(
         "\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
         smtp.addr.port()
