@@ -184,11 +184,7 @@ impl TokenKey {
     /// systems may change the case of a local part; 48 bits of HMAC, enough that a
     /// forged or altered tag is refused.
     pub(crate) fn bounce_tag(&self, week: &str, subscriber_id: i64) -> String {
-        let payload = format!("{week}\n{subscriber_id}");
-        let mac = self
-            .mac(Purpose::Bounce, payload.as_bytes())
-            .finalize()
-            .into_bytes();
+        let mac = self.bounce_mac(week, subscriber_id).finalize().into_bytes();
         format!(
             "{}-{subscriber_id}-{}",
             week.to_ascii_lowercase().replace('-', ""),
@@ -214,13 +210,18 @@ impl TokenKey {
         if mac.len() != BOUNCE_MAC_BYTES {
             return Err(TokenError::Invalid);
         }
+        self.bounce_mac(&week, subscriber_id)
+            .verify_truncated_left(&mac)
+            .map_err(|_| TokenError::Invalid)?;
+        Ok((week, subscriber_id))
+    }
+
+    /// What a bounce tag's MAC covers: the edition and the subscriber.
+    fn bounce_mac(&self, week: &str, subscriber_id: i64) -> HmacSha256 {
         self.mac(
             Purpose::Bounce,
             format!("{week}\n{subscriber_id}").as_bytes(),
         )
-        .verify_truncated_left(&mac)
-        .map_err(|_| TokenError::Invalid)?;
-        Ok((week, subscriber_id))
     }
 
     /// The suppression list's entry for `email` (normalised): a keyed hash, so the
