@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use unicode_segmentation::UnicodeSegmentation;
 
 use super::{Outcome, now};
 use crate::build::{BuildReport, build, check};
@@ -143,9 +142,5 @@ pub fn execute_explain(config: &Config, seed: &Path) -> anyhow::Result<Outcome> 
 /// The first 40 graphemes of `text` on one line.
 fn excerpt(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out: String = flat.graphemes(true).take(40).collect();
-    if flat.graphemes(true).nth(40).is_some() {
-        out.push('…');
-    }
-    out
+    crate::article::shorten(&flat, 40)
 }
