@@ -95,7 +95,7 @@ fn render_and_check(article: herald::article::Article) {
         ),
         (
             "article",
-            render_article_page(&meta, &prepared[0], &templates).unwrap(),
+            render_article_page(&meta, &prepared[0], &Default::default(), &templates).unwrap(),
         ),
     ]
     .map(|(name, bytes)| (name, String::from_utf8(bytes).expect("pages are UTF-8")));

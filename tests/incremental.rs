@@ -189,6 +189,65 @@ fn an_edited_article_is_rebuilt_alone_and_as_a_full_build_would() {
     assert_a_full_build_agrees(&site);
 }
 
+/// The titles an article page links to as older (`rel="prev"`) and newer
+/// (`rel="next"`).
+fn neighbours(site: &Site, id: &str) -> (Option<String>, Option<String>) {
+    let html = site.read(&format!("public/articles/{id}.html"));
+    let link = |rel: &str| {
+        let start = html.find(&format!("rel=\"{rel}\""))?;
+        let text = &html[start..];
+        let title = text.split("</span>").nth(1)?.split("</a>").next()?;
+        Some(title.to_string())
+    };
+    (link("prev"), link("next"))
+}
+
+#[test]
+fn article_pages_link_their_neighbours_and_an_edit_relinks_them() {
+    let site = site_with_articles();
+    let some = |t: &str| Some(t.to_string());
+    assert_eq!(neighbours(&site, "winter"), (None, some("Tide")));
+    assert_eq!(neighbours(&site, "tide"), (some("Winter"), some("Lamps")));
+
+    // A new title shows on both neighbours' pages, rebuilt incrementally.
+    site.write_seed(
+        "002_tide.txt",
+        &simple_seed("2026-01-05", "High tide", "The tide came in early."),
+    );
+    incremental(&site);
+    assert_eq!(neighbours(&site, "winter"), (None, some("High tide")));
+    assert_eq!(neighbours(&site, "lamps").0, some("High tide"));
+    assert_a_full_build_agrees(&site);
+
+    // An article added between two others: both link to it, and it to both.
+    settle(&site);
+    site.write_seed(
+        "004_gulls.txt",
+        &simple_seed("2026-01-09", "Gulls", "Gulls over the market."),
+    );
+    incremental(&site);
+    assert_eq!(
+        neighbours(&site, "gulls"),
+        (some("High tide"), some("Lamps"))
+    );
+    assert_eq!(neighbours(&site, "tide").1, some("Gulls"));
+    assert_eq!(neighbours(&site, "lamps").0, some("Gulls"));
+    assert_a_full_build_agrees(&site);
+
+    // Moved to be the oldest: its old neighbours now link to each other.
+    settle(&site);
+    site.write_seed(
+        "004_gulls.txt",
+        &simple_seed("2025-12-01", "Gulls", "Gulls over the market."),
+    );
+    incremental(&site);
+    assert_eq!(neighbours(&site, "gulls"), (None, some("Winter")));
+    assert_eq!(neighbours(&site, "winter").0, some("Gulls"));
+    assert_eq!(neighbours(&site, "tide").1, some("Lamps"));
+    assert_eq!(neighbours(&site, "lamps").0, some("High tide"));
+    assert_a_full_build_agrees(&site);
+}
+
 #[test]
 fn seeds_added_one_right_after_another_are_each_built_alone() {
     let site = site_with_articles();

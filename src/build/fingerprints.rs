@@ -24,8 +24,8 @@ pub(super) fn site_fingerprint(config: &Config, templates: &Templates, meta: &Si
     ])
 }
 
-/// What an article's page is rendered from: `site` ([`site_fingerprint`]), its
-/// source and its times.
+/// What an article shows wherever it is shown (its page, archive pages, edition
+/// pages): `site` ([`site_fingerprint`]), its source and its times.
 pub(super) fn article_fingerprint(
     site: &str,
     source_hash: &str,
@@ -40,6 +40,29 @@ pub(super) fn article_fingerprint(
         &published.to_le_bytes(),
         &updated.to_le_bytes(),
     ])
+}
+
+/// What an article's page is rendered from: what the article shows
+/// ([`article_fingerprint`]) and the `(id, title)` of the articles it links to as
+/// older and newer.
+pub(super) fn page_fingerprint(
+    article: &str,
+    older: Option<(&str, &str)>,
+    newer: Option<(&str, &str)>,
+) -> String {
+    let mut fingerprint = Fingerprinter::default();
+    fingerprint.add(article.as_bytes());
+    for neighbour in [older, newer] {
+        match neighbour {
+            Some((id, title)) => {
+                fingerprint.add(b"1");
+                fingerprint.add(id.as_bytes());
+                fingerprint.add(title.as_bytes());
+            }
+            None => fingerprint.add(b"0"),
+        }
+    }
+    fingerprint.finish()
 }
 
 /// What a year's archive page is rendered from: its articles' pages (newest first)

@@ -23,7 +23,8 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::fingerprints::{
-    article_fingerprint, edition_fingerprint, site_fingerprint, year_fingerprint, years_key,
+    article_fingerprint, edition_fingerprint, page_fingerprint, site_fingerprint, year_fingerprint,
+    years_key,
 };
 use super::inputs::{BuildInputs, recorded_schedule, snapshot_entry, subjects, valid_until};
 use super::plan::{Plan, Stale, StalePage, render_outputs};
@@ -42,7 +43,7 @@ use crate::render::paths::{
     ARCHIVE_DIR, ARTICLES_DIR, NEWSLETTER_DIR, archive_page_path, article_page_path,
     edition_page_path,
 };
-use crate::render::site::{SiteMeta, archive_years_of};
+use crate::render::site::{Neighbours, SiteMeta, archive_years_of};
 use crate::render::templates::Templates;
 use crate::store::State;
 use crate::support::parallel::drop_in_background;
@@ -143,6 +144,8 @@ struct Merged {
     catalog: Catalog,
     /// Every published article, newest first.
     entries: Vec<SnapshotEntry>,
+    /// The recorded build's `entries`.
+    recorded: Vec<SnapshotEntry>,
     /// Their publication instants.
     published: Vec<DateTime<Tz>>,
     /// What the recorded build had of the changed ids it published.
@@ -326,9 +329,10 @@ fn reconcile_changed(
         .iter()
         .map(|e| e.article.id.as_str())
         .collect();
-    let mut entries: Vec<SnapshotEntry> = entries
-        .into_iter()
+    let recorded = entries;
+    let mut entries: Vec<SnapshotEntry> = (recorded.iter())
         .filter(|e| !fresh.contains(e.id.as_str()))
+        .cloned()
         .collect();
     for entry in &catalog.entries {
         let (published, updated) = (entry.published.timestamp(), entry.updated.timestamp());
@@ -375,6 +379,7 @@ fn reconcile_changed(
         newsletter,
         catalog,
         entries,
+        recorded,
         published,
         previous,
         meta,
@@ -412,7 +417,7 @@ fn plan_changed(
         ..
     } = merged;
     let n = entries.len();
-    let page = |i: usize| entries[i].page.as_str();
+    let page = |i: usize| entries[i].article.as_str();
     let mut needed = vec![false; n];
     needed[..config.site.index_items.max(config.site.feed_items).min(n)].fill(true);
     let mut gone = Vec::new();
@@ -498,8 +503,9 @@ fn plan_changed(
     }
     gone.extend(recorded.into_keys());
 
-    for (i, fresh) in is_fresh.iter().enumerate() {
-        needed[i] |= fresh;
+    let stale_articles = stale_article_pages(merged, &is_fresh);
+    for &(i, ..) in &stale_articles {
+        needed[i] = true;
     }
     let stored_ids = (0..n)
         .filter(|&i| needed[i] && !fresh.contains_key(entries[i].id.as_str()))
@@ -522,20 +528,18 @@ fn plan_changed(
 
     let mut stale = Vec::new();
     let mut created = 0;
-    for (i, e) in entries.iter().enumerate() {
-        if !fresh.contains_key(e.id.as_str()) {
-            continue;
-        }
-        let before = merged.previous.get(&e.id).map(|p| &p.page);
-        if before != Some(&e.page) {
-            created += usize::from(before.is_none());
-            stale.push(Stale {
-                page: StalePage::Article { index: position[i] },
-                path: article_page_path(&e.id),
-                fingerprint: e.page.clone(),
-                on_disk: before.is_some(),
-            });
-        }
+    for (i, fingerprint, on_disk) in stale_articles {
+        created += usize::from(!on_disk);
+        let neighbours = Neighbours::of(meta, i, n, |k| id_title(entries, k));
+        stale.push(Stale {
+            page: StalePage::Article {
+                index: position[i],
+                neighbours,
+            },
+            path: article_page_path(&entries[i].id),
+            fingerprint,
+            on_disk,
+        });
     }
     for (year, range, path, fingerprint, on_disk) in stale_years {
         created += usize::from(!on_disk);
@@ -611,6 +615,66 @@ fn plan_changed(
     Ok(Ok((prepared, plan, pages)))
 }
 
+fn id_title(entries: &[SnapshotEntry], i: usize) -> (&str, &str) {
+    (entries[i].id.as_str(), entries[i].title.as_str())
+}
+
+/// The [`page_fingerprint`] of `entries[i]`, whose neighbours are in `entries`.
+fn page_of(entries: &[SnapshotEntry], i: usize) -> String {
+    let older = (i + 1 < entries.len()).then(|| id_title(entries, i + 1));
+    let newer = i.checked_sub(1).map(|k| id_title(entries, k));
+    page_fingerprint(&entries[i].article, older, newer)
+}
+
+/// Where the article `id` published at `published` is in `entries` (newest first,
+/// then by id, as the catalog orders them).
+fn position_of(entries: &[SnapshotEntry], id: &str, published: i64) -> Option<usize> {
+    (entries.binary_search_by(|e| {
+        published
+            .cmp(&e.published)
+            .then_with(|| e.id.as_str().cmp(id))
+    }))
+    .ok()
+}
+
+/// The article pages of the merged catalog that changed: `(index, page
+/// fingerprint, whether an older version is on disk)`. Only a changed article and
+/// the articles next to it (where it is now and where it was) can have changed:
+/// each page shows its article and links to its neighbours.
+fn stale_article_pages(merged: &Merged, is_fresh: &[bool]) -> Vec<(usize, String, bool)> {
+    let Merged {
+        entries, recorded, ..
+    } = merged;
+    let n = entries.len();
+    let mut candidates = std::collections::BTreeSet::new();
+    for i in (0..n).filter(|&i| is_fresh[i]) {
+        candidates.extend(i.saturating_sub(1)..(i + 2).min(n));
+    }
+    for p in merged.previous.values() {
+        let Some(j) = position_of(recorded, &p.id, p.published) else {
+            continue;
+        };
+        for k in [j.checked_sub(1), Some(j + 1)].into_iter().flatten() {
+            let Some(e) = recorded.get(k) else { continue };
+            candidates.extend(position_of(entries, &e.id, e.published));
+        }
+    }
+    let mut stale = Vec::new();
+    for i in candidates {
+        let e = &entries[i];
+        let was_published = merged
+            .previous
+            .get(&e.id)
+            .map_or(e.published, |p| p.published);
+        let before = position_of(recorded, &e.id, was_published).map(|j| page_of(recorded, j));
+        let now = page_of(entries, i);
+        if before.as_ref() != Some(&now) {
+            stale.push((i, now, before.is_some()));
+        }
+    }
+    stale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,9 +682,10 @@ mod tests {
     fn entry(id: &str) -> SnapshotEntry {
         SnapshotEntry {
             id: id.into(),
+            title: id.into(),
             published: 0,
             first_seen: 0,
-            page: String::new(),
+            article: String::new(),
             has_column_intro: false,
         }
     }

@@ -76,12 +76,13 @@ impl BuildInputs {
 }
 
 /// What the record's snapshot keeps of `entry`, whose page has fingerprint `page`.
-pub(super) fn snapshot_entry(entry: &Entry, page: &str) -> SnapshotEntry {
+pub(super) fn snapshot_entry(entry: &Entry, article: &str) -> SnapshotEntry {
     SnapshotEntry {
         id: entry.article.id.clone(),
+        title: entry.article.title.clone(),
         published: entry.published.timestamp(),
         first_seen: entry.first_seen.timestamp(),
-        page: page.to_string(),
+        article: article.to_string(),
         has_column_intro: entry.article.has_column_intro,
     }
 }

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::fingerprints::{article_fingerprint, edition_fingerprint, year_fingerprint, years_key};
+use super::fingerprints::{
+    article_fingerprint, edition_fingerprint, page_fingerprint, year_fingerprint, years_key,
+};
 use super::inputs::REWRITTEN;
 use super::prepared::Prepared;
 use super::report::BuildError;
@@ -18,8 +20,8 @@ use crate::render::paths::{
     article_page_path, edition_page_path,
 };
 use crate::render::site::{
-    ArchiveYear, PreparedArticle, archive_years, render_archive_page, render_article_page,
-    render_index,
+    ArchiveYear, Neighbours, PreparedArticle, archive_years, render_archive_page,
+    render_article_page, render_index,
 };
 use crate::support::parallel::map_in_parallel;
 
@@ -37,6 +39,7 @@ pub(super) struct Stale {
 pub(super) enum StalePage {
     Article {
         index: usize,
+        neighbours: Neighbours,
     },
     Year {
         year: i32,
@@ -57,8 +60,8 @@ pub(super) struct Plan {
 }
 
 /// Fingerprints every page of the catalog and claims it in `sink`: what is not
-/// current is planned for rendering. Also returns each entry's article-page
-/// fingerprint (in catalog order).
+/// current is planned for rendering. Also returns each entry's
+/// [`article_fingerprint`] (in catalog order).
 pub(super) fn plan_all(
     config: &Config,
     prepared: &Prepared,
@@ -83,16 +86,27 @@ pub(super) fn plan_all(
             });
         }
     };
-    for (index, entry) in catalog.entries.iter().enumerate() {
-        let path = article_page_path(&entry.article.id);
-        let fp = article_fingerprint(
+    for entry in &catalog.entries {
+        let (published, updated) = (entry.published.timestamp(), entry.updated.timestamp());
+        fingerprints.push(article_fingerprint(
             site,
             &entry.source_hash,
-            entry.published.timestamp(),
-            entry.updated.timestamp(),
-        );
-        check(sink, StalePage::Article { index }, path, fp.clone());
-        fingerprints.push(fp);
+            published,
+            updated,
+        ));
+    }
+    let n = catalog.entries.len();
+    let id_title = |i: usize| {
+        let head = &catalog.entries[i].article;
+        (head.id.as_str(), head.title.as_str())
+    };
+    for (index, entry) in catalog.entries.iter().enumerate() {
+        let older = (index + 1 < n).then(|| id_title(index + 1));
+        let newer = index.checked_sub(1).map(id_title);
+        let fp = page_fingerprint(&fingerprints[index], older, newer);
+        let neighbours = Neighbours::of(meta, index, n, id_title);
+        let page = StalePage::Article { index, neighbours };
+        check(sink, page, article_page_path(&entry.article.id), fp);
     }
     let (years, year_ranges): (Vec<ArchiveYear>, Vec<_>) =
         archive_years(meta, &catalog.entries).into_iter().unzip();
@@ -150,8 +164,8 @@ pub(super) fn render_outputs(
     let root = sink.root.clone();
     let written = map_in_parallel(stale, |stale| {
         let html = match &stale.page {
-            StalePage::Article { index } => {
-                render_article_page(meta, &prepared.article(*index)?, templates)?
+            StalePage::Article { index, neighbours } => {
+                render_article_page(meta, &prepared.article(*index)?, neighbours, templates)?
             }
             StalePage::Year { year, entries } => render_archive_page(
                 meta,

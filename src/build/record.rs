@@ -177,13 +177,15 @@ pub(crate) struct SnapshotEntry {
     /// Unix seconds, as [`Entry`](crate::content::catalog::Entry) has them.
     pub published: i64,
     pub first_seen: i64,
-    /// The fingerprint its article page was rendered from.
-    pub page: String,
+    pub title: String,
+    /// The fingerprint of what the article shows (`article_fingerprint`): what its
+    /// page, its year's page and its edition's page were rendered from.
+    pub article: String,
     pub has_column_intro: bool,
 }
 
 /// Bumped whenever the snapshot's layout changes (an older one is then not used).
-const SNAPSHOT_FORMAT: u32 = 3;
+const SNAPSHOT_FORMAT: u32 = 4;
 
 impl CatalogSnapshot {
     /// A compact binary form: strings length-prefixed, numbers little-endian.
@@ -209,10 +211,11 @@ impl CatalogSnapshot {
         out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
         for e in &self.entries {
             put(&mut out, &e.id);
+            put(&mut out, &e.title);
             for time in [e.published, e.first_seen] {
                 out.extend_from_slice(&time.to_le_bytes());
             }
-            put(&mut out, &e.page);
+            put(&mut out, &e.article);
             out.push(u8::from(e.has_column_intro));
         }
         out.extend_from_slice(&(self.subjects.len() as u32).to_le_bytes());
@@ -246,9 +249,10 @@ impl CatalogSnapshot {
             .map(|_| {
                 Some(SnapshotEntry {
                     id: reader.string()?,
+                    title: reader.string()?,
                     published: reader.i64()?,
                     first_seen: reader.i64()?,
-                    page: reader.string()?,
+                    article: reader.string()?,
                     has_column_intro: reader.byte()? != 0,
                 })
             })
@@ -358,7 +362,8 @@ mod tests {
                 id: "a".into(),
                 published: -5,
                 first_seen: 7,
-                page: "page".into(),
+                title: "標題".into(),
+                article: "article".into(),
                 has_column_intro: true,
             }],
             subjects: vec![("2026-W04".into(), "第 4 週：標題".into())],

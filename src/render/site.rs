@@ -297,15 +297,55 @@ pub(crate) fn render_archive_page(
     )
 }
 
-/// One article's page.
+/// An article next to another in publication order, as its page links to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Neighbour {
+    pub title: String,
+    pub url: String,
+}
+
+/// The articles published just before and just after one: its page links to both,
+/// so a reader can walk the column in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Neighbours {
+    pub older: Option<Neighbour>,
+    pub newer: Option<Neighbour>,
+}
+
+impl Neighbours {
+    /// The neighbours of position `index` in a list ordered newest first, each
+    /// given as `(id, title)` by `at`.
+    pub fn of<'a>(
+        meta: &SiteMeta,
+        index: usize,
+        len: usize,
+        at: impl Fn(usize) -> (&'a str, &'a str),
+    ) -> Neighbours {
+        let link = |i: usize| {
+            let (id, title) = at(i);
+            Neighbour {
+                title: title.to_string(),
+                url: meta.article_url(id),
+            }
+        };
+        Neighbours {
+            older: (index + 1 < len).then(|| link(index + 1)),
+            newer: index.checked_sub(1).map(link),
+        }
+    }
+}
+
+/// One article's page, linking to its `neighbours`.
 pub fn render_article_page(
     meta: &SiteMeta,
     article: &PreparedArticle,
+    neighbours: &Neighbours,
     templates: &Templates,
 ) -> Result<Vec<u8>, TemplateError> {
     let mut context = base_context(meta);
     context.insert("page_url", &article.view.url);
     context.insert("article", &article.view);
+    context.insert("neighbours", neighbours);
     context.insert("content", &article.content_html);
     templates.render_bytes("article.html", &context)
 }
