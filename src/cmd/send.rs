@@ -114,6 +114,22 @@ fn print_send(outcome: &SendOutcome, verbose: bool) {
                 counts.sent,
                 counts.total()
             );
+            let several = report.relays.len() > 1;
+            for relay in &report.relays {
+                if !several && relay.outages == 0 {
+                    continue;
+                }
+                let mut line = format!("send {week}: relay {}: {} sent", relay.name, relay.sent);
+                if relay.outages > 0 {
+                    line += &format!(
+                        ", out of rotation {} time(s){}, last because: {}",
+                        relay.outages,
+                        if relay.failing { ", still failing" } else { "" },
+                        relay.last_error.as_deref().unwrap_or("?")
+                    );
+                }
+                println!("{line}");
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde::de::{self, Visitor};
 
+use super::smtp::RelayConfig;
 use super::{BouncesConfig, SiteConfig, SmtpConfig};
 use super::{DkimConfig, NewsletterConfig, PathsConfig, RawConfig, SeedRules, ServeConfig};
 
@@ -17,6 +18,7 @@ fn known_keys(table: &str) -> Option<&'static [&'static str]> {
         "seed" => fields_of::<SeedRules>(),
         "newsletter" => fields_of::<NewsletterConfig>(),
         "smtp" => fields_of::<SmtpConfig>(),
+        "smtp.relays" => fields_of::<RelayConfig>(),
         "dkim" => fields_of::<DkimConfig>(),
         "serve" => fields_of::<ServeConfig>(),
         "bounces" => fields_of::<BouncesConfig>(),
@@ -89,9 +91,11 @@ pub(super) fn one_line_toml_error(text: &str, error: &toml::de::Error) -> String
         .rev()
         .find_map(|l| {
             let l = l.trim();
-            l.strip_prefix('[')
-                .and_then(|r| r.strip_suffix(']'))
-                .map(|t| t.trim().to_string())
+            // `[table]` or `[[array.of.tables]]`.
+            let inner = l.strip_prefix('[')?.strip_suffix(']')?;
+            let inner =
+                (inner.strip_prefix('[').and_then(|r| r.strip_suffix(']'))).unwrap_or(inner);
+            Some(inner.trim().to_string())
         })
         .unwrap_or_default();
     let join = |k: &str| {
@@ -121,7 +125,8 @@ pub(super) fn one_line_toml_error(text: &str, error: &toml::de::Error) -> String
 /// The warning for an unknown key path such as `site.titel`.
 pub(super) fn unknown_key_warning(path: &str) -> String {
     let (table, key) = path.rsplit_once('.').unwrap_or(("", path));
-    let closest = known_keys(table).and_then(|keys| {
+    let entries = table.split_once('[').map_or(table, |(name, _)| name);
+    let closest = known_keys(entries).and_then(|keys| {
         keys.iter()
             .map(|k| (strsim::jaro_winkler(k, key), *k))
             .filter(|(score, _)| *score > 0.7)

@@ -46,22 +46,36 @@ impl Config {
         let mut unknown = Vec::new();
         let deserializer = toml::Deserializer::parse(text).map_err(syntax)?;
         let raw: RawConfig = serde_ignored::deserialize(deserializer, |key| {
-            // Optional tables show up as `smtp.?.key`.
-            unknown.push(key.to_string().replace(".?", ""));
+            // Optional tables show up as `smtp.?.key`, array entries as
+            // `smtp.relays.0.key` (written `smtp.relays[0].key`).
+            let path = key.to_string().replace(".?", "");
+            let parts: Vec<&str> = path.split('.').collect();
+            let mut shown = String::new();
+            for part in parts {
+                if part.parse::<usize>().is_ok() {
+                    shown += &format!("[{part}]");
+                } else {
+                    if !shown.is_empty() {
+                        shown.push('.');
+                    }
+                    shown += part;
+                }
+            }
+            unknown.push(shown);
         })
         .map_err(syntax)?;
         if unknown.iter().any(|k| k == "smtp.password") {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
-                key: "smtp.password",
+                key: "smtp.password".into(),
                 message: "the password never goes in config.toml; set HERALD_SMTP_PASSWORD or point smtp.password_file at a file only Herald can read".into(),
             });
         }
         let mut warnings: Vec<String> = unknown.iter().map(|k| unknown_key_warning(k)).collect();
         warnings.sort();
-        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
-            key,
+            key: key.to_string(),
             message,
         };
         let mut site = raw.site;
@@ -106,35 +120,6 @@ impl Config {
         }
         if raw.newsletter.send_hour > 23 {
             return Err(invalid("newsletter.send_hour", "must be 0 to 23".into()));
-        }
-        if let Some(smtp) = &raw.smtp {
-            if smtp.host.trim().is_empty() {
-                return Err(invalid("smtp.host", "must not be empty".into()));
-            }
-            if smtp.pool_size == 0 || smtp.pool_size > 64 {
-                return Err(invalid("smtp.pool_size", "must be 1 to 64".into()));
-            }
-            if smtp.max_attempts == 0 {
-                return Err(invalid("smtp.max_attempts", "must be at least 1".into()));
-            }
-            if smtp.timeout_secs == 0 {
-                return Err(invalid("smtp.timeout_secs", "must be at least 1".into()));
-            }
-            if smtp.rate_limit.is_some_and(|r| r.is_nan() || r <= 0.0) {
-                return Err(invalid(
-                    "smtp.rate_limit",
-                    "must be a positive number of messages per second".into(),
-                ));
-            }
-            if smtp.tls == TlsMode::None && !is_loopback(&smtp.host) && !smtp.allow_insecure {
-                return Err(invalid(
-                    "smtp.tls",
-                    format!(
-                        "\"none\" would send mail and credentials to {} unencrypted; use \"starttls\" or \"tls\", or set smtp.allow_insecure = true",
-                        smtp.host
-                    ),
-                ));
-            }
         }
         if let Some(bounces) = &raw.bounces {
             match (&bounces.maildir, &bounces.host) {
@@ -259,10 +244,13 @@ impl Config {
             lock: resolve(&raw.paths.lock),
         };
         newsletter.secret_file = newsletter.secret_file.as_deref().map(resolve);
-        let smtp = raw.smtp.map(|mut s| {
-            s.password_file = s.password_file.as_deref().map(resolve);
-            s
-        });
+        let smtp = match raw.smtp {
+            Some(smtp) => Some(
+                smtp.resolve(resolve)
+                    .map_err(|e| invalid(&e.key, e.message))?,
+            ),
+            None => None,
+        };
         let dkim = raw.dkim.map(|mut d| {
             d.key_file = resolve(&d.key_file);
             d
@@ -349,6 +337,32 @@ mod tests {
                 "unknown key `site.titel` ignored; did you mean `site.title`?",
                 "unknown key `smtp.pool_sise` ignored; did you mean `smtp.pool_size`?",
             ]
+        );
+    }
+
+    #[test]
+    fn relays_are_checked_with_their_keys_named() {
+        let relays = format!(
+            "{MINIMAL}[smtp]\ntimeout_secs = 5\n[[smtp.relays]]\nname = \"a\"\nhost = \"127.0.0.1\"\ntls = \"none\"\npool_sise = 2\n[[smtp.relays]]\nname = \"b\"\nhost = \"mx.example.com\"\nweight = 3\n"
+        );
+        let config = load(&relays).unwrap();
+        assert_eq!(
+            config.warnings,
+            [
+                "unknown key `smtp.relays[0].pool_sise` ignored; did you mean `smtp.relays[0].pool_size`?"
+            ]
+        );
+        let smtp = config.smtp.unwrap();
+        assert_eq!(smtp.relays.len(), 2);
+        assert_eq!((smtp.relays[1].weight, smtp.relays[1].timeout_secs), (3, 5));
+        let duplicate = relays.replace("name = \"b\"", "name = \"a\"");
+        let err = load(&duplicate).unwrap_err().to_string();
+        assert!(err.contains("key `smtp.relays[1].name`"), "{err}");
+        let wrong_type = relays.replace("weight = 3", "weight = \"heavy\"");
+        let err = load(&wrong_type).unwrap_err().to_string();
+        assert!(
+            err.contains("smtp.relays") && err.contains("weight"),
+            "{err}"
         );
     }
 

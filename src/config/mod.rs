@@ -12,6 +12,10 @@
 
 mod diagnostics;
 mod load;
+mod smtp;
+
+pub(crate) use smtp::SmtpConfig;
+pub use smtp::{Relay, Smtp};
 
 use std::path::PathBuf;
 
@@ -34,7 +38,7 @@ pub enum ConfigError {
     #[error("{path}: key `{key}`: {message}")]
     Invalid {
         path: PathBuf,
-        key: &'static str,
+        key: String,
         message: String,
     },
 }
@@ -63,7 +67,7 @@ pub struct Config {
     pub seed: SeedRules,
     pub newsletter: NewsletterConfig,
     /// `None`: messages go to the outbox folder as `.eml` files.
-    pub smtp: Option<SmtpConfig>,
+    pub smtp: Option<Smtp>,
     pub dkim: Option<DkimConfig>,
     pub serve: ServeConfig,
     /// Where delivery reports arrive; `herald run` reads it before building.
@@ -263,36 +267,6 @@ pub enum TlsMode {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct SmtpConfig {
-    pub host: String,
-    #[serde(default = "default_smtp_port")]
-    pub port: u16,
-    #[serde(default = "default_tls")]
-    pub tls: TlsMode,
-    /// Allows `tls = "none"` towards a host that is not loopback.
-    #[serde(default)]
-    pub allow_insecure: bool,
-    pub username: Option<String>,
-    /// File holding the password; `HERALD_SMTP_PASSWORD` takes precedence. The
-    /// password itself never goes in config.toml.
-    pub password_file: Option<PathBuf>,
-    /// Connections used in parallel.
-    #[serde(default = "default_pool_size")]
-    pub pool_size: usize,
-    /// Messages per second across all connections; unlimited when absent.
-    pub rate_limit: Option<f64>,
-    /// Limit for connecting and for every SMTP command, in seconds.
-    #[serde(default = "default_timeout_secs")]
-    pub timeout_secs: u64,
-    /// Tries per message within one run before it is left for the next run.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// First retry delay in milliseconds; doubles with each retry.
-    #[serde(default = "default_retry_base_ms")]
-    pub retry_base_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
 pub struct DkimConfig {
     pub selector: String,
     /// Signing domain (`d=`); the site's domain by default.
@@ -405,25 +379,6 @@ fn parse_optional_address<'de, D: serde::Deserializer<'de>>(
             "`{text}` is not a bare e-mail address such as `bounces@news.example.com` ({e})"
         ))
     })
-}
-
-fn default_smtp_port() -> u16 {
-    587
-}
-fn default_tls() -> TlsMode {
-    TlsMode::Starttls
-}
-fn default_pool_size() -> usize {
-    4
-}
-fn default_timeout_secs() -> u64 {
-    30
-}
-fn default_max_attempts() -> u32 {
-    3
-}
-fn default_retry_base_ms() -> u64 {
-    1000
 }
 
 fn default_language() -> String {

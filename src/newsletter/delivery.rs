@@ -1,40 +1,48 @@
-//! A [`Digest`] + the subscriber list → one personalised message per subscriber,
-//! delivered and journaled.
+//! The subscriber list → one message each, spread over the relays (or written to
+//! the outbox), and journaled.
 //!
-//! Guarantees (see [`crate::store::journal`]): a recipient is marked sent only after the
-//! server's 250, committed before that connection carries another message; 4xx
-//! replies and dropped connections are retried with exponential backoff up to
-//! `smtp.max_attempts` and then left for the next run; 5xx replies are permanent for
-//! that recipient and never stop the others; a subscriber who unsubscribes while an
-//! edition is going out is checked right before their message and skipped.
+//! Guarantees (see [`crate::store::journal`]): a recipient is marked sent only after
+//! a server's 250, committed before that connection carries another message, so a
+//! crash can duplicate at most one message per connection: the sum of the relays'
+//! `pool_size`. A 5xx reply is permanent for that recipient and never stops the
+//! others; other 4xx replies are retried on the same relay with exponential backoff
+//! up to `smtp.max_attempts` and then left for the next run. A subscriber who
+//! unsubscribes while an edition is going out is checked right before their message
+//! and skipped.
+//!
+//! Relays: messages are dealt to the relays in proportion to their `weight` (smooth
+//! weighted round-robin), each relay sending over its own `pool_size` connections
+//! within its own `rate_limit`. A relay that cannot be reached, answers 421, times
+//! out or drops the connection rests (out of rotation) for `retry_base_ms`, doubling
+//! with each failure in a row, and is tried again later in the run; its messages go
+//! to the others meanwhile. The run gives up only when every relay has failed
+//! `max_attempts` times in a row. Weights are shares, not priorities: a relay slower
+//! than its share holds the others back to its pace unless it times out.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
-use lettre::message::header::HeaderName;
-use lettre::message::{Mailbox, dkim_sign};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::newsletter::message::{
-    Envelope, ListHeaders, MessageError, compose, deterministic_message_id,
-};
-use crate::newsletter::token::{TokenKey, with_token};
+use crate::newsletter::factory::MessageFactory;
+use crate::newsletter::message::MessageError;
 use crate::newsletter::transport::{Failure, Outbox, SmtpLink, SmtpSettings, TransportError};
 use crate::render::digest::Digest;
-use crate::store::journal::{Job, SendJournal, SendStatus};
+use crate::store::journal::{Job, Outcome, SendJournal, SendStatus};
 
 /// Rows fetched from the journal at a time: memory stays flat in list size.
 const BATCH: usize = 512;
+
+/// The longest a failing relay rests before it is tried again.
+const MAX_REST: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -67,228 +75,99 @@ pub(crate) struct DeliveryReport {
     pub skipped: u64,
     /// Each permanent failure: `(address, server reply)`.
     pub permanent_failures: Vec<(String, String)>,
+    /// What each relay did, in configured order (empty for the outbox).
+    pub relays: Vec<RelayReport>,
 }
 
-/// Everything that is the same for every message of an edition.
-pub(crate) struct MessageFactory {
-    from: Mailbox,
-    reply_to: Option<Mailbox>,
-    /// `newsletter.bounce_address`: the base of each message's VERP envelope sender.
-    bounce_address: Option<lettre::Address>,
-    domain: String,
-    list_id: String,
-    unsubscribe_base: String,
-    unsubscribe_mailto: Option<String>,
-    keys: TokenKey,
-    dkim: Option<DkimConfig>,
-    date: SystemTime,
+/// One relay's share of a run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct RelayReport {
+    pub name: String,
+    /// Messages it accepted.
+    pub sent: u64,
+    /// Times it was taken out of rotation.
+    pub outages: u32,
+    /// Why it was last taken out of rotation.
+    pub last_error: Option<String>,
+    /// It had failed `max_attempts` times in a row when the run ended.
+    pub failing: bool,
 }
 
-impl MessageFactory {
-    pub(crate) fn new(
-        config: &Config,
-        keys: TokenKey,
-        now: DateTime<Utc>,
-    ) -> Result<MessageFactory, DeliveryError> {
-        let n = &config.newsletter;
-        let domain = config.site_domain().to_string();
-        Ok(MessageFactory {
-            from: n.from.clone(),
-            reply_to: n.reply_to.clone(),
-            bounce_address: n.bounce_address.clone(),
-            list_id: match &n.list_id {
-                Some(id) => id.clone(),
-                None => format!("<newsletter.{domain}>"),
-            },
-            unsubscribe_base: n.unsubscribe_url.clone(),
-            unsubscribe_mailto: n.unsubscribe_mailto.clone(),
-            dkim: load_dkim(config)?,
-            domain,
-            keys,
-            date: now.into(),
-        })
-    }
-
-    pub(crate) fn unsubscribe_url(&self, email: &str) -> String {
-        with_token(&self.unsubscribe_base, &self.keys.unsubscribe_token(email))
-    }
-
-    /// The exact bytes and envelope for one recipient.
-    pub(crate) fn build(
-        &self,
-        digest: &Digest,
-        job: &Job,
-    ) -> Result<(lettre::address::Envelope, Vec<u8>), MessageError> {
-        let address = job
-            .email
-            .parse()
-            .map_err(|e: lettre::address::AddressError| MessageError::Address {
-                field: "subscriber".into(),
-                value: job.email.clone(),
-                reason: e.to_string(),
-            })?;
-        let name = (!job.name.is_empty()).then(|| job.name.clone());
-        let to = Mailbox::new(name, address);
-        let envelope_sender = match &self.bounce_address {
-            Some(base) => {
-                Some(self.verp_sender(base, &digest.week.to_string(), job.subscriber_id)?)
-            }
-            None => None,
-        };
-        let unsubscribe_url = self.unsubscribe_url(&job.email);
-        let (html, text) = digest.personalise(&unsubscribe_url);
-        let mut message = compose(
-            &digest.subject,
-            Envelope {
-                from: &self.from,
-                reply_to: self.reply_to.as_ref(),
-                to,
-                message_id: deterministic_message_id(
-                    &digest.week.to_string(),
-                    &job.email,
-                    &self.domain,
-                ),
-                date: self.date,
-                list: Some(ListHeaders {
-                    list_id: self.list_id.clone(),
-                    unsubscribe_url,
-                    unsubscribe_mailto: self.unsubscribe_mailto.clone(),
-                }),
-            },
-            html,
-            text,
-        )?;
-        if let Some(dkim) = &self.dkim {
-            dkim_sign(&mut message, dkim);
-        }
-        let envelope = match envelope_sender {
-            Some(sender) => {
-                lettre::address::Envelope::new(Some(sender), message.envelope().to().to_vec())
-                    .map_err(|e| MessageError::Build(e.to_string()))?
-            }
-            None => message.envelope().clone(),
-        };
-        Ok((envelope, message.formatted()))
-    }
-
-    /// `bounces+<tag>@domain` for `base` = `bounces@domain`: the envelope sender a
-    /// delivery report comes back to, naming edition `week` and the subscriber.
-    fn verp_sender(
-        &self,
-        base: &lettre::Address,
-        week: &str,
-        subscriber_id: i64,
-    ) -> Result<lettre::Address, MessageError> {
-        let tag = self.keys.bounce_tag(week, subscriber_id);
-        let user = format!("{}+{tag}", base.user());
-        lettre::Address::new(&user, base.domain()).map_err(|e| MessageError::Address {
-            field: "newsletter.bounce_address".into(),
-            value: format!("{user}@{}", base.domain()),
-            reason: e.to_string(),
-        })
-    }
-}
-
-/// Headers the DKIM signature covers: lettre's defaults, Reply-To (signed even
-/// when absent, so none can be added in transit) and MIME-Version, plus the ones
-/// RFC 8058 requires for one-click unsubscribe to be trusted. The top-level
-/// Content-Type cannot be listed: lettre writes a multipart's Content-Type with
-/// the body, outside the headers its signer sees, so listing it would sign it as
-/// absent and break every signature (the parts it describes are covered by the
-/// body hash).
-const DKIM_HEADERS: &[&str] = &[
-    "From",
-    "Reply-To",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "MIME-Version",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-];
-
-fn load_dkim(config: &Config) -> Result<Option<DkimConfig>, DeliveryError> {
-    let (Some(dkim), Some(signing_domain)) = (&config.dkim, config.dkim_domain()) else {
-        return Ok(None);
-    };
-    let path = dkim.key_file.display().to_string();
-    let err = |message: String| DeliveryError::Dkim {
-        path: path.clone(),
-        message,
-    };
-    crate::support::permissions::warn_if_readable_by_others(&dkim.key_file);
-    let pem = std::fs::read_to_string(&dkim.key_file).map_err(|e| err(e.to_string()))?;
-    let algorithm = if pem.contains("BEGIN RSA PRIVATE KEY") {
-        DkimSigningAlgorithm::Rsa
-    } else {
-        DkimSigningAlgorithm::Ed25519
-    };
-    let key = DkimSigningKey::new(pem.trim(), algorithm).map_err(|e| err(format!("{e:?}")))?;
-    Ok(Some(DkimConfig::new(
-        dkim.selector.clone(),
-        signing_domain.to_string(),
-        key,
-        DKIM_HEADERS
-            .iter()
-            .map(|h| HeaderName::new_from_ascii_str(h))
-            .collect(),
-        DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        },
-    )))
-}
-
-/// How messages leave: SMTP with a pool of connections, or the outbox folder.
+/// How messages leave: SMTP relays, or the outbox folder.
 pub(crate) enum Route {
-    Smtp {
-        settings: SmtpSettings,
-        pool_size: usize,
-        rate_limit: Option<f64>,
-        max_attempts: u32,
-        retry_base: Duration,
-    },
+    Smtp(Relays),
     Outbox(std::path::PathBuf),
+}
+
+/// The configured relays, with the run-wide retry settings.
+pub(crate) struct Relays {
+    relays: Vec<RelayRoute>,
+    max_attempts: u32,
+    retry_base: Duration,
+}
+
+struct RelayRoute {
+    name: String,
+    settings: SmtpSettings,
+    pool_size: usize,
+    rate_limit: Option<f64>,
+    weight: u32,
 }
 
 impl Route {
     pub(crate) fn from_config(config: &Config) -> Result<Route, DeliveryError> {
-        Ok(match &config.smtp {
-            Some(smtp) => Route::Smtp {
-                settings: SmtpSettings::from_config(smtp)?,
-                pool_size: smtp.pool_size,
-                rate_limit: smtp.rate_limit,
-                max_attempts: smtp.max_attempts,
-                retry_base: Duration::from_millis(smtp.retry_base_ms),
-            },
-            None => Route::Outbox(config.paths.outbox.clone()),
-        })
-    }
-
-    /// How many messages are in flight at once.
-    fn connections(&self) -> usize {
-        match self {
-            Route::Smtp { pool_size, .. } => *pool_size,
-            Route::Outbox(_) => 1,
-        }
+        let Some(smtp) = &config.smtp else {
+            return Ok(Route::Outbox(config.paths.outbox.clone()));
+        };
+        let relays = (smtp.relays.iter())
+            .map(|relay| {
+                Ok(RelayRoute {
+                    name: relay.name.clone(),
+                    settings: SmtpSettings::from_config(relay)?,
+                    pool_size: relay.pool_size,
+                    rate_limit: relay.rate_limit,
+                    weight: relay.weight,
+                })
+            })
+            .collect::<Result<_, TransportError>>()?;
+        Ok(Route::Smtp(Relays {
+            relays,
+            max_attempts: smtp.max_attempts,
+            retry_base: Duration::from_millis(smtp.retry_base_ms),
+        }))
     }
 
     /// Sends one message on its own, outside an edition (a subscription
-    /// confirmation): over a connection opened and closed for it, or as one file in
-    /// the outbox.
+    /// confirmation, a test send): over a connection opened and closed for it,
+    /// trying the relays from the heaviest down while they are down, or as one file
+    /// in the outbox.
     pub(crate) async fn send_one(
         &self,
         envelope: &lettre::address::Envelope,
         message: &[u8],
     ) -> Result<String, Failure> {
         match self {
-            Route::Smtp { settings, .. } => {
-                let mut link = SmtpLink::new(settings.clone());
-                let sent = link.send(envelope, message).await;
-                link.close().await;
-                sent
+            Route::Smtp(relays) => {
+                let mut order: Vec<&RelayRoute> = relays.relays.iter().collect();
+                order.sort_by_key(|r| std::cmp::Reverse(r.weight));
+                let mut last = None;
+                for relay in order {
+                    let mut link = SmtpLink::new(relay.settings.clone());
+                    let sent = link.send(envelope, message).await;
+                    link.close().await;
+                    match sent {
+                        Err(failure) if failure.is_relay_down() => {
+                            tracing::warn!(
+                                "relay {}: {}; trying the next one",
+                                relay.name,
+                                failure.message()
+                            );
+                            last = Some(failure);
+                        }
+                        sent => return sent,
+                    }
+                }
+                Err(last.unwrap_or_else(|| Failure::setup("no relay is configured".into())))
             }
             Route::Outbox(dir) => Outbox::open(dir.clone())
                 .map_err(|e| Failure::setup(e.to_string()))?
@@ -298,30 +177,43 @@ impl Route {
 
     pub(crate) fn describe(&self) -> String {
         match self {
-            Route::Smtp { pool_size, .. } => format!("SMTP ({pool_size} connection(s))"),
+            Route::Smtp(Relays { relays, .. }) => match &relays[..] {
+                [one] => format!("SMTP ({} connection(s))", one.pool_size),
+                many => {
+                    let each: Vec<String> = (many.iter())
+                        .map(|r| {
+                            format!(
+                                "{} ({} connection(s), weight {})",
+                                r.name, r.pool_size, r.weight
+                            )
+                        })
+                        .collect();
+                    format!("SMTP via {} relays: {}", many.len(), each.join(", "))
+                }
+            },
             Route::Outbox(dir) => format!("the outbox {}", dir.display()),
         }
     }
 }
 
-/// Spaces messages out to at most `rate` per second across all connections.
+/// Spaces messages out to at most `rate` per second across one relay's connections.
 struct RateLimiter {
     interval: Duration,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
+    next: tokio::sync::Mutex<Instant>,
 }
 
 impl RateLimiter {
     fn new(rate: Option<f64>) -> Option<RateLimiter> {
         rate.map(|r| RateLimiter {
             interval: Duration::from_secs_f64(1.0 / r),
-            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            next: tokio::sync::Mutex::new(Instant::now()),
         })
     }
 
     async fn wait(&self) {
         let slot = {
             let mut next = self.next.lock().await;
-            let now = tokio::time::Instant::now();
+            let now = Instant::now();
             let slot = (*next).max(now);
             *next = slot + self.interval;
             slot
@@ -330,16 +222,89 @@ impl RateLimiter {
     }
 }
 
-/// State shared by the sending workers.
+/// One way out during a run: a relay, or the outbox.
+struct Lane {
+    /// The relay's name; `None` for the outbox.
+    name: Option<String>,
+    weight: u32,
+    connections: usize,
+    limiter: Option<RateLimiter>,
+    opener: Opener,
+}
+
+enum Opener {
+    Smtp(SmtpSettings),
+    Outbox(Arc<Outbox>),
+}
+
+impl Lane {
+    fn all(route: &Route) -> Result<Vec<Lane>, DeliveryError> {
+        Ok(match route {
+            Route::Smtp(relays) => (relays.relays.iter())
+                .map(|r| Lane {
+                    name: Some(r.name.clone()),
+                    weight: r.weight,
+                    connections: r.pool_size,
+                    limiter: RateLimiter::new(r.rate_limit),
+                    opener: Opener::Smtp(r.settings.clone()),
+                })
+                .collect(),
+            Route::Outbox(dir) => vec![Lane {
+                name: None,
+                weight: 1,
+                connections: 1,
+                limiter: None,
+                opener: Opener::Outbox(Arc::new(Outbox::open(dir.clone())?)),
+            }],
+        })
+    }
+
+    fn open(&self) -> Link {
+        match &self.opener {
+            Opener::Smtp(settings) => Link::Smtp(Box::new(SmtpLink::new(settings.clone()))),
+            Opener::Outbox(outbox) => Link::Outbox(outbox.clone()),
+        }
+    }
+}
+
+/// How a lane has been doing during this run.
+#[derive(Default)]
+struct Health {
+    /// Out of rotation until then.
+    resting_until: Option<Instant>,
+    /// Failures in a row (reset by a message it accepts).
+    failures: u32,
+    outages: u32,
+    last_error: Option<String>,
+    sent: u64,
+}
+
+/// What the dispatcher does next.
+enum Pick {
+    Lane(usize),
+    /// Every lane is resting; the first is back then.
+    Rest(Instant),
+    /// Every lane failed `max_attempts` times in a row.
+    NoneLeft,
+}
+
+/// State shared by the dispatcher and the lanes' workers.
 struct Shared<'a> {
     db: Mutex<&'a Connection>,
     bounce_after: u32,
+    max_attempts: u32,
+    retry_base: Duration,
     report: Mutex<DeliveryReport>,
+    health: Mutex<Vec<Health>>,
     stop: AtomicBool,
     fatal: Mutex<Option<String>>,
     done: AtomicU64,
     progress: ProgressBar,
     now: i64,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared<'_> {
@@ -349,11 +314,17 @@ impl Shared<'_> {
         status: SendStatus,
         attempts: u32,
         reply: &str,
+        relay: Option<&str>,
     ) -> Result<(), rusqlite::Error> {
-        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        SendJournal::new(&db).record(job, status, attempts, reply, self.now, self.bounce_after)?;
-        drop(db);
-        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        let outcome = Outcome {
+            status,
+            attempts,
+            reply,
+            relay,
+            now: self.now,
+        };
+        SendJournal::new(&locked(&self.db)).record(job, &outcome, self.bounce_after)?;
+        let mut report = locked(&self.report);
         report.attempted += 1;
         match status {
             SendStatus::Sent => report.sent += 1,
@@ -371,14 +342,99 @@ impl Shared<'_> {
     }
 
     fn still_active(&self, job: &Job) -> Result<bool, rusqlite::Error> {
-        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        SendJournal::new(&db).still_active(job.subscriber_id)
+        SendJournal::new(&locked(&self.db)).still_active(job.subscriber_id)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 
     fn give_up(&self, why: String) {
         self.stop.store(true, Ordering::SeqCst);
-        let mut fatal = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
-        fatal.get_or_insert(why);
+        locked(&self.fatal).get_or_insert(why);
+    }
+
+    fn is_resting(&self, lane: usize) -> bool {
+        locked(&self.health)[lane]
+            .resting_until
+            .is_some_and(|until| until > Instant::now())
+    }
+
+    fn lane_worked(&self, lane: usize) {
+        let mut health = locked(&self.health);
+        health[lane].failures = 0;
+        health[lane].sent += 1;
+    }
+
+    /// Takes `lane` out of rotation after `failure`. Connections that fail while it
+    /// already rests add nothing: one outage is one failure.
+    fn lane_failed(&self, lanes: &[Lane], lane: usize, failure: &Failure) {
+        let mut health = locked(&self.health);
+        let h = &mut health[lane];
+        h.last_error = Some(failure.message().to_string());
+        let now = Instant::now();
+        if h.resting_until.is_some_and(|until| until > now) {
+            return;
+        }
+        h.failures += 1;
+        h.outages += 1;
+        let rest = if failure.is_permanent() {
+            h.failures = h.failures.max(self.max_attempts);
+            MAX_REST
+        } else {
+            let doublings = (h.failures - 1).min(16);
+            (self.retry_base.saturating_mul(1 << doublings)).min(MAX_REST)
+        };
+        h.resting_until = Some(now + rest);
+        let name = lanes[lane].name.as_deref().unwrap_or("the outbox");
+        tracing::warn!(
+            "relay {name} is out of rotation for {:.1} s: {}",
+            rest.as_secs_f64(),
+            failure.message()
+        );
+    }
+
+    /// The next lane by smooth weighted round-robin over the lanes not resting
+    /// (`current` carries each lane's running credit between calls).
+    fn pick(&self, lanes: &[Lane], current: &mut [i64]) -> Pick {
+        let health = locked(&self.health);
+        let now = Instant::now();
+        let ready: Vec<usize> = (0..lanes.len())
+            .filter(|&i| health[i].resting_until.is_none_or(|until| until <= now))
+            .collect();
+        if ready.is_empty() {
+            if health.iter().all(|h| h.failures >= self.max_attempts) {
+                return Pick::NoneLeft;
+            }
+            let back = health.iter().filter_map(|h| h.resting_until).min();
+            return Pick::Rest(back.unwrap_or(now));
+        }
+        let total: i64 = ready.iter().map(|&i| i64::from(lanes[i].weight)).sum();
+        for &i in &ready {
+            current[i] += i64::from(lanes[i].weight);
+        }
+        let best = (ready.iter().copied())
+            .max_by_key(|&i| (current[i], std::cmp::Reverse(i)))
+            .unwrap_or(ready[0]);
+        current[best] -= total;
+        Pick::Lane(best)
+    }
+
+    /// Why the run stopped: each lane's last failure.
+    fn none_left(&self, lanes: &[Lane]) -> String {
+        let health = locked(&self.health);
+        let why = |h: &Health| h.last_error.clone().unwrap_or_default();
+        match lanes {
+            [_] => why(&health[0]),
+            _ => {
+                let each: Vec<String> = (lanes.iter().zip(health.iter()))
+                    .map(|(lane, h)| {
+                        format!("{}: {}", lane.name.as_deref().unwrap_or("outbox"), why(h))
+                    })
+                    .collect();
+                format!("every relay failed ({})", each.join("; "))
+            }
+        }
     }
 }
 
@@ -406,6 +462,24 @@ impl Link {
     }
 }
 
+/// A recipient's message: its envelope and bytes, or why it cannot be built.
+type Built = Result<(lettre::address::Envelope, Vec<u8>), MessageError>;
+
+/// A message on its way, with the attempts made so far (on any lane).
+struct Pending {
+    job: Job,
+    built: Built,
+    attempts: u32,
+}
+
+/// What a lane's worker did with a message it was dealt.
+enum Done {
+    /// Recorded in the journal (or skipped, or dropped after a stop: still pending).
+    Finished,
+    /// Its lane is resting: deal it to another.
+    Returned(Pending),
+}
+
 /// Delivers `digest` to every journal row of its edition that is not yet sent.
 /// The journal rows must already exist ([`SendJournal::enqueue`]).
 pub(crate) fn deliver(
@@ -430,10 +504,18 @@ pub(crate) fn deliver(
     } else {
         ProgressBar::hidden()
     };
+    let (max_attempts, retry_base) = match route {
+        Route::Smtp(relays) => (relays.max_attempts, relays.retry_base),
+        Route::Outbox(_) => (1, Duration::ZERO),
+    };
+    let lanes = Lane::all(route)?;
     let shared = Shared {
         db: Mutex::new(conn),
         bounce_after,
+        max_attempts,
+        retry_base,
         report: Mutex::new(DeliveryReport::default()),
+        health: Mutex::new(lanes.iter().map(|_| Health::default()).collect()),
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
         done: AtomicU64::new(0),
@@ -444,11 +526,11 @@ pub(crate) fn deliver(
         .enable_all()
         .build()
         .map_err(DeliveryError::Runtime)?;
-    let queue = route.connections() * 2;
+    let queue = lanes.iter().map(|l| l.connections).sum::<usize>() * 2;
     // Messages are built on a thread of their own, so building the next ones
     // overlaps sending (the runtime's thread talks SMTP and writes the journal).
     let (jobs_in, mut jobs_out) = mpsc::channel::<Job>(queue);
-    let (built_in, built_out) = mpsc::channel::<BuiltJob>(queue);
+    let (built_in, built_out) = mpsc::channel::<(Job, Built)>(queue);
     let result = std::thread::scope(|scope| {
         scope.spawn(move || {
             while let Some(job) = jobs_out.blocking_recv() {
@@ -458,180 +540,276 @@ pub(crate) fn deliver(
                 }
             }
         });
-        runtime.block_on(run_workers(&shared, route, &week, jobs_in, built_out))
+        runtime.block_on(run_lanes(&shared, &lanes, &week, jobs_in, built_out))
     });
     shared.progress.finish_and_clear();
     result?;
-    if let Some(why) = shared
-        .fatal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    {
-        return Err(DeliveryError::ServerUnavailable(why));
+    // The last messages may have failed on every relay with none left to deal:
+    // the run ends as one that gave up.
+    let all_failing = locked(&shared.health)
+        .iter()
+        .all(|h| h.failures >= max_attempts);
+    if all_failing {
+        shared.give_up(shared.none_left(&lanes));
     }
-    Ok(shared
+    let mut report = shared
         .report
         .into_inner()
-        .unwrap_or_else(|e| e.into_inner()))
+        .unwrap_or_else(|e| e.into_inner());
+    if let Route::Smtp(_) = route {
+        let health = shared
+            .health
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        report.relays = (lanes.iter().zip(health))
+            .map(|(lane, h)| RelayReport {
+                name: lane.name.clone().unwrap_or_default(),
+                sent: h.sent,
+                outages: h.outages,
+                last_error: h.last_error,
+                failing: h.failures >= max_attempts,
+            })
+            .collect();
+    }
+    if let Some(why) = shared.fatal.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(DeliveryError::ServerUnavailable(why));
+    }
+    Ok(report)
 }
 
-/// A recipient's message: its envelope and bytes, or why it cannot be built.
-type Built = Result<(lettre::address::Envelope, Vec<u8>), crate::newsletter::message::MessageError>;
-/// A job with its message, built by the builder thread.
-type BuiltJob = (Job, Built);
-
-async fn run_workers(
+/// Feeds the journal's rows to the builder, deals the built messages to the lanes
+/// and runs every lane's connections, all on this thread.
+async fn run_lanes(
     shared: &Shared<'_>,
-    route: &Route,
+    lanes: &[Lane],
     week: &str,
     sender: mpsc::Sender<Job>,
-    receiver: mpsc::Receiver<BuiltJob>,
+    built: mpsc::Receiver<(Job, Built)>,
 ) -> Result<(), DeliveryError> {
-    let workers = route.connections();
-    let (limiter, max_attempts, retry_base) = match route {
-        Route::Smtp {
-            rate_limit,
-            max_attempts,
-            retry_base,
-            ..
-        } => (RateLimiter::new(*rate_limit), *max_attempts, *retry_base),
-        Route::Outbox(_) => (None, 1, Duration::ZERO),
-    };
-    let outbox = match route {
-        Route::Outbox(dir) => Some(Arc::new(Outbox::open(dir.clone())?)),
-        Route::Smtp { .. } => None,
-    };
-    let receiver = tokio::sync::Mutex::new(receiver);
     let feeder = async {
         let mut after = 0;
         loop {
-            if shared.stop.load(Ordering::SeqCst) {
+            if shared.stopped() {
                 break;
             }
-            let batch = {
-                let db = shared.db.lock().unwrap_or_else(|e| e.into_inner());
-                SendJournal::new(&db).next_batch(week, after, BATCH)?
-            };
+            let batch = SendJournal::new(&locked(&shared.db)).next_batch(week, after, BATCH)?;
             let Some(last) = batch.last() else { break };
             after = last.rowid;
             for job in batch {
-                if shared.stop.load(Ordering::SeqCst) || sender.send(job).await.is_err() {
+                if shared.stopped() || sender.send(job).await.is_err() {
                     break;
                 }
             }
         }
         drop(sender);
-        Ok(())
+        Ok::<(), DeliveryError>(())
     };
-    let worker = |_: usize| {
-        let mut link = match (&outbox, route) {
-            (Some(outbox), _) => Link::Outbox(outbox.clone()),
-            (None, Route::Smtp { settings, .. }) => {
-                Link::Smtp(Box::new(SmtpLink::new(settings.clone())))
-            }
-            (None, Route::Outbox(_)) => unreachable!("outbox is opened above"),
-        };
-        let receiver = &receiver;
-        let limiter = limiter.as_ref();
-        async move {
-            loop {
-                let Some((job, built)) = receiver.lock().await.recv().await else {
-                    break;
-                };
-                // After a stop, drain what the feeder already queued so it can finish.
-                if !shared.stop.load(Ordering::SeqCst) {
-                    send_one(
-                        shared,
-                        &mut link,
-                        limiter,
-                        &job,
-                        built,
-                        max_attempts,
-                        retry_base,
-                    )
-                    .await?;
-                }
-            }
-            link.close().await;
-            Ok::<(), DeliveryError>(())
+    let (done_in, done_out) = mpsc::unbounded_channel::<Done>();
+    let mut queues = Vec::new();
+    let receivers: Vec<_> = lanes
+        .iter()
+        .map(|lane| {
+            let (queue_in, queue_out) = mpsc::channel::<Pending>(lane.connections);
+            queues.push(queue_in);
+            tokio::sync::Mutex::new(queue_out)
+        })
+        .collect();
+    let mut workers = Vec::new();
+    for (i, lane) in lanes.iter().enumerate() {
+        for _ in 0..lane.connections {
+            workers.push(lane_worker(
+                shared,
+                lanes,
+                i,
+                &receivers[i],
+                done_in.clone(),
+            ));
         }
-    };
+    }
+    drop(done_in);
     // Workers borrow the shared state, so they run concurrently on this task
     // (joined, not spawned).
-    let workers: Vec<_> = (0..workers).map(worker).collect();
-    tokio::try_join!(feeder, try_join_all(workers))?;
+    tokio::try_join!(
+        feeder,
+        dispatch(shared, lanes, built, done_out, queues),
+        try_join_all(workers)
+    )?;
     Ok(())
 }
 
-async fn send_one(
+/// Deals each built message (and each one a resting lane handed back) to a lane,
+/// until every message is finished or the run gives up.
+async fn dispatch(
     shared: &Shared<'_>,
-    link: &mut Link,
-    limiter: Option<&RateLimiter>,
-    job: &Job,
-    built: Built,
-    max_attempts: u32,
-    retry_base: Duration,
+    lanes: &[Lane],
+    mut built: mpsc::Receiver<(Job, Built)>,
+    mut done: mpsc::UnboundedReceiver<Done>,
+    queues: Vec<mpsc::Sender<Pending>>,
 ) -> Result<(), DeliveryError> {
-    if !shared.still_active(job)? {
-        let mut report = shared.report.lock().unwrap_or_else(|e| e.into_inner());
-        report.skipped += 1;
-        return Ok(());
-    }
-    let (envelope, bytes) = match built {
-        Ok(built) => built,
-        Err(e) => {
-            shared.record(job, SendStatus::FailedPermanent, 1, &e.to_string())?;
-            return Ok(());
+    let mut outstanding = 0usize;
+    let mut built_open = true;
+    let mut returned: VecDeque<Pending> = VecDeque::new();
+    let mut credit = vec![0i64; lanes.len()];
+    let take = |d: Done, outstanding: &mut usize, returned: &mut VecDeque<Pending>| {
+        *outstanding -= 1;
+        if let Done::Returned(pending) = d {
+            returned.push_back(pending);
         }
     };
-    let mut attempts = 0;
-    let mut connect_failures = 0;
     loop {
-        attempts += 1;
-        if let Some(limiter) = limiter {
+        while let Ok(d) = done.try_recv() {
+            take(d, &mut outstanding, &mut returned);
+        }
+        if shared.stopped() {
+            // What was returned stays pending in the journal for the next run.
+            returned.clear();
+            if outstanding == 0 {
+                break;
+            }
+            match done.recv().await {
+                Some(d) => take(d, &mut outstanding, &mut returned),
+                None => break,
+            }
+            continue;
+        }
+        let next = if let Some(pending) = returned.pop_front() {
+            pending
+        } else if built_open {
+            tokio::select! {
+                biased;
+                Some(d) = done.recv() => {
+                    take(d, &mut outstanding, &mut returned);
+                    continue;
+                }
+                job = built.recv() => match job {
+                    Some((job, built)) => Pending { job, built, attempts: 0 },
+                    None => {
+                        built_open = false;
+                        continue;
+                    }
+                },
+            }
+        } else if outstanding > 0 {
+            match done.recv().await {
+                Some(d) => take(d, &mut outstanding, &mut returned),
+                None => break,
+            }
+            continue;
+        } else {
+            break;
+        };
+        let lane = loop {
+            match shared.pick(lanes, &mut credit) {
+                Pick::Lane(i) => break Some(i),
+                Pick::Rest(until) => tokio::time::sleep_until(until).await,
+                Pick::NoneLeft => {
+                    shared.give_up(shared.none_left(lanes));
+                    break None;
+                }
+            }
+        };
+        let Some(lane) = lane else { continue };
+        outstanding += 1;
+        if queues[lane].send(next).await.is_err() {
+            outstanding -= 1;
+        }
+    }
+    drop(queues);
+    Ok(())
+}
+
+/// One connection of lane `i`: sends what it is dealt until the dispatcher closes
+/// the lane's queue.
+async fn lane_worker(
+    shared: &Shared<'_>,
+    lanes: &[Lane],
+    i: usize,
+    queue: &tokio::sync::Mutex<mpsc::Receiver<Pending>>,
+    done: mpsc::UnboundedSender<Done>,
+) -> Result<(), DeliveryError> {
+    let mut link = lanes[i].open();
+    loop {
+        let Some(pending) = queue.lock().await.recv().await else {
+            break;
+        };
+        let outcome = if shared.stopped() {
+            Done::Finished
+        } else if shared.is_resting(i) {
+            Done::Returned(pending)
+        } else {
+            send_pending(shared, lanes, i, &mut link, pending).await?
+        };
+        let _ = done.send(outcome);
+    }
+    link.close().await;
+    Ok(())
+}
+
+async fn send_pending(
+    shared: &Shared<'_>,
+    lanes: &[Lane],
+    i: usize,
+    link: &mut Link,
+    mut pending: Pending,
+) -> Result<Done, DeliveryError> {
+    let lane = &lanes[i];
+    let relay = lane.name.as_deref();
+    let job = &pending.job;
+    if !shared.still_active(job)? {
+        locked(&shared.report).skipped += 1;
+        return Ok(Done::Finished);
+    }
+    let (envelope, bytes) = match &pending.built {
+        Ok(built) => built,
+        Err(e) => {
+            shared.record(job, SendStatus::FailedPermanent, 1, &e.to_string(), None)?;
+            return Ok(Done::Finished);
+        }
+    };
+    loop {
+        pending.attempts += 1;
+        let attempts = pending.attempts;
+        if let Some(limiter) = &lane.limiter {
             limiter.wait().await;
         }
-        match link.send(&envelope, &bytes).await {
+        let failure = match link.send(envelope, bytes).await {
             Ok(reply) => {
-                shared.record(job, SendStatus::Sent, attempts, &reply)?;
-                return Ok(());
+                shared.record(job, SendStatus::Sent, attempts, &reply, relay)?;
+                shared.lane_worked(i);
+                return Ok(Done::Finished);
             }
-            Err(failure) if failure.is_permanent() && !failure.is_connecting() => {
-                shared.record(
-                    job,
-                    SendStatus::FailedPermanent,
-                    attempts,
-                    failure.message(),
-                )?;
-                return Ok(());
+            Err(failure) => failure,
+        };
+        tracing::debug!(
+            "{}: attempt {attempts} on {} failed: {}",
+            job.email,
+            relay.unwrap_or("the outbox"),
+            failure.message()
+        );
+        let mut last_try = attempts >= shared.max_attempts || shared.stopped();
+        if failure.is_relay_down() {
+            shared.lane_failed(lanes, i, &failure);
+            // The relay failed, not the message: it may try every relay
+            // `max_attempts` times (bounded, for a message that itself breaks
+            // connections).
+            let tries = shared.max_attempts.saturating_mul(lanes.len() as u32);
+            last_try = attempts >= tries || shared.stopped();
+            if !last_try {
+                return Ok(Done::Returned(pending));
             }
-            Err(failure) => {
-                if failure.is_connecting() {
-                    connect_failures += 1;
-                }
-                tracing::debug!(
-                    "{}: attempt {attempts} failed: {}",
-                    job.email,
-                    failure.message().to_string()
-                );
-                if attempts >= max_attempts || shared.stop.load(Ordering::SeqCst) {
-                    shared.record(
-                        job,
-                        SendStatus::FailedTemporary,
-                        attempts,
-                        failure.message(),
-                    )?;
-                    if connect_failures >= max_attempts || failure.is_permanent() {
-                        // The server itself is unreachable or refuses us: stop the
-                        // run instead of failing every recipient the same way.
-                        shared.give_up(failure.message().to_string());
-                    }
-                    return Ok(());
-                }
-                let backoff = retry_base.saturating_mul(1 << (attempts - 1).min(10));
-                tokio::time::sleep(backoff).await;
-            }
+        } else if failure.is_permanent() {
+            let reply = failure.message();
+            shared.record(job, SendStatus::FailedPermanent, attempts, reply, relay)?;
+            return Ok(Done::Finished);
         }
+        if last_try {
+            let reply = failure.message();
+            shared.record(job, SendStatus::FailedTemporary, attempts, reply, relay)?;
+            return Ok(Done::Finished);
+        }
+        let backoff = shared
+            .retry_base
+            .saturating_mul(1 << (attempts - 1).min(10));
+        tokio::time::sleep(backoff).await;
     }
 }

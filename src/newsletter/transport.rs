@@ -17,18 +17,15 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{FileTransport, Transport as _};
 use tokio::net::TcpStream;
 
-use crate::config::{SmtpConfig, TlsMode};
+use crate::config::{Relay, TlsMode};
 use crate::support::permissions::password_from;
-
-/// Environment variable holding the SMTP password.
-pub(crate) const PASSWORD_ENV: &str = "HERALD_SMTP_PASSWORD";
 
 /// Why one delivery attempt failed, classified for the retry policy.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct Failure {
     permanent: bool,
-    connecting: bool,
+    relay_down: bool,
     message: String,
 }
 
@@ -38,10 +35,11 @@ impl Failure {
         self.permanent
     }
 
-    /// The failure happened before the server accepted the connection (it may be
-    /// down, or refusing us): a run-wide problem rather than this recipient's.
-    pub(crate) fn is_connecting(&self) -> bool {
-        self.connecting
+    /// The relay itself failed, not this recipient: it could not be reached,
+    /// refused service (421), timed out or dropped the connection. Its messages
+    /// should go to another relay while it rests.
+    pub(crate) fn is_relay_down(&self) -> bool {
+        self.relay_down
     }
 
     /// The server's reply or what went wrong, for the journal and the report.
@@ -54,7 +52,7 @@ impl Failure {
     pub(crate) fn setup(message: String) -> Failure {
         Failure {
             permanent: false,
-            connecting: true,
+            relay_down: true,
             message,
         }
     }
@@ -63,16 +61,23 @@ impl Failure {
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error(
-        "cannot read the SMTP password from {path}: {source}\n  hint: check smtp.password_file, or set HERALD_SMTP_PASSWORD"
+        "relay {relay}: cannot read the SMTP password from {path}: {source}\n  hint: check {key}.password_file, or set {env}"
     )]
     Password {
+        relay: String,
+        key: String,
+        env: String,
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(
-        "smtp.username is set but there is no password\n  hint: set HERALD_SMTP_PASSWORD or smtp.password_file"
+        "relay {relay}: {key}.username is set but there is no password\n  hint: set {env} or {key}.password_file"
     )]
-    MissingPassword,
+    MissingPassword {
+        relay: String,
+        key: String,
+        env: String,
+    },
     #[error("cannot create the outbox folder {path}: {source}")]
     Outbox {
         path: PathBuf,
@@ -83,6 +88,10 @@ pub enum TransportError {
 /// Settings for opening SMTP connections; cheap to clone into each worker.
 #[derive(Clone)]
 pub(crate) struct SmtpSettings {
+    /// Where the relay's keys are (`smtp`, `smtp.relays[1]`) and its password
+    /// variable: what a refused login's hint names.
+    key: String,
+    password_env: String,
     host: String,
     port: u16,
     tls: TlsMode,
@@ -92,19 +101,30 @@ pub(crate) struct SmtpSettings {
 }
 
 impl SmtpSettings {
-    pub(crate) fn from_config(config: &SmtpConfig) -> Result<SmtpSettings, TransportError> {
+    pub(crate) fn from_config(config: &Relay) -> Result<SmtpSettings, TransportError> {
         let file = config.password_file.as_deref();
-        let password =
-            password_from(PASSWORD_ENV, file).map_err(|source| TransportError::Password {
-                path: file.map(Path::to_path_buf).unwrap_or_default(),
-                source,
-            })?;
+        let env = &config.password_env;
+        let password = password_from(env, file).map_err(|source| TransportError::Password {
+            relay: config.name.clone(),
+            key: config.key.clone(),
+            env: env.clone(),
+            path: file.map(Path::to_path_buf).unwrap_or_default(),
+            source,
+        })?;
         let credentials = match (&config.username, password) {
             (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password)),
-            (Some(_), None) => return Err(TransportError::MissingPassword),
+            (Some(_), None) => {
+                return Err(TransportError::MissingPassword {
+                    relay: config.name.clone(),
+                    key: config.key.clone(),
+                    env: env.clone(),
+                });
+            }
             (None, _) => None,
         };
         Ok(SmtpSettings {
+            key: config.key.clone(),
+            password_env: env.clone(),
             host: config.host.clone(),
             port: config.port,
             tls: config.tls,
@@ -115,18 +135,20 @@ impl SmtpSettings {
     }
 }
 
+/// A reply the server gave, or an error without one (the connection failed).
 fn classify(error: &lettre::transport::smtp::Error, connecting: bool) -> Failure {
+    let code = error.status().map(|code| code.to_string());
     Failure {
         permanent: error.is_permanent(),
-        connecting,
+        relay_down: connecting || code.as_deref().is_none_or(|code| code == "421"),
         message: error.to_string(),
     }
 }
 
-fn timed_out(step: &str, connecting: bool) -> Failure {
+fn timed_out(step: &str) -> Failure {
     Failure {
         permanent: false,
-        connecting,
+        relay_down: true,
         message: format!("timed out during {step}"),
     }
 }
@@ -151,7 +173,7 @@ impl SmtpLink {
         let tls_params = || {
             TlsParameters::new(s.host.clone()).map_err(|e| Failure {
                 permanent: true,
-                connecting: true,
+                relay_down: true,
                 message: format!("TLS set-up failed: {e}"),
             })
         };
@@ -167,16 +189,16 @@ impl SmtpLink {
                 ),
             )
             .await
-            .map_err(|_| timed_out("connect", true))?
+            .map_err(|_| timed_out("connect"))?
             .map_err(|e| classify(&e, true))?,
             TlsMode::Starttls | TlsMode::None => {
                 let stream =
                     tokio::time::timeout(limit, TcpStream::connect((s.host.as_str(), s.port)))
                         .await
-                        .map_err(|_| timed_out("connect", true))?
+                        .map_err(|_| timed_out("connect"))?
                         .map_err(|e| Failure {
                             permanent: false,
-                            connecting: true,
+                            relay_down: true,
                             message: format!("cannot connect to {}:{}: {e}", s.host, s.port),
                         })?;
                 let _ = stream.set_nodelay(true);
@@ -185,14 +207,14 @@ impl SmtpLink {
                     AsyncSmtpConnection::connect_with_transport(Box::new(stream), &s.hello),
                 )
                 .await
-                .map_err(|_| timed_out("greeting", true))?
+                .map_err(|_| timed_out("greeting"))?
                 .map_err(|e| classify(&e, true))?;
                 if s.tls == TlsMode::Starttls {
                     if !connection.can_starttls() {
                         connection.abort().await;
                         return Err(Failure {
                             permanent: false,
-                            connecting: true,
+                            relay_down: true,
                             message: format!(
                                 "{} does not offer STARTTLS, and smtp.tls = \"starttls\" requires it",
                                 s.host
@@ -201,7 +223,7 @@ impl SmtpLink {
                     }
                     tokio::time::timeout(limit, connection.starttls(tls_params()?, &s.hello))
                         .await
-                        .map_err(|_| timed_out("STARTTLS", true))?
+                        .map_err(|_| timed_out("STARTTLS"))?
                         .map_err(|e| classify(&e, true))?;
                 }
                 connection
@@ -213,14 +235,16 @@ impl SmtpLink {
                 connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             )
             .await
-            .map_err(|_| timed_out("AUTH", true))?
+            .map_err(|_| timed_out("AUTH"))?
             .map_err(|e| {
                 let mut failure = classify(&e, true);
                 if failure.permanent {
                     failure.message = format!(
-                        "the server refused the login (check smtp.username and the password in \
-                         {PASSWORD_ENV} or smtp.password_file): {}",
-                        failure.message
+                        "the server refused the login (check {key}.username and the password in \
+                         {env} or {key}.password_file): {message}",
+                        key = s.key,
+                        env = s.password_env,
+                        message = failure.message
                     );
                 }
                 failure
@@ -251,7 +275,7 @@ impl SmtpLink {
                 Ok(reply)
             }
             Ok(Err(e)) => Err(classify(&e, false)),
-            Err(_) => Err(timed_out("sending", false)),
+            Err(_) => Err(timed_out("sending")),
         }
     }
 

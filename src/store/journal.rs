@@ -22,10 +22,23 @@ CREATE TABLE IF NOT EXISTS send_journal (
     updated        INTEGER NOT NULL,
     bounce         TEXT,
     bounce_detail  TEXT,
+    relay          TEXT,
+    finished_at    REAL,
     PRIMARY KEY (week, subscriber_id)
 );
 CREATE INDEX IF NOT EXISTS send_journal_status ON send_journal (week, status);
 ";
+
+/// Columns later versions added, with the statement that adds each to an older
+/// state file: the relay that gave a row its status, and when (Unix seconds,
+/// fractional: what `herald report` times a send by).
+pub(crate) const COLUMNS_ADDED: [(&str, &str); 2] = [
+    ("relay", "ALTER TABLE send_journal ADD COLUMN relay TEXT"),
+    (
+        "finished_at",
+        "ALTER TABLE send_journal ADD COLUMN finished_at REAL",
+    ),
+];
 
 /// What an attempt to reach one recipient came to. A row starts as `pending`,
 /// written by the SQL that adds an edition's recipients, and only these outcomes
@@ -45,6 +58,18 @@ impl SendStatus {
             SendStatus::FailedPermanent => "failed-permanent",
         }
     }
+}
+
+/// What a series of delivery attempts for one row came to.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome<'a> {
+    pub status: SendStatus,
+    pub attempts: u32,
+    pub reply: &'a str,
+    /// The relay's name (`None` for the outbox).
+    pub relay: Option<&'a str>,
+    /// The run's clock (Unix seconds), for `updated`.
+    pub now: i64,
 }
 
 /// One message to send.
@@ -125,24 +150,41 @@ impl<'a> SendJournal<'a> {
         stmt.exists([subscriber_id])
     }
 
-    /// Records the outcome of a delivery attempt series, in its own transaction.
-    /// A permanent failure counts towards bouncing the subscriber; a success resets
-    /// that count.
+    /// Records the outcome of a delivery attempt series, in its own transaction:
+    /// its status, the server's `reply`, and the `relay` that gave it. A permanent
+    /// failure counts towards bouncing the subscriber; a success resets that count.
     pub(crate) fn record(
         &self,
         job: &Job,
-        status: SendStatus,
-        attempts: u32,
-        reply: &str,
-        now: i64,
+        outcome: &Outcome,
         bounce_after: u32,
     ) -> rusqlite::Result<()> {
+        let Outcome {
+            status,
+            attempts,
+            reply,
+            relay,
+            now,
+        } = outcome;
+        let status = *status;
+        let finished_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let tx = self.conn.unchecked_transaction()?;
         tx.prepare_cached(
-            "UPDATE send_journal SET status = ?2, attempts = attempts + ?3, last_reply = ?4, updated = ?5
+            "UPDATE send_journal SET status = ?2, attempts = attempts + ?3, last_reply = ?4, updated = ?5,
+                 relay = ?6, finished_at = ?7
              WHERE rowid = ?1",
         )?
-        .execute(params![job.rowid, status.as_str(), attempts, reply, now])?;
+        .execute(params![
+            job.rowid,
+            status.as_str(),
+            attempts,
+            reply,
+            now,
+            relay,
+            finished_at
+        ])?;
         match status {
             SendStatus::Sent => {
                 tx.prepare_cached(
@@ -151,7 +193,7 @@ impl<'a> SendJournal<'a> {
                 .execute([job.subscriber_id])?;
             }
             SendStatus::FailedPermanent => {
-                count_permanent_failure(&tx, job.subscriber_id, bounce_after, now)?;
+                count_permanent_failure(&tx, job.subscriber_id, bounce_after, *now)?;
             }
             _ => {}
         }

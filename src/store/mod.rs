@@ -242,7 +242,9 @@ impl State {
                 .execute_batch("ALTER TABLE articles ADD COLUMN head_json TEXT NOT NULL DEFAULT ''")
                 .map_err(|e| self.wrap(e))?;
         }
-        for (column, add) in crate::store::bounces::JOURNAL_COLUMNS {
+        let journal_columns = (crate::store::bounces::JOURNAL_COLUMNS.iter())
+            .chain(&crate::store::journal::COLUMNS_ADDED);
+        for (column, add) in journal_columns {
             let present = self
                 .conn
                 .prepare(&format!("SELECT {column} FROM send_journal LIMIT 0"))

@@ -34,6 +34,9 @@ pub struct Behaviour {
     pub too_large: HashSet<String>,
     /// Answer EHLO/HELO with `421` (service not available) while set.
     pub refuse_connections: bool,
+    /// Pause before answering MAIL FROM (a slow server: nothing is accepted when
+    /// the client gives up waiting).
+    pub mail_delay: Duration,
 }
 
 #[derive(Clone)]
@@ -62,6 +65,10 @@ impl Handler for Recorder {
     }
 
     fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
+        let delay = self.behaviour.lock().unwrap().mail_delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         self.sender = bare(from);
         self.recipients.clear();
         self.data.clear();
@@ -204,6 +211,10 @@ pub enum Fault {
     /// From the first DATA command on, relay nothing in either direction but keep
     /// the connection open: a server that stops answering.
     SilentAtData,
+    /// Relay the n-th message (the server accepts it and the client hears so),
+    /// then cut every connection and refuse new ones: a relay that goes away in
+    /// the middle of a send.
+    StopAfter(usize),
 }
 
 /// A TCP proxy in front of a server that misbehaves at the network level.
@@ -238,20 +249,27 @@ impl FaultProxy {
         let fired = Arc::new(AtomicUsize::new(0));
         let fault = Arc::new(Mutex::new(fault));
         let (fired_out, fault_out) = (fired.clone(), fault.clone());
+        let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if dead.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(backend) else {
                     continue;
                 };
+                let dead = dead.clone();
                 let silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let (seen, fired, fault) = (seen.clone(), fired.clone(), fault.clone());
                 let (mut server_read, mut client_write) =
                     (server.try_clone().unwrap(), client.try_clone().unwrap());
                 let silent_reply = silent.clone();
+                let dead_reply = dead.clone();
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 8192];
                     while let Ok(n) = server_read.read(&mut buf) {
-                        if n == 0 {
+                        if n == 0 || dead_reply.load(Ordering::SeqCst) {
                             break;
                         }
                         if silent_reply.load(Ordering::SeqCst) {
@@ -267,7 +285,7 @@ impl FaultProxy {
                     let mut buf = [0u8; 8192];
                     let mut tail: Vec<u8> = Vec::new();
                     while let Ok(n) = client.read(&mut buf) {
-                        if n == 0 {
+                        if n == 0 || dead.load(Ordering::SeqCst) {
                             break;
                         }
                         if silent.load(Ordering::SeqCst) {
@@ -296,6 +314,15 @@ impl FaultProxy {
                                     let _ = server.shutdown(std::net::Shutdown::Both);
                                     return;
                                 }
+                                Fault::StopAfter(k) if hits(k) => {
+                                    fired.fetch_add(1, Ordering::SeqCst);
+                                    let _ = server.write_all(&buf[..n]);
+                                    std::thread::sleep(Duration::from_millis(200));
+                                    dead.store(true, Ordering::SeqCst);
+                                    let _ = client.shutdown(std::net::Shutdown::Both);
+                                    let _ = server.shutdown(std::net::Shutdown::Both);
+                                    return;
+                                }
                                 Fault::ResetAfterDot(k) if hits(k) => {
                                     fired.fetch_add(1, Ordering::SeqCst);
                                     // The server gets the whole message and accepts it; the
@@ -316,6 +343,7 @@ impl FaultProxy {
                         tail = window[window.len().saturating_sub(4)..].to_vec();
                     }
                     let _ = server.shutdown(std::net::Shutdown::Both);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
                 });
             }
         });
