@@ -71,6 +71,13 @@ enum Command {
         #[arg(long, value_name = "ADDRESS")]
         to: Option<String>,
     },
+    /// One edition's delivery on one screen: sent, pending and failed by relay,
+    /// bounces and complaints, how long sending took and at what rate.
+    Report {
+        /// ISO week of the edition (default: the newest edition sent).
+        #[arg(long)]
+        week: Option<Week>,
+    },
     /// What cron runs: read bounces (when [bounces] is configured), build, then
     /// send the edition that is due if it is not sent yet.
     Run,
@@ -234,6 +241,7 @@ fn run(command: Command, config: &Config, cli_config: &Path) -> anyhow::Result<O
         } => cmd::send::execute_test(config, week, &to),
         Command::Send { week, dry_run, .. } => cmd::send::execute(config, week, dry_run),
         Command::Run => cmd::send::execute_run(config),
+        Command::Report { week } => cmd::report::execute(config, week),
         Command::Bounces { maildir, imap } => {
             cmd::bounces::execute(config, maildir.as_deref(), imap)
         }

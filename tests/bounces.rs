@@ -218,6 +218,29 @@ fn reports_are_classified_attributed_applied_once_and_honoured_by_the_next_send(
         journal[&list[6]]
     );
 
+    // `herald report` counts what the journal rows now say.
+    let kinds = |kind: &str| journal.values().filter(|(k, _)| k == kind).count();
+    let report = site.run(&["report"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let expected = format!(
+        "bounces: {} delayed, {} hard, {} soft",
+        kinds("delayed"),
+        kinds("hard"),
+        kinds("soft")
+    );
+    assert!(
+        report.stdout.contains(&expected),
+        "{expected}\n{}",
+        report.stdout
+    );
+    let complaints = format!("complaints: {}", kinds("complaint"));
+    assert!(report.stdout.contains(&complaints), "{}", report.stdout);
+    assert!(
+        report.stdout.starts_with("edition 2026-W04: "),
+        "{}",
+        report.stdout
+    );
+
     // Maildir semantics: processed messages move to cur/ flagged seen; the letter
     // stays new.
     assert_eq!(files_in(&dir.join("new")).len(), 1);

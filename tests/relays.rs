@@ -75,6 +75,29 @@ fn messages_are_dealt_to_the_relays_by_weight() {
         "{}",
         run.stdout
     );
+
+    let report = site.run(&["report", "--week", "2026-W04"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let words = |start: &str| {
+        (report.stdout.lines())
+            .find(|l| l.trim_start().starts_with(start))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("{start}: {}", report.stdout))
+    };
+    assert_eq!(words("all"), "all 40 sent 0 pending 0 to retry 0 rejected");
+    assert_eq!(
+        words("heavy"),
+        "heavy 30 sent 0 pending 0 to retry 0 rejected"
+    );
+    assert_eq!(
+        words("light"),
+        "light 10 sent 0 pending 0 to retry 0 rejected"
+    );
+    assert!(
+        words("sending:").contains("messages/s"),
+        "{}",
+        report.stdout
+    );
 }
 
 #[test]

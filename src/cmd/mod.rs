@@ -5,6 +5,7 @@
 pub mod bounces;
 pub mod build;
 pub mod digest;
+pub mod report;
 pub mod send;
 pub mod serve;
 pub mod subscribers;

@@ -230,4 +230,74 @@ impl<'a> SendJournal<'a> {
             |r| r.get::<_, i64>(0).map(|n| n as u64),
         )
     }
+
+    /// What [`EditionReport`] shows of edition `week`.
+    pub(crate) fn edition_report(&self, week: &str) -> rusqlite::Result<EditionReport> {
+        let mut report = EditionReport::default();
+        let mut stmt = self.conn.prepare(
+            "SELECT COALESCE(relay, ''), status, COUNT(*) FROM send_journal WHERE week = ?1
+             GROUP BY 1, 2 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([week], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })?;
+        for row in rows {
+            let (relay, status, n) = row?;
+            let counts = match report.relays.iter_mut().find(|(name, _)| *name == relay) {
+                Some((_, counts)) => counts,
+                None => {
+                    report.relays.push((relay, JournalCounts::default()));
+                    &mut report.relays.last_mut().expect("just pushed").1
+                }
+            };
+            for counts in [counts, &mut report.total] {
+                match status.as_str() {
+                    "sent" => counts.sent += n,
+                    "failed-temporary" => counts.failed_temporary += n,
+                    "failed-permanent" => counts.failed_permanent += n,
+                    _ => counts.pending += n,
+                }
+            }
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT bounce, COUNT(*) FROM send_journal WHERE week = ?1 AND bounce IS NOT NULL
+             GROUP BY 1 ORDER BY 1",
+        )?;
+        report.bounces = stmt
+            .query_map([week], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<rusqlite::Result<_>>()?;
+        (report.first_sent, report.last_sent, report.timed) = self.conn.query_row(
+            "SELECT MIN(finished_at), MAX(finished_at), COUNT(*) FROM send_journal
+             WHERE week = ?1 AND status = 'sent' AND finished_at IS NOT NULL",
+            [week],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+        )?;
+        Ok(report)
+    }
+
+    /// The newest edition with journal rows.
+    pub(crate) fn latest_week(&self) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row("SELECT MAX(week) FROM send_journal", [], |r| r.get(0))
+    }
+}
+
+/// One edition's delivery as the journal has it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct EditionReport {
+    pub total: JournalCounts,
+    /// By the relay that gave each row its status (`""`: none yet, or the outbox).
+    pub relays: Vec<(String, JournalCounts)>,
+    /// Bounce and complaint reports applied to the edition's rows, by kind
+    /// (`complaint`, `delayed`, `hard`, `soft`).
+    pub bounces: Vec<(String, u64)>,
+    /// When the first and last messages were accepted (Unix seconds), over the
+    /// `timed` rows that record it.
+    pub first_sent: Option<f64>,
+    pub last_sent: Option<f64>,
+    pub timed: u64,
 }
