@@ -262,9 +262,29 @@ def write_report(results, rates, ratios):
     mem = [results[k]["rss"] for k in results if k.startswith("send to")]
     if mem:
         lines.append(f"- Peak memory while sending: {min(mem):.0f}–{max(mem):.0f} MB across list sizes.")
-    with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_section("main", None, lines)
     print("\n".join(lines))
+
+
+def write_section(name, title, lines):
+    """Replaces section `name` of BENCHMARKS.md (between its markers), keeping the others:
+    each part of the harness rewrites only what it measured. The main section (no title)
+    goes first."""
+    path = os.path.join(REPO, "BENCHMARKS.md")
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    body = "\n".join(([f"## {title}", ""] if title else []) + lines)
+    block = f"{begin}\n{body}\n{end}\n"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end) + 1:]
+    elif name == "main":
+        # The first run of this layout: the whole old report is the main section.
+        others = text[text.index("<!-- begin "):] if "<!-- begin " in text else ""
+        text = block + ("\n" + others if others else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def main():

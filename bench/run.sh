@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test suite): installs Hugo and Postfix's smtp-sink /
-# smtp-source from Debian, builds Herald in release mode, runs bench/run.py, and writes
-# BENCHMARKS.md. Needs root for apt-get. Takes several minutes.
+# smtp-source from Debian, builds Herald in release mode, runs bench/run.py (or, with
+# `relays`, bench/relays.py), and writes its section of BENCHMARKS.md. Needs root for apt-get. Takes several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v hugo >/dev/null || ! command -v smtp-sink >/dev/null; then
@@ -10,4 +10,8 @@ if ! command -v hugo >/dev/null || ! command -v smtp-sink >/dev/null; then
   apt-get install -y -qq hugo postfix >/dev/null
 fi
 cargo build --release --quiet
+# `bench/run.sh relays`: only the relay and million-subscriber runs (bench/relays.py).
+if [ "${1:-}" = relays ]; then
+  exec python3 bench/relays.py
+fi
 exec python3 bench/run.py "$@"
