@@ -5,7 +5,7 @@
 //! plain data for the next; a stage imports only the ones before it.
 //!
 //! ```text
-//! publish     seeds/ ──content──▶ Article, Entry (catalog) ──render──▶ pages, feeds ──build──▶ public/
+//! publish     seeds/ ──content──▶ Article, Entry (catalog) ──render──▶ pages, feeds ──build──▶ public/ ──announce──▶ WebSub hubs
 //! newsletter  catalog ──content──▶ Edition ──render──▶ Digest ──newsletter──▶ SMTP or outbox/*.eml
 //!                                    (store: the SQLite state every stage reads and records into)
 //! ```
@@ -17,10 +17,12 @@
 //! - [`content`]: seed files → articles → the catalog of what to publish → editions.
 //! - [`render`]: article views, site pages, feeds and the digest through templates.
 //! - [`build`]: `build` and `check`: what changed, rendering it, atomic writes, the build record.
+//! - [`announce`]: after a build, WebSub pings for the feeds that changed.
 //! - [`newsletter`]: previews, messages, transports, the send journal's use, tokens.
 //! - [`serve`]: the subscribe / confirm / unsubscribe endpoint and previews.
 //! - [`cmd`]: one module per subcommand, with what it prints.
 
+pub mod announce;
 pub mod article;
 pub mod build;
 pub mod cmd;

@@ -249,6 +249,47 @@ fn article_pages_link_their_neighbours_and_an_edit_relinks_them() {
 }
 
 #[test]
+fn feed_archive_pages_are_built_incrementally_as_a_full_build_would() {
+    let site = Site::with_shipped_seed();
+    site.edit_config("feed_items = 50", "feed_items = 2");
+    for (i, day) in ["2026-01-02", "2026-01-05", "2026-01-08"]
+        .iter()
+        .enumerate()
+    {
+        site.write_seed(
+            &format!("00{i}_n{i}.txt"),
+            &simple_seed(day, &format!("N{i}"), "A note."),
+        );
+    }
+    assert_eq!(build(&site).code, 0);
+    settle(&site);
+    let pages = |site: &Site| {
+        std::fs::read_dir(site.path("public/feeds"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(pages(&site), 4, "four articles: two pages, two formats");
+
+    // A fifth article fills no page; a sixth fills page 3 and links page 2 to it.
+    site.write_seed("003_n3.txt", &simple_seed("2026-01-12", "N3", "A note."));
+    incremental(&site);
+    assert_eq!(pages(&site), 4);
+    assert_a_full_build_agrees(&site);
+    site.write_seed("004_n4.txt", &simple_seed("2026-01-13", "N4", "A note."));
+    let run = incremental(&site);
+    assert_eq!(pages(&site), 6, "{}", run.stdout);
+    assert!(site.read("public/feeds/atom-2.xml").contains("atom-3.xml"));
+    assert_a_full_build_agrees(&site);
+
+    // Back-dated to be the oldest: every page shifts.
+    settle(&site);
+    site.write_seed("004_n4.txt", &simple_seed("2025-12-01", "N4", "A note."));
+    incremental(&site);
+    assert!(site.read("public/feeds/rss-1.xml").contains("N4"));
+    assert_a_full_build_agrees(&site);
+}
+
+#[test]
 fn seeds_added_one_right_after_another_are_each_built_alone() {
     let site = site_with_articles();
     let shipped = site.read(&format!("seeds/{}", common::SHIPPED_SEED));

@@ -88,6 +88,25 @@ pub(super) fn years_key(years: &[ArchiveYear]) -> String {
     years.iter().map(|y| format!("{} ", y.year)).collect()
 }
 
+/// What a feed archive document is rendered from: its articles (oldest page first
+/// numbering, so `page` is stable) and whether a later page exists (its
+/// `next-archive` link). Both formats of a page share it.
+pub(super) fn feed_archive_fingerprint<'a>(
+    site: &str,
+    page: usize,
+    has_next: bool,
+    articles: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut fingerprint = Fingerprinter::default();
+    fingerprint.add(site.as_bytes());
+    fingerprint.add(&(page as u64).to_le_bytes());
+    fingerprint.add(&[u8::from(has_next)]);
+    for article in articles {
+        fingerprint.add(article.as_bytes());
+    }
+    fingerprint.finish()
+}
+
 /// What an edition's web page is rendered from: its articles' pages.
 pub(super) fn edition_fingerprint<'a>(
     site: &str,

@@ -23,11 +23,11 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::fingerprints::{
-    article_fingerprint, edition_fingerprint, page_fingerprint, site_fingerprint, year_fingerprint,
-    years_key,
+    article_fingerprint, edition_fingerprint, feed_archive_fingerprint, page_fingerprint,
+    site_fingerprint, year_fingerprint, years_key,
 };
 use super::inputs::{BuildInputs, recorded_schedule, snapshot_entry, subjects, valid_until};
-use super::plan::{Plan, Stale, StalePage, render_outputs};
+use super::plan::{Plan, Stale, StalePage, feed_archive_range, render_outputs};
 use super::prepared::{Prepared, has_web_page};
 use super::report::{BuildError, BuildReport};
 use super::sink::Sink;
@@ -39,9 +39,10 @@ use crate::content::catalog::{Catalog, Changes, Entry, SeedListing, Survey, coll
 use crate::content::edition::{Edition, Week, assign_dated};
 use crate::render::digest::{EditionListing, edition_view};
 
+use crate::render::feeds::{FeedFormat, archived_pages};
 use crate::render::paths::{
-    ARCHIVE_DIR, ARTICLES_DIR, NEWSLETTER_DIR, archive_page_path, article_page_path,
-    edition_page_path,
+    ARCHIVE_DIR, ARTICLES_DIR, FEED_ARCHIVE_DIR, NEWSLETTER_DIR, OUTPUT_EXTENSIONS,
+    archive_page_path, article_page_path, edition_page_path, feed_archive_path,
 };
 use crate::render::site::{Neighbours, SiteMeta, archive_years_of};
 use crate::render::templates::Templates;
@@ -103,7 +104,7 @@ pub(super) fn build_changed(
     rendered?;
     let snapshot = snapshot?;
     let gone: HashSet<String> = pages.gone.iter().cloned().collect();
-    sink.summary.deleted = delete_stale(root, &gone, "html")?;
+    sink.summary.deleted = delete_stale(root, &gone, &OUTPUT_EXTENSIONS)?;
     state.save_articles(&merged.catalog.state_updates)?;
     state.save_outputs(&sink.changed, pages.gone.iter().map(String::as_str))?;
 
@@ -132,6 +133,7 @@ pub(super) fn build_changed(
             written: sink.summary.written,
             unchanged: files.saturating_sub(sink.summary.written),
             deleted: sink.summary.deleted,
+            feeds_written: std::mem::take(&mut sink.summary.feeds_written),
         },
     };
     drop_in_background((merged, prepared, plan, pages, snapshot_contents));
@@ -153,31 +155,40 @@ struct Merged {
     meta: SiteMeta,
     site: String,
     snapshot_subjects: HashMap<String, String>,
-    /// The recorded fingerprints of the year and edition pages, by path.
+    /// The recorded fingerprints of the year and edition pages and of the feeds'
+    /// archive documents, by path.
     archive: HashMap<String, String>,
     newsletter: HashMap<String, String>,
+    feeds: HashMap<String, String>,
 }
 
 /// True when the output folders hold exactly the pages the recorded build wrote
-/// (its `entries`' article pages, and the year and edition pages of `archive` and
-/// `newsletter`), as far as a full build would check: that each exists and no
-/// other page does. The outputs rendered on every build are rendered again anyway.
+/// (its `entries`' article pages, the year and edition pages of `archive` and
+/// `newsletter`, the feed archive documents of `feeds`), as far as a full build
+/// would check: that each exists and no other page does. The outputs rendered on
+/// every build are rendered again anyway.
 fn outputs_as_recorded(
     root: &Path,
     entries: &[SnapshotEntry],
     archive: &HashMap<String, String>,
     newsletter: &HashMap<String, String>,
+    feeds: &HashMap<String, String>,
 ) -> bool {
     let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     // The names are distinct, so as many expected pages as expected is all of them.
     let holds = |dir: &str, count: usize, expected: &dyn Fn(&str) -> bool| {
+        let suffix = if dir == FEED_ARCHIVE_DIR {
+            ".xml"
+        } else {
+            ".html"
+        };
         let Ok(listing) = std::fs::read_dir(root.join(dir)) else {
             return count == 0;
         };
         let mut found = 0;
         for entry in listing.flatten() {
             let name = entry.file_name();
-            let Some(page) = name.to_str().and_then(|n| n.strip_suffix(".html")) else {
+            let Some(page) = name.to_str().and_then(|n| n.strip_suffix(suffix)) else {
                 continue;
             };
             let is_file = entry.file_type().is_ok_and(|t| t.is_file());
@@ -193,6 +204,7 @@ fn outputs_as_recorded(
     };
     let recorded = |pages: &HashMap<String, String>, dir: &str, page: &str| {
         pages.contains_key(&format!("{dir}/{page}.html"))
+            || pages.contains_key(&format!("{dir}/{page}.xml"))
     };
     holds(ARTICLES_DIR, ids.len(), &|id| ids.contains(id))
         && holds(ARCHIVE_DIR, archive.len(), &|page| {
@@ -200,6 +212,9 @@ fn outputs_as_recorded(
         })
         && holds(NEWSLETTER_DIR, newsletter.len(), &|page| {
             recorded(newsletter, NEWSLETTER_DIR, page)
+        })
+        && holds(FEED_ARCHIVE_DIR, feeds.len(), &|page| {
+            recorded(feeds, FEED_ARCHIVE_DIR, page)
         })
 }
 
@@ -211,6 +226,7 @@ pub(super) struct Recorded {
     snapshot: CatalogSnapshot,
     archive: HashMap<String, String>,
     newsletter: HashMap<String, String>,
+    feeds: HashMap<String, String>,
     /// Whether the output folders are as the record says: listed for a record that
     /// was not settled, told by the output stamps for one that was
     /// ([`Recorded::judge_by_stamps`]); `None` (taken as no) until known.
@@ -235,15 +251,17 @@ pub(super) fn recorded_reader(
     let read_snapshot = state.build_snapshot_reader()?;
     let archive = state.output_fingerprints_in(ARCHIVE_DIR)?;
     let newsletter = state.output_fingerprints_in(NEWSLETTER_DIR)?;
+    let feeds = state.output_fingerprints_in(FEED_ARCHIVE_DIR)?;
     let (root, list) = (root.to_path_buf(), !memo.settled);
     Ok(move || {
         let snapshot = CatalogSnapshot::decode(&read_snapshot()?)?;
-        let as_recorded =
-            list.then(|| outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter));
+        let as_recorded = list
+            .then(|| outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter, &feeds));
         Some(Recorded {
             snapshot,
             archive,
             newsletter,
+            feeds,
             as_recorded,
         })
     })
@@ -269,6 +287,7 @@ fn reconcile_changed(
         snapshot,
         archive,
         newsletter,
+        feeds,
         as_recorded,
     }) = recorded
     else {
@@ -377,6 +396,7 @@ fn reconcile_changed(
     Ok(Some(Merged {
         archive,
         newsletter,
+        feeds,
         catalog,
         entries,
         recorded,
@@ -503,6 +523,25 @@ fn plan_changed(
     }
     gone.extend(recorded.into_keys());
 
+    let size = config.site.feed_items;
+    let archived = archived_pages(n, size);
+    let mut recorded = merged.feeds.clone();
+    let mut stale_feeds = Vec::new();
+    for number in 1..=archived {
+        let range = feed_archive_range(n, size, number);
+        let fp = feed_archive_fingerprint(site, number, number < archived, range.clone().map(page));
+        for format in [FeedFormat::Rss, FeedFormat::Atom] {
+            let path = feed_archive_path(format, number);
+            let before = recorded.remove(&path);
+            if before.as_ref() != Some(&fp) {
+                needed[range.clone()].fill(true);
+                let on_disk = before.is_some();
+                stale_feeds.push((format, number, range.clone(), path, fp.clone(), on_disk));
+            }
+        }
+    }
+    gone.extend(recorded.into_keys());
+
     let stale_articles = stale_article_pages(merged, &is_fresh);
     for &(i, ..) in &stale_articles {
         needed[i] = true;
@@ -546,6 +585,20 @@ fn plan_changed(
         let entries = position[range.start]..position[range.end - 1] + 1;
         stale.push(Stale {
             page: StalePage::Year { year, entries },
+            path,
+            fingerprint,
+            on_disk,
+        });
+    }
+    for (format, number, range, path, fingerprint, on_disk) in stale_feeds {
+        created += usize::from(!on_disk);
+        stale.push(Stale {
+            page: StalePage::FeedArchive {
+                format,
+                page: number,
+                archived,
+                entries: position[range.start]..position[range.end - 1] + 1,
+            },
             path,
             fingerprint,
             on_disk,
@@ -606,6 +659,7 @@ fn plan_changed(
         stale,
         years,
         listings,
+        archived,
     };
     let pages = PageChanges {
         editions,
@@ -714,7 +768,8 @@ mod tests {
             pages("archive/2026.html"),
             pages("newsletter/2026-W04.html"),
         );
-        let holds = || outputs_as_recorded(root.path(), &entries, &archive, &newsletter);
+        let feeds = HashMap::new();
+        let holds = || outputs_as_recorded(root.path(), &entries, &archive, &newsletter, &feeds);
         assert!(holds(), "every page there; other files do not count");
 
         std::fs::remove_file(root.path().join("articles/b.html")).unwrap();

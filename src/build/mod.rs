@@ -8,7 +8,7 @@ use crate::build::record::{
 };
 use crate::config::Config;
 use crate::content::catalog::{SeedListing, Survey};
-use crate::render::paths::OUTPUT_DIRS;
+use crate::render::paths::{OUTPUT_DIRS, OUTPUT_EXTENSIONS};
 
 use crate::store::State;
 use crate::support::parallel::drop_in_background;
@@ -131,7 +131,7 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
     let (plan, fingerprints) = rendered?;
     saved?;
     tracing::debug!("outputs rendered after {:?}", started.elapsed());
-    sink.summary.deleted = delete_stale(root, &sink.unclaimed, "html")?;
+    sink.summary.deleted = delete_stale(root, &sink.unclaimed, &OUTPUT_EXTENSIONS)?;
     if !sink.changed.is_empty() || !sink.previous.is_empty() {
         state.save_outputs(&sink.changed, sink.previous.keys().map(String::as_str))?;
     }

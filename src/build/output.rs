@@ -197,25 +197,30 @@ pub(crate) fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
 }
 
 /// What writing a set of outputs did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct WriteSummary {
     pub written: usize,
     pub unchanged: usize,
     pub deleted: usize,
+    /// The feeds whose bytes changed (paths under the output folder): what WebSub
+    /// hubs are told about.
+    pub feeds_written: Vec<String>,
 }
 
 /// Deletes the files of `unclaimed` (relative to `root`, as [`scan_outputs`] lists
 /// them: what the listing found that no output of this build claimed) with
-/// extension `ext` (outputs of articles, years or editions that no longer exist).
-/// Files written since the listing was made are not in it, so they are all kept.
+/// one of the extensions `exts` (outputs of articles, years, editions or archive
+/// pages that no longer exist). Files written since the listing was made are not in
+/// it, so they are all kept.
 pub(crate) fn delete_stale(
     root: &Path,
     unclaimed: &std::collections::HashSet<String>,
-    ext: &str,
+    exts: &[&str],
 ) -> Result<usize, WriteError> {
     let mut deleted = 0;
     for relative in unclaimed {
-        if Path::new(relative).extension().is_some_and(|e| e == ext) {
+        let extension = Path::new(relative).extension();
+        if extension.is_some_and(|e| exts.iter().any(|ext| e == *ext)) {
             let path = root.join(relative);
             match std::fs::remove_file(&path) {
                 Ok(()) => deleted += 1,
@@ -277,7 +282,7 @@ mod tests {
         assert!(!temp.exists());
         let mut unclaimed = listing.files;
         assert!(unclaimed.remove("articles/a.html"));
-        assert_eq!(delete_stale(dir.path(), &unclaimed, "html").unwrap(), 1);
+        assert_eq!(delete_stale(dir.path(), &unclaimed, &["html"]).unwrap(), 1);
         assert!(dir.path().join("articles/a.html").exists());
         assert!(dir.path().join("articles/notes.txt").exists());
         assert!(!dir.path().join("articles/gone.html").exists());

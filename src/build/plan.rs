@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::fingerprints::{
-    article_fingerprint, edition_fingerprint, page_fingerprint, year_fingerprint, years_key,
+    article_fingerprint, edition_fingerprint, feed_archive_fingerprint, page_fingerprint,
+    year_fingerprint, years_key,
 };
 use super::inputs::REWRITTEN;
 use super::prepared::Prepared;
@@ -13,11 +14,13 @@ use crate::build::output::{write_if_changed, write_new};
 use crate::config::Config;
 use crate::content::edition::Week;
 use crate::render::digest::{EditionListing, render_archive_index};
-use crate::render::feeds::{render_atom, render_json_feed, render_rss};
+use crate::render::feeds::{
+    FeedFormat, FeedPlace, archived_pages, render_atom_at, render_json_feed, render_rss_at,
+};
 
 use crate::render::paths::{
-    ATOM_FEED, INDEX_PAGE, JSON_FEED, NEWSLETTER_INDEX, RSS_FEED, archive_page_path,
-    article_page_path, edition_page_path,
+    ATOM_FEED, FEEDS, INDEX_PAGE, JSON_FEED, NEWSLETTER_INDEX, RSS_FEED, archive_page_path,
+    article_page_path, edition_page_path, feed_archive_path,
 };
 use crate::render::site::{
     ArchiveYear, Neighbours, PreparedArticle, archive_years, render_archive_page,
@@ -48,6 +51,20 @@ pub(super) enum StalePage {
     Edition {
         week: Week,
     },
+    /// Archive document `page` of `archived` (RFC 5005), of the `entries` it holds
+    /// (newest first).
+    FeedArchive {
+        format: FeedFormat,
+        page: usize,
+        archived: usize,
+        entries: std::ops::Range<usize>,
+    },
+}
+
+/// The catalog positions (newest first, of `n` articles) that archive page `page`
+/// (1 = oldest) of `size` articles holds.
+pub(super) fn feed_archive_range(n: usize, size: usize, page: usize) -> std::ops::Range<usize> {
+    (n - page * size)..(n - (page - 1) * size)
 }
 
 /// What a build renders: the pages whose inputs changed, and what the outputs
@@ -57,6 +74,8 @@ pub(super) struct Plan {
     pub(super) years: Vec<ArchiveYear>,
     /// The newsletter index's lines, newest edition first.
     pub(super) listings: Vec<EditionListing>,
+    /// Complete archive pages of the feeds: what the subscription feeds link to.
+    pub(super) archived: usize,
 }
 
 /// Fingerprints every page of the catalog and claims it in `sink`: what is not
@@ -121,6 +140,22 @@ pub(super) fn plan_all(
         };
         check(sink, page, path, fp);
     }
+    let size = config.site.feed_items;
+    let archived = archived_pages(n, size);
+    for page in 1..=archived {
+        let entries = feed_archive_range(n, size, page);
+        let articles = fingerprints[entries.clone()].iter().map(String::as_str);
+        let fp = feed_archive_fingerprint(site, page, page < archived, articles);
+        for format in [FeedFormat::Rss, FeedFormat::Atom] {
+            let stale = StalePage::FeedArchive {
+                format,
+                page,
+                archived,
+                entries: entries.clone(),
+            };
+            check(sink, stale, feed_archive_path(format, page), fp.clone());
+        }
+    }
     let mut listings = Vec::new();
     for edition in prepared.published_editions(now) {
         let pages = edition.articles.iter().map(|&i| fingerprints[i].as_str());
@@ -134,6 +169,7 @@ pub(super) fn plan_all(
         stale,
         years,
         listings,
+        archived,
     };
     Ok((plan, fingerprints))
 }
@@ -157,6 +193,7 @@ pub(super) fn render_outputs(
         stale,
         years,
         listings,
+        archived,
     } = plan;
     // Pages are independent: render and write them on every core, then record
     // them in the sink in order. Each worker writes as it goes, so memory holds one
@@ -175,6 +212,24 @@ pub(super) fn render_outputs(
                 templates,
             )?,
             StalePage::Edition { week } => prepared.edition_page(config, *week)?.into_bytes(),
+            StalePage::FeedArchive {
+                format,
+                page,
+                archived,
+                entries,
+            } => {
+                let items = (entries.clone())
+                    .map(|i| prepared.article(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let place = FeedPlace::Archive {
+                    page: *page,
+                    archived: *archived,
+                };
+                match format {
+                    FeedFormat::Rss => render_rss_at(meta, &items, place)?,
+                    FeedFormat::Atom => render_atom_at(meta, &items, place)?,
+                }
+            }
         };
         let Some(root) = root.as_deref() else {
             return Ok::<_, BuildError>(false);
@@ -189,6 +244,9 @@ pub(super) fn render_outputs(
         sink.record(&stale.path, &stale.fingerprint, written?);
     }
 
+    let current = FeedPlace::Current {
+        archived: *archived,
+    };
     let feed_entries: Vec<usize> = (0..catalog.entries.len().min(config.site.feed_items)).collect();
     let newest: Vec<PreparedArticle> = map_in_parallel(&feed_entries, |&i| prepared.article(i))
         .into_iter()
@@ -201,8 +259,8 @@ pub(super) fn render_outputs(
                 let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
                 render_index(meta, shown, years, templates)?
             }
-            RSS_FEED => render_rss(meta, &newest)?,
-            ATOM_FEED => render_atom(meta, &newest)?,
+            RSS_FEED => render_rss_at(meta, &newest, current)?,
+            ATOM_FEED => render_atom_at(meta, &newest, current)?,
             JSON_FEED => render_json_feed(meta, &newest)?,
             NEWSLETTER_INDEX => render_archive_index(meta, listings, templates)?.into_bytes(),
             other => unreachable!("{other} is not in REWRITTEN"),
@@ -213,7 +271,11 @@ pub(super) fn render_outputs(
         })
     });
     for (path, written) in REWRITTEN.iter().zip(rewritten) {
-        sink.count(path, written?);
+        let written = written?;
+        sink.count(path, written);
+        if written && FEEDS.contains(path) {
+            sink.summary.feeds_written.push(path.to_string());
+        }
     }
     Ok(())
 }

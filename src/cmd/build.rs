@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::{Outcome, now};
+use crate::announce::websub::ping_hubs;
 use crate::build::{BuildReport, build, check};
 use crate::config::Config;
 use crate::content::seed::{BlockKind, explain_seed};
@@ -12,7 +13,29 @@ use crate::content::seed::{BlockKind, explain_seed};
 pub fn execute(config: &Config) -> anyhow::Result<Outcome> {
     let report = build(config, now()?).context("build failed")?;
     print_report(&report, Verb::Build);
+    announce_feeds(config, &report, true);
     Ok(Outcome::partial_if(!report.is_clean()))
+}
+
+/// Pings the WebSub hubs about the feeds the build changed. A hub that could not
+/// be told is a warning: the build itself succeeded. With `say_done`, successful
+/// pings are listed too (cron's `run` keeps quiet about them).
+pub(crate) fn announce_feeds(config: &Config, report: &BuildReport, say_done: bool) {
+    let feeds: Vec<String> = (report.files.feeds_written.iter())
+        .map(|path| format!("{}{path}", config.site.base_url))
+        .collect();
+    for ping in ping_hubs(config, &feeds) {
+        match &ping.result {
+            Ok(status) if say_done => {
+                println!("websub: {} accepted {} ({status})", ping.hub, ping.feed);
+            }
+            Ok(_) => {}
+            Err(why) => eprintln!(
+                "warning: WebSub hub {} was not told that {} changed: {why} (its subscribers will still poll)",
+                ping.hub, ping.feed
+            ),
+        }
+    }
 }
 
 /// `check` also says what would hurt deliverability (DMARC alignment); the other

@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use super::bounces::print_summary;
-use super::build::{Verb, print_report};
+use super::build::{Verb, announce_feeds, print_report};
 use super::{Outcome, now, progress_wanted};
 use crate::config::Config;
 use crate::content::edition::{Schedule, Week};
@@ -63,6 +63,7 @@ pub fn execute_run(config: &Config) -> anyhow::Result<Outcome> {
     if !quiet {
         print_report(b, Verb::Build);
     }
+    announce_feeds(config, b, false);
     if let Some(outcome) = &report.send {
         print_send(outcome, false);
     }

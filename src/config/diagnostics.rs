@@ -22,6 +22,7 @@ fn known_keys(table: &str) -> Option<&'static [&'static str]> {
         "dkim" => fields_of::<DkimConfig>(),
         "serve" => fields_of::<ServeConfig>(),
         "bounces" => fields_of::<BouncesConfig>(),
+        "websub" => fields_of::<super::WebSubConfig>(),
         _ => return None,
     })
 }
@@ -160,6 +161,8 @@ mod tests {
             "smtp",
             "dkim",
             "serve",
+            "bounces",
+            "websub",
         ] {
             assert!(top.contains(&table), "{table} missing from {top:?}");
             assert!(!known_keys(table).unwrap().is_empty(), "{table}");
@@ -171,6 +174,8 @@ mod tests {
                 .contains(&"unsubscribe_url")
         );
         assert!(known_keys("smtp").unwrap().contains(&"retry_base_ms"));
+        assert!(known_keys("smtp.relays").unwrap().contains(&"weight"));
+        assert!(known_keys("websub").unwrap().contains(&"hub"));
         assert!(known_keys("nothing").is_none());
     }
 

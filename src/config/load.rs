@@ -121,6 +121,21 @@ impl Config {
         if raw.newsletter.send_hour > 23 {
             return Err(invalid("newsletter.send_hour", "must be 0 to 23".into()));
         }
+        for hub in &raw.websub.hub {
+            let ok = (hub.starts_with("https://") || hub.starts_with("http://"))
+                && !hub.contains(['"', '<', '>', ' ', '\\']);
+            if !ok {
+                return Err(invalid(
+                    "websub.hub",
+                    format!(
+                        "`{hub}` must be an absolute http(s) URL such as `https://pubsubhubbub.appspot.com/`"
+                    ),
+                ));
+            }
+        }
+        if raw.websub.timeout_secs == 0 {
+            return Err(invalid("websub.timeout_secs", "must be at least 1".into()));
+        }
         if let Some(bounces) = &raw.bounces {
             match (&bounces.maildir, &bounces.host) {
                 (None, None) => {
@@ -263,6 +278,7 @@ impl Config {
             smtp,
             dkim,
             serve: raw.serve,
+            websub: raw.websub,
             bounces: raw.bounces.map(|mut b| {
                 b.maildir = b.maildir.as_deref().map(resolve);
                 b.password_file = b.password_file.as_deref().map(resolve);

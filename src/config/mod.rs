@@ -57,6 +57,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     serve: ServeConfig,
     bounces: Option<BouncesConfig>,
+    #[serde(default)]
+    websub: WebSubConfig,
 }
 
 /// The loaded, validated configuration. Paths are absolute.
@@ -72,6 +74,8 @@ pub struct Config {
     pub serve: ServeConfig,
     /// Where delivery reports arrive; `herald run` reads it before building.
     pub bounces: Option<BouncesConfig>,
+    /// The WebSub hubs told about changed feeds.
+    pub websub: WebSubConfig,
     /// Unknown keys, each with the closest valid key: ignored, but shown to the user.
     pub warnings: Vec<String>,
 }
@@ -320,6 +324,45 @@ fn default_mailbox() -> String {
 }
 fn default_processed() -> Processed {
     Processed::Seen
+}
+
+/// `[websub]`: the hubs every feed names, and that a build which changed a feed
+/// pings (W3C WebSub, `hub.mode=publish`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct WebSubConfig {
+    /// One hub URL or a list of them; none by default.
+    #[serde(deserialize_with = "one_or_many")]
+    pub hub: Vec<String>,
+    /// Limit for each ping, in seconds.
+    pub timeout_secs: u64,
+}
+
+fn default_ping_timeout() -> u64 {
+    10
+}
+
+impl Default for WebSubConfig {
+    fn default() -> WebSubConfig {
+        WebSubConfig {
+            hub: Vec::new(),
+            timeout_secs: default_ping_timeout(),
+        }
+    }
+}
+
+/// A string, or a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 /// `herald serve`: the subscribe / confirm / unsubscribe endpoint.

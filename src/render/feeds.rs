@@ -6,7 +6,9 @@
 //! content), every date comes from the articles (never "now", so rebuilds are
 //! byte-identical), RSS dates are RFC 822, Atom dates RFC 3339, the author of an RSS
 //! item goes in `dc:creator` (RSS `author` must be an e-mail address), and the
-//! channel carries an `atom:link rel="self"`.
+//! channel carries an `atom:link rel="self"`. With `websub.hub` set, every feed names
+//! its hubs (RSS and Atom `link rel="hub"`, JSON Feed `hubs`) beside its self link,
+//! as WebSub subscribers need both.
 
 use std::collections::BTreeMap;
 
@@ -17,10 +19,83 @@ use rss::extension::atom::{AtomExtension, Link as RssAtomLink};
 use rss::extension::dublincore::DublinCoreExtension;
 use serde::Serialize;
 
+use crate::render::paths::feed_archive_path;
 use crate::render::site::{PreparedArticle, SiteMeta};
 use crate::render::templates::escape_html;
 
 const GENERATOR: &str = "Herald";
+
+/// RFC 5005's namespace (`fh:archive`).
+const FEED_HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
+
+/// Where a feed document sits in an archived feed (RFC 5005 §4): the subscription
+/// document links to the newest archive document; each archive document is marked
+/// `fh:archive` and links to the subscription document (`current`) and to its
+/// neighbours. Archive documents hold the complete pages of `site.feed_items`
+/// articles, oldest first, so they change only when one of their articles does
+/// (and the newest once more, when the page after it fills and it gains its
+/// `next-archive`); the articles of the page still filling are all in the
+/// subscription document, which always holds the newest `feed_items`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedPlace {
+    /// The subscription document, with `archived` complete pages behind it.
+    Current { archived: usize },
+    /// Archive document `page` (1 = oldest) of `archived`.
+    Archive { page: usize, archived: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FeedFormat {
+    Rss,
+    Atom,
+}
+
+impl FeedPlace {
+    /// `(rel, href)` of the RFC 5005 links the document carries.
+    fn links(self, meta: &SiteMeta, format: FeedFormat) -> Vec<(&'static str, String)> {
+        let current = match format {
+            FeedFormat::Rss => &meta.feed_rss,
+            FeedFormat::Atom => &meta.feed_atom,
+        };
+        match self {
+            FeedPlace::Current { archived: 0 } => Vec::new(),
+            FeedPlace::Current { archived } => {
+                vec![("prev-archive", archive_url(meta, format, archived))]
+            }
+            FeedPlace::Archive { page, archived } => {
+                let mut links = vec![("current", current.to_string())];
+                if page > 1 {
+                    links.push(("prev-archive", archive_url(meta, format, page - 1)));
+                }
+                if page < archived {
+                    links.push(("next-archive", archive_url(meta, format, page + 1)));
+                }
+                links
+            }
+        }
+    }
+
+    fn self_url(self, meta: &SiteMeta, format: FeedFormat) -> String {
+        match (self, format) {
+            (FeedPlace::Current { .. }, FeedFormat::Rss) => meta.feed_rss.clone(),
+            (FeedPlace::Current { .. }, FeedFormat::Atom) => meta.feed_atom.clone(),
+            (FeedPlace::Archive { page, .. }, _) => archive_url(meta, format, page),
+        }
+    }
+
+    fn is_archive(self) -> bool {
+        matches!(self, FeedPlace::Archive { .. })
+    }
+}
+
+fn archive_url(meta: &SiteMeta, format: FeedFormat, page: usize) -> String {
+    format!("{}{}", meta.base_url, feed_archive_path(format, page))
+}
+
+/// How many complete archive pages `articles` published articles fill.
+pub(crate) fn archived_pages(articles: usize, page_size: usize) -> usize {
+    articles / page_size.max(1)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
@@ -40,14 +115,36 @@ fn fixed(t: DateTime<Tz>) -> DateTime<FixedOffset> {
     t.fixed_offset()
 }
 
-/// RSS 2.0 with `content:encoded` full HTML.
+/// The RSS 2.0 subscription document, with `content:encoded` full HTML.
 pub fn render_rss(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>, FeedError> {
+    render_rss_at(meta, items, FeedPlace::Current { archived: 0 })
+}
+
+/// An RSS 2.0 document at `place` in the archived feed (RFC 5005 Appendix B:
+/// the same links and marker as Atom, in the Atom and history namespaces).
+pub fn render_rss_at(
+    meta: &SiteMeta,
+    items: &[PreparedArticle],
+    place: FeedPlace,
+) -> Result<Vec<u8>, FeedError> {
     let self_link = RssAtomLink {
-        href: meta.feed_rss.clone(),
+        href: place.self_url(meta, FeedFormat::Rss),
         rel: "self".into(),
         mime_type: Some("application/rss+xml".into()),
         ..Default::default()
     };
+    let history_links =
+        (place.links(meta, FeedFormat::Rss).into_iter()).map(|(rel, href)| RssAtomLink {
+            href,
+            rel: rel.into(),
+            mime_type: Some("application/rss+xml".into()),
+            ..Default::default()
+        });
+    let hub_links = meta.hubs.iter().map(|hub| RssAtomLink {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    });
     let rss_items: Vec<rss::Item> = items
         .iter()
         .map(|a| {
@@ -86,12 +183,27 @@ pub fn render_rss(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>,
         last_build_date: newest_update(items).map(|t| t.to_rfc2822()),
         generator: Some(GENERATOR.into()),
         atom_ext: Some(AtomExtension {
-            links: vec![self_link],
+            links: std::iter::once(self_link)
+                .chain(history_links)
+                .chain(hub_links)
+                .collect(),
         }),
         items: rss_items,
         namespaces: BTreeMap::new(),
         ..Default::default()
     };
+    let mut channel = channel;
+    if place.is_archive() {
+        let marker = rss::extension::Extension {
+            name: "fh:archive".into(),
+            ..Default::default()
+        };
+        let elements = BTreeMap::from([("archive".to_string(), vec![marker])]);
+        channel.extensions.insert("fh".into(), elements);
+        channel
+            .namespaces
+            .insert("fh".into(), FEED_HISTORY_NS.into());
+    }
     channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .map(|mut bytes| {
@@ -104,8 +216,18 @@ pub fn render_rss(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>,
         })
 }
 
-/// Atom 1.0 (RFC 4287).
+/// The Atom 1.0 (RFC 4287) subscription document.
 pub fn render_atom(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>, FeedError> {
+    render_atom_at(meta, items, FeedPlace::Current { archived: 0 })
+}
+
+/// An Atom document at `place` in the archived feed. Every document of the feed
+/// has the feed's id: they are pages of one logical feed.
+pub fn render_atom_at(
+    meta: &SiteMeta,
+    items: &[PreparedArticle],
+    place: FeedPlace,
+) -> Result<Vec<u8>, FeedError> {
     let link = |href: &str, rel: &str, mime: &str| atom::Link {
         href: href.to_string(),
         rel: rel.to_string(),
@@ -153,10 +275,25 @@ pub fn render_atom(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>
         id: meta.base_url.clone(),
         updated,
         authors: vec![person(&meta.author)],
-        links: vec![
-            link(&meta.feed_atom, "self", "application/atom+xml"),
+        links: [
+            link(
+                &place.self_url(meta, FeedFormat::Atom),
+                "self",
+                "application/atom+xml",
+            ),
             link(&meta.base_url, "alternate", "text/html"),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            (place.links(meta, FeedFormat::Atom).into_iter())
+                .map(|(rel, href)| link(&href, rel, "application/atom+xml")),
+        )
+        .chain(meta.hubs.iter().map(|hub| atom::Link {
+            href: hub.clone(),
+            rel: "hub".into(),
+            ..Default::default()
+        }))
+        .collect(),
         subtitle: Some(atom::Text::plain(meta.description.clone())),
         generator: Some(atom::Generator {
             value: GENERATOR.into(),
@@ -166,6 +303,16 @@ pub fn render_atom(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>
         entries,
         ..Default::default()
     };
+    let mut feed = feed;
+    if place.is_archive() {
+        let marker = atom::extension::Extension {
+            name: "fh:archive".into(),
+            ..Default::default()
+        };
+        let elements = BTreeMap::from([("archive".to_string(), vec![marker])]);
+        feed.extensions.insert("fh".into(), elements);
+        feed.namespaces.insert("fh".into(), FEED_HISTORY_NS.into());
+    }
     let config = atom::WriteConfig {
         write_document_declaration: true,
         indent_size: Some(2),
@@ -190,7 +337,16 @@ struct JsonFeed<'a> {
     description: &'a str,
     language: &'a str,
     authors: Vec<JsonAuthor<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<JsonHub<'a>>,
     items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonHub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -225,6 +381,12 @@ pub fn render_json_feed(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Ve
         description: &meta.description,
         language: &meta.language,
         authors: vec![JsonAuthor { name: &meta.author }],
+        hubs: (meta.hubs.iter())
+            .map(|url| JsonHub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: items
             .iter()
             .map(|a| JsonItem {

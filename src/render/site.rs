@@ -24,6 +24,8 @@ pub struct SiteMeta {
     pub feed_atom: String,
     pub feed_json: String,
     pub newsletter_url: String,
+    /// The WebSub hubs every feed names (`websub.hub`).
+    pub hubs: Vec<String>,
 }
 
 impl SiteMeta {
@@ -43,6 +45,7 @@ impl SiteMeta {
             feed_atom: format!("{base}{ATOM_FEED}"),
             feed_json: format!("{base}{JSON_FEED}"),
             newsletter_url: format!("{base}newsletter/"),
+            hubs: config.websub.hub.clone(),
             base_url: base,
         }
     }

@@ -1,0 +1,3 @@
+//! After a build: telling those who follow the feeds that they changed.
+
+pub(crate) mod websub;
