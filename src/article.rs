@@ -52,6 +52,8 @@ pub struct ArticleHead {
     /// Whether the full article has a column introduction (the site description
     /// comes from the newest article that has one).
     pub has_column_intro: bool,
+    /// Its tags, as written (what tag pages group by).
+    pub tags: Vec<String>,
 }
 
 impl ArticleHead {
@@ -70,6 +72,7 @@ impl Article {
             time: self.time,
             summary_short: shorten(&self.summary, SHORT_SUMMARY_GRAPHEMES),
             has_column_intro: self.column_intro.is_some(),
+            tags: self.tags.clone(),
         }
     }
 

@@ -74,6 +74,17 @@ fn served_site() -> (Site, String, Killed) {
         site.path("seeds/101_yen-questions.txt"),
     )
     .unwrap();
+    site.write_seed(
+        "102_tagged.txt",
+        &format!(
+            "+++\ntags = [\"日圓\", \"Fed\"]\n+++\n{}",
+            common::simple_seed(
+                "2026-01-20",
+                "日圓與聯準會",
+                "日圓走弱，市場等待聯準會的下一步。"
+            )
+        ),
+    );
     let build = site.run_at(NOW, &["build"]);
     assert_eq!(build.code, 0, "{}", build.stderr);
     let listen = format!("127.0.0.1:{port}");
@@ -94,6 +105,8 @@ fn every_page_passes_axe_in_light_and_dark_mode() {
         ("index", String::new()),
         ("article", "articles/yen-questions.html".to_string()),
         ("archive", "archive/2026.html".to_string()),
+        ("tag", "tags/%E6%97%A5%E5%9C%93/".to_string()),
+        ("tags", "tags/".to_string()),
         ("newsletter", "newsletter/2026-W04.html".to_string()),
         ("newsletter-index", "newsletter/".to_string()),
         ("subscribe", "subscribe".to_string()),

@@ -55,13 +55,7 @@ while path and path not in seen:
     path = prev[len(base):] if prev else None
 print(json.dumps(out))
 "#;
-    let base = site
-        .read("config.toml")
-        .lines()
-        .find_map(|l| l.strip_prefix("base_url = "))
-        .unwrap()
-        .trim_matches('"')
-        .to_string();
+    let base = site.base_url();
     let output = Command::new("python3")
         .args(["-c", script])
         .arg(site.path("public"))

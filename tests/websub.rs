@@ -116,13 +116,7 @@ fn site_with_hub(hub: &Hub) -> Site {
 const FEEDS: [&str; 3] = ["feed.xml", "atom.xml", "feed.json"];
 
 fn feed_urls(site: &Site) -> Vec<String> {
-    let base = site
-        .read("config.toml")
-        .lines()
-        .find_map(|l| l.strip_prefix("base_url = "))
-        .unwrap()
-        .trim_matches('"')
-        .to_string();
+    let base = site.base_url();
     FEEDS.iter().map(|f| format!("{base}{f}")).collect()
 }
 

@@ -107,6 +107,36 @@ pub(super) fn feed_archive_fingerprint<'a>(
     fingerprint.finish()
 }
 
+/// What a tag's page and feeds are rendered from: its name and slug and its
+/// articles (newest first).
+pub(super) fn tag_fingerprint<'a>(
+    site: &str,
+    name: &str,
+    slug: &str,
+    articles: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut fingerprint = Fingerprinter::default();
+    for part in [site, name, slug] {
+        fingerprint.add(part.as_bytes());
+    }
+    for article in articles {
+        fingerprint.add(article.as_bytes());
+    }
+    fingerprint.finish()
+}
+
+/// What the tags index is rendered from: every tag's name, slug and count.
+pub(super) fn tags_index_fingerprint(site: &str, tags: &[(String, String, usize)]) -> String {
+    let mut fingerprint = Fingerprinter::default();
+    fingerprint.add(site.as_bytes());
+    for (name, slug, count) in tags {
+        fingerprint.add(name.as_bytes());
+        fingerprint.add(slug.as_bytes());
+        fingerprint.add(&(*count as u64).to_le_bytes());
+    }
+    fingerprint.finish()
+}
+
 /// What an edition's web page is rendered from: its articles' pages.
 pub(super) fn edition_fingerprint<'a>(
     site: &str,

@@ -24,10 +24,10 @@ use chrono_tz::Tz;
 
 use super::fingerprints::{
     article_fingerprint, edition_fingerprint, feed_archive_fingerprint, page_fingerprint,
-    site_fingerprint, year_fingerprint, years_key,
+    site_fingerprint, tag_fingerprint, year_fingerprint, years_key,
 };
 use super::inputs::{BuildInputs, recorded_schedule, snapshot_entry, subjects, valid_until};
-use super::plan::{Plan, Stale, StalePage, feed_archive_range, render_outputs};
+use super::plan::{Plan, Stale, StalePage, TagPlan, feed_archive_range, render_outputs};
 use super::prepared::{Prepared, has_web_page};
 use super::report::{BuildError, BuildReport};
 use super::sink::Sink;
@@ -39,12 +39,13 @@ use crate::content::catalog::{Catalog, Changes, Entry, SeedListing, Survey, coll
 use crate::content::edition::{Edition, Week, assign_dated};
 use crate::render::digest::{EditionListing, edition_view};
 
-use crate::render::feeds::{FeedFormat, archived_pages};
+use crate::render::feeds::{FeedFormat, archive_path, archived_pages};
 use crate::render::paths::{
-    ARCHIVE_DIR, ARTICLES_DIR, FEED_ARCHIVE_DIR, NEWSLETTER_DIR, OUTPUT_EXTENSIONS,
-    archive_page_path, article_page_path, edition_page_path, feed_archive_path,
+    ARCHIVE_DIR, ARTICLES_DIR, FEED_ARCHIVE_DIR, NEWSLETTER_DIR, OUTPUT_EXTENSIONS, TAGS_DIR,
+    TAGS_INDEX, archive_page_path, article_page_path, edition_page_path,
 };
 use crate::render::site::{Neighbours, SiteMeta, archive_years_of};
+use crate::render::tags::{TagGroup, tag_paths};
 use crate::render::templates::Templates;
 use crate::store::State;
 use crate::support::parallel::drop_in_background;
@@ -160,6 +161,8 @@ struct Merged {
     archive: HashMap<String, String>,
     newsletter: HashMap<String, String>,
     feeds: HashMap<String, String>,
+    /// The recorded fingerprints of the tags' outputs and the tags index.
+    tags: HashMap<String, String>,
 }
 
 /// True when the output folders hold exactly the pages the recorded build wrote
@@ -218,6 +221,13 @@ fn outputs_as_recorded(
         })
 }
 
+/// True when `tags/` holds exactly the files of `recorded` (the tags' outputs and
+/// the tags index), listed as a full build lists them.
+fn tag_outputs_as_recorded(root: &Path, recorded: &HashMap<String, String>) -> bool {
+    let listed = crate::build::output::scan_outputs(root, &[TAGS_DIR]).files;
+    listed.len() == recorded.len() && listed.iter().all(|path| recorded.contains_key(path))
+}
+
 /// What the incremental build reads from the record besides its row: the catalog
 /// snapshot, the recorded fingerprints of the year and edition pages, and, for a
 /// record whose stamps were not settled, whether the output folders (listed) hold
@@ -227,6 +237,7 @@ pub(super) struct Recorded {
     archive: HashMap<String, String>,
     newsletter: HashMap<String, String>,
     feeds: HashMap<String, String>,
+    tags: HashMap<String, String>,
     /// Whether the output folders are as the record says: listed for a record that
     /// was not settled, told by the output stamps for one that was
     /// ([`Recorded::judge_by_stamps`]); `None` (taken as no) until known.
@@ -252,16 +263,20 @@ pub(super) fn recorded_reader(
     let archive = state.output_fingerprints_in(ARCHIVE_DIR)?;
     let newsletter = state.output_fingerprints_in(NEWSLETTER_DIR)?;
     let feeds = state.output_fingerprints_in(FEED_ARCHIVE_DIR)?;
+    let tags = state.output_fingerprints_in(TAGS_DIR)?;
     let (root, list) = (root.to_path_buf(), !memo.settled);
     Ok(move || {
         let snapshot = CatalogSnapshot::decode(&read_snapshot()?)?;
-        let as_recorded = list
-            .then(|| outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter, &feeds));
+        let as_recorded = list.then(|| {
+            outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter, &feeds)
+                && tag_outputs_as_recorded(&root, &tags)
+        });
         Some(Recorded {
             snapshot,
             archive,
             newsletter,
             feeds,
+            tags,
             as_recorded,
         })
     })
@@ -288,6 +303,7 @@ fn reconcile_changed(
         archive,
         newsletter,
         feeds,
+        tags,
         as_recorded,
     }) = recorded
     else {
@@ -397,6 +413,7 @@ fn reconcile_changed(
         archive,
         newsletter,
         feeds,
+        tags,
         catalog,
         entries,
         recorded,
@@ -531,7 +548,7 @@ fn plan_changed(
         let range = feed_archive_range(n, size, number);
         let fp = feed_archive_fingerprint(site, number, number < archived, range.clone().map(page));
         for format in [FeedFormat::Rss, FeedFormat::Atom] {
-            let path = feed_archive_path(format, number);
+            let path = archive_path(format, number);
             let before = recorded.remove(&path);
             if before.as_ref() != Some(&fp) {
                 needed[range.clone()].fill(true);
@@ -540,6 +557,25 @@ fn plan_changed(
             }
         }
     }
+    gone.extend(recorded.into_keys());
+
+    let tag_plan = TagPlan::of(site, entries.iter().map(|e| e.tags.as_slice()));
+    let mut recorded = merged.tags.clone();
+    let mut stale_tags = Vec::new();
+    for (g, group) in tag_plan.groups.iter().enumerate() {
+        let articles = group.members.iter().map(|&i| page(i));
+        let fp = tag_fingerprint(site, &group.name, &group.slug, articles);
+        for (output, path) in tag_paths(&group.slug) {
+            let before = recorded.remove(&path);
+            if before.as_ref() != Some(&fp) {
+                group.members.iter().for_each(|&i| needed[i] = true);
+                stale_tags.push((g, output, path, fp.clone(), before.is_some()));
+            }
+        }
+    }
+    let index_before = recorded.remove(TAGS_INDEX);
+    let index_stale =
+        !tag_plan.groups.is_empty() && index_before.as_ref() != Some(&tag_plan.index_fingerprint);
     gone.extend(recorded.into_keys());
 
     let stale_articles = stale_article_pages(merged, &is_fresh);
@@ -604,6 +640,34 @@ fn plan_changed(
             on_disk,
         });
     }
+    let mut shown_tags: Vec<TagGroup> = Vec::new();
+    let mut shown_index: HashMap<usize, usize> = HashMap::new();
+    for (g, output, path, fingerprint, on_disk) in stale_tags {
+        created += usize::from(!on_disk);
+        let group = *shown_index.entry(g).or_insert_with(|| {
+            let group = &tag_plan.groups[g];
+            shown_tags.push(TagGroup {
+                members: group.members.iter().map(|&i| position[i]).collect(),
+                ..group.clone()
+            });
+            shown_tags.len() - 1
+        });
+        stale.push(Stale {
+            page: StalePage::Tag { output, group },
+            path,
+            fingerprint,
+            on_disk,
+        });
+    }
+    if index_stale {
+        created += usize::from(index_before.is_none());
+        stale.push(Stale {
+            page: StalePage::TagsIndex,
+            path: TAGS_INDEX.to_string(),
+            fingerprint: tag_plan.index_fingerprint.clone(),
+            on_disk: index_before.is_some(),
+        });
+    }
     let mut shown_editions = std::collections::BTreeMap::new();
     for (week, path, fingerprint, on_disk) in stale_editions {
         created += usize::from(!on_disk);
@@ -660,6 +724,8 @@ fn plan_changed(
         years,
         listings,
         archived,
+        tags: shown_tags,
+        tag_index: tag_plan.index,
     };
     let pages = PageChanges {
         editions,
@@ -741,6 +807,7 @@ mod tests {
             first_seen: 0,
             article: String::new(),
             has_column_intro: false,
+            tags: Vec::new(),
         }
     }
 

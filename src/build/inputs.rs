@@ -84,6 +84,7 @@ pub(super) fn snapshot_entry(entry: &Entry, article: &str) -> SnapshotEntry {
         first_seen: entry.first_seen.timestamp(),
         article: article.to_string(),
         has_column_intro: entry.article.has_column_intro,
+        tags: entry.article.tags.clone(),
     }
 }
 

@@ -8,6 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::render::paths::TAGS_DIR;
+
 #[derive(Debug, thiserror::Error)]
 #[error(
     "cannot write {path}: {source}\n  hint: check that the output folder is writable and the disk is not full; the previous file was left intact"
@@ -157,7 +159,8 @@ pub(crate) struct OutputListing {
     pub temp_files_removed: usize,
 }
 
-/// Lists the regular files directly in `root/<dir>` for each of `dirs`, and removes
+/// Lists the regular files directly in `root/<dir>` for each of `dirs` (and, for
+/// [`TAGS_DIR`], in each folder directly in it), and removes
 /// temporary files a killed build left behind (`.herald-*.tmp`) in `root` and its
 /// immediate subfolders. Temp files are never served: their names start with a dot.
 pub(crate) fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
@@ -186,10 +189,26 @@ pub(crate) fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
                 if std::fs::remove_file(entry.path()).is_ok() {
                     listing.temp_files_removed += 1;
                 }
-            } else if let Some(dir) = &listed
-                && entry.file_type().is_ok_and(|t| t.is_file())
-            {
-                listing.files.insert(format!("{dir}/{name}"));
+            } else if let Some(dir) = &listed {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_file() {
+                    listing.files.insert(format!("{dir}/{name}"));
+                } else if kind.is_dir() && dir == TAGS_DIR {
+                    for file in std::fs::read_dir(entry.path())
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                    {
+                        if file.file_type().is_ok_and(|t| t.is_file()) {
+                            let file = file.file_name();
+                            listing
+                                .files
+                                .insert(format!("{dir}/{name}/{}", file.to_string_lossy()));
+                        }
+                    }
+                }
             }
         }
     }
@@ -223,7 +242,16 @@ pub(crate) fn delete_stale(
         if extension.is_some_and(|e| exts.iter().any(|ext| e == *ext)) {
             let path = root.join(relative);
             match std::fs::remove_file(&path) {
-                Ok(()) => deleted += 1,
+                Ok(()) => {
+                    deleted += 1;
+                    // A tag's folder goes with its last file (this fails while
+                    // others remain).
+                    if relative.matches('/').count() > 1
+                        && let Some(folder) = path.parent()
+                    {
+                        let _ = std::fs::remove_dir(folder);
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(WriteError { path, source }),
             }

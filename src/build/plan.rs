@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::fingerprints::{
     article_fingerprint, edition_fingerprint, feed_archive_fingerprint, page_fingerprint,
-    year_fingerprint, years_key,
+    tag_fingerprint, tags_index_fingerprint, year_fingerprint, years_key,
 };
 use super::inputs::REWRITTEN;
 use super::prepared::Prepared;
@@ -15,12 +15,16 @@ use crate::config::Config;
 use crate::content::edition::Week;
 use crate::render::digest::{EditionListing, render_archive_index};
 use crate::render::feeds::{
-    FeedFormat, FeedPlace, archived_pages, render_atom_at, render_json_feed, render_rss_at,
+    FeedFormat, FeedPlace, archive_path, archived_pages, render_atom, render_atom_at,
+    render_json_feed, render_rss, render_rss_at,
+};
+use crate::render::tags::{
+    TagGroup, TagOutput, render_tag_page, render_tags_index, tag_groups, tag_paths,
 };
 
 use crate::render::paths::{
-    ATOM_FEED, FEEDS, INDEX_PAGE, JSON_FEED, NEWSLETTER_INDEX, RSS_FEED, archive_page_path,
-    article_page_path, edition_page_path, feed_archive_path,
+    ATOM_FEED, FEEDS, INDEX_PAGE, JSON_FEED, NEWSLETTER_INDEX, RSS_FEED, TAGS_INDEX,
+    archive_page_path, article_page_path, edition_page_path,
 };
 use crate::render::site::{
     ArchiveYear, Neighbours, PreparedArticle, archive_years, render_archive_page,
@@ -51,6 +55,13 @@ pub(super) enum StalePage {
     Edition {
         week: Week,
     },
+    /// An output of tag `group` (an index into [`Plan::tags`]).
+    Tag {
+        output: TagOutput,
+        group: usize,
+    },
+    /// `tags/index.html`.
+    TagsIndex,
     /// Archive document `page` of `archived` (RFC 5005), of the `entries` it holds
     /// (newest first).
     FeedArchive {
@@ -76,6 +87,45 @@ pub(super) struct Plan {
     pub(super) listings: Vec<EditionListing>,
     /// Complete archive pages of the feeds: what the subscription feeds link to.
     pub(super) archived: usize,
+    /// The tags whose outputs are stale, members by position in the prepared catalog.
+    pub(super) tags: Vec<TagGroup>,
+    /// Every tag's name, slug and number of articles, for the tags index.
+    pub(super) tag_index: Vec<(String, String, usize)>,
+}
+
+/// What a tag's outputs and the tags index are rendered from.
+pub(super) struct TagPlan {
+    pub(super) groups: Vec<TagGroup>,
+    pub(super) index: Vec<(String, String, usize)>,
+    pub(super) index_fingerprint: String,
+}
+
+impl TagPlan {
+    /// The tags of `tags` (the catalog's, newest first), and a warning for each
+    /// slug that more than one spelling shares.
+    pub(super) fn of<'a>(site: &str, tags: impl Iterator<Item = &'a [String]>) -> TagPlan {
+        let (groups, shared) = tag_groups(tags);
+        for (slug, spellings) in shared {
+            tracing::warn!(
+                "tags {} are one tag (tags/{slug}/), named `{}`: use one spelling",
+                spellings
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                spellings[0]
+            );
+        }
+        let index: Vec<(String, String, usize)> = (groups.iter())
+            .map(|g| (g.name.clone(), g.slug.clone(), g.members.len()))
+            .collect();
+        let index_fingerprint = tags_index_fingerprint(site, &index);
+        TagPlan {
+            groups,
+            index,
+            index_fingerprint,
+        }
+    }
 }
 
 /// Fingerprints every page of the catalog and claims it in `sink`: what is not
@@ -153,8 +203,23 @@ pub(super) fn plan_all(
                 archived,
                 entries: entries.clone(),
             };
-            check(sink, stale, feed_archive_path(format, page), fp.clone());
+            check(sink, stale, archive_path(format, page), fp.clone());
         }
+    }
+    let tag_plan = TagPlan::of(
+        site,
+        catalog.entries.iter().map(|e| e.article.tags.as_slice()),
+    );
+    for (g, group) in tag_plan.groups.iter().enumerate() {
+        let articles = group.members.iter().map(|&i| fingerprints[i].as_str());
+        let fp = tag_fingerprint(site, &group.name, &group.slug, articles);
+        for (output, path) in tag_paths(&group.slug) {
+            check(sink, StalePage::Tag { output, group: g }, path, fp.clone());
+        }
+    }
+    if !tag_plan.groups.is_empty() {
+        let fp = tag_plan.index_fingerprint.clone();
+        check(sink, StalePage::TagsIndex, TAGS_INDEX.to_string(), fp);
     }
     let mut listings = Vec::new();
     for edition in prepared.published_editions(now) {
@@ -170,6 +235,8 @@ pub(super) fn plan_all(
         years,
         listings,
         archived,
+        tags: tag_plan.groups,
+        tag_index: tag_plan.index,
     };
     Ok((plan, fingerprints))
 }
@@ -194,6 +261,8 @@ pub(super) fn render_outputs(
         years,
         listings,
         archived,
+        tags,
+        tag_index,
     } = plan;
     // Pages are independent: render and write them on every core, then record
     // them in the sink in order. Each worker writes as it goes, so memory holds one
@@ -212,6 +281,24 @@ pub(super) fn render_outputs(
                 templates,
             )?,
             StalePage::Edition { week } => prepared.edition_page(config, *week)?.into_bytes(),
+            StalePage::Tag { output, group } => {
+                let group = &tags[*group];
+                let members = group.members.iter().map(|&i| &catalog.entries[i]);
+                if *output == TagOutput::Page {
+                    render_tag_page(meta, group, members, templates)?
+                } else {
+                    let newest = group.members.iter().take(config.site.feed_items);
+                    let items =
+                        (newest.map(|&i| prepared.article(i))).collect::<Result<Vec<_>, _>>()?;
+                    let tag_meta = meta.for_tag(&group.name, &group.slug);
+                    match output {
+                        TagOutput::Rss => render_rss(&tag_meta, &items)?,
+                        TagOutput::Atom => render_atom(&tag_meta, &items)?,
+                        _ => render_json_feed(&tag_meta, &items)?,
+                    }
+                }
+            }
+            StalePage::TagsIndex => render_tags_index(meta, tag_index, templates)?,
             StalePage::FeedArchive {
                 format,
                 page,
@@ -241,7 +328,13 @@ pub(super) fn render_outputs(
         })
     });
     for (stale, written) in stale.iter().zip(written) {
-        sink.record(&stale.path, &stale.fingerprint, written?);
+        let written = written?;
+        sink.record(&stale.path, &stale.fingerprint, written);
+        let is_feed =
+            matches!(stale.page, StalePage::Tag { output, .. } if output != TagOutput::Page);
+        if written && is_feed {
+            sink.summary.feeds_written.push(stale.path.clone());
+        }
     }
 
     let current = FeedPlace::Current {

@@ -182,10 +182,12 @@ pub(crate) struct SnapshotEntry {
     /// page, its year's page and its edition's page were rendered from.
     pub article: String,
     pub has_column_intro: bool,
+    /// Its tags, as written (what tag pages group by).
+    pub tags: Vec<String>,
 }
 
 /// Bumped whenever the snapshot's layout changes (an older one is then not used).
-const SNAPSHOT_FORMAT: u32 = 4;
+const SNAPSHOT_FORMAT: u32 = 5;
 
 impl CatalogSnapshot {
     /// A compact binary form: strings length-prefixed, numbers little-endian.
@@ -217,6 +219,10 @@ impl CatalogSnapshot {
             }
             put(&mut out, &e.article);
             out.push(u8::from(e.has_column_intro));
+            out.extend_from_slice(&(e.tags.len() as u32).to_le_bytes());
+            for tag in &e.tags {
+                put(&mut out, tag);
+            }
         }
         out.extend_from_slice(&(self.subjects.len() as u32).to_le_bytes());
         for (week, subject) in &self.subjects {
@@ -254,6 +260,9 @@ impl CatalogSnapshot {
                     first_seen: reader.i64()?,
                     article: reader.string()?,
                     has_column_intro: reader.byte()? != 0,
+                    tags: (0..reader.u32()?)
+                        .map(|_| reader.string())
+                        .collect::<Option<_>>()?,
                 })
             })
             .collect::<Option<_>>()?;
@@ -365,6 +374,7 @@ mod tests {
                 title: "標題".into(),
                 article: "article".into(),
                 has_column_intro: true,
+                tags: vec!["AI".into(), "晶片".into()],
             }],
             subjects: vec![("2026-W04".into(), "第 4 週：標題".into())],
         };

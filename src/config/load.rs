@@ -8,15 +8,7 @@ use lettre::message::Mailbox;
 
 use super::diagnostics::{one_line_toml_error, unknown_key_warning};
 use super::domain_of;
-use super::{Config, ConfigError, PathsConfig, Processed, RawConfig, TlsMode};
-
-/// A host name or address on this machine: plain connections are allowed to it.
-fn is_loopback(host: &str) -> bool {
-    matches!(host, "localhost" | "::1" | "[::1]")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+use super::{Config, ConfigError, PathsConfig, Processed, RawConfig, TlsMode, is_loopback};
 
 impl Config {
     /// Reads, parses and validates the file at `path`.

@@ -17,6 +17,14 @@ mod smtp;
 pub(crate) use smtp::SmtpConfig;
 pub use smtp::{Relay, Smtp};
 
+/// A host name or address on this machine: plain connections are allowed to it.
+pub(super) fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "::1" | "[::1]")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 use std::path::PathBuf;
 
 use chrono::Weekday;

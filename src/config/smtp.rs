@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::TlsMode;
+use super::{TlsMode, is_loopback};
 
 /// The keys a relay may set and `[smtp]` may default, spelled once for both tables
 /// (serde's `flatten` would hide their field lists from the unknown-key check).
@@ -153,13 +153,6 @@ fn password_env(name: &str) -> String {
         })
         .collect();
     format!("{PASSWORD_ENV}_{suffix}")
-}
-
-fn is_loopback(host: &str) -> bool {
-    matches!(host, "localhost" | "::1" | "[::1]")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl SmtpConfig {

@@ -247,6 +247,7 @@ mod tests {
             time: NaiveTime::from_hms_opt(time.0, time.1, 0),
             summary_short: String::new(),
             has_column_intro: false,
+            tags: Vec::new(),
         };
         let published = article.published(chrono_tz::Asia::Taipei, 8);
         Entry {

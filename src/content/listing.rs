@@ -281,7 +281,7 @@ pub(super) fn stat_key(version: FileVersion, rules: &str) -> String {
 }
 
 /// Bumped whenever what [`ArticleHead`] holds changes, so stored heads are rebuilt.
-const HEAD_FORMAT: u32 = 3;
+const HEAD_FORMAT: u32 = 4;
 
 /// What parsing depends on besides the bytes: the rules, the timezone and the
 /// head format (hashed).

@@ -89,7 +89,16 @@ impl FeedPlace {
 }
 
 fn archive_url(meta: &SiteMeta, format: FeedFormat, page: usize) -> String {
-    format!("{}{}", meta.base_url, feed_archive_path(format, page))
+    format!("{}{}", meta.base_url, archive_path(format, page))
+}
+
+/// Where archive document `page` (1 = oldest) of the feed in `format` is written.
+pub(crate) fn archive_path(format: FeedFormat, page: usize) -> String {
+    let name = match format {
+        FeedFormat::Rss => "rss",
+        FeedFormat::Atom => "atom",
+    };
+    feed_archive_path(name, page)
 }
 
 /// How many complete archive pages `articles` published articles fill.

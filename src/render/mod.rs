@@ -4,4 +4,5 @@ pub(crate) mod digest;
 pub mod feeds;
 pub(crate) mod paths;
 pub mod site;
+pub mod tags;
 pub mod templates;

@@ -9,7 +9,9 @@ use tera::Context;
 use crate::article::Article;
 use crate::config::Config;
 use crate::content::catalog::Entry;
-use crate::render::paths::{ATOM_FEED, JSON_FEED, RSS_FEED, archive_page_path, article_page_path};
+use crate::render::paths::{
+    ATOM_FEED, JSON_FEED, RSS_FEED, archive_page_path, article_page_path, tag_page_url, tag_slug,
+};
 use crate::render::templates::{TemplateError, Templates};
 
 /// Site-wide values every template and feed sees.
@@ -68,11 +70,19 @@ pub struct ArticleView {
     pub updated_iso: String,
     pub author: String,
     pub tags: Vec<String>,
+    /// Each tag with the URL of its page.
+    pub tag_links: Vec<TagLink>,
     pub summary: String,
     pub summary_short: String,
     pub link: Option<String>,
     pub intro: Vec<String>,
     pub sections: Vec<SectionView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TagLink {
+    pub name: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +153,12 @@ pub(crate) fn article_view(meta: &SiteMeta, entry: &Entry, a: &Article) -> Artic
         updated_iso: iso(&entry.updated),
         author: a.author.clone().unwrap_or_else(|| meta.author.clone()),
         tags: a.tags.clone(),
+        tag_links: (a.tags.iter())
+            .map(|tag| TagLink {
+                name: tag.clone(),
+                url: tag_page_url(&meta.base_url, &tag_slug(tag)),
+            })
+            .collect(),
         summary: a.summary.clone(),
         summary_short,
         link: a.link.clone(),

@@ -22,6 +22,8 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/year_nav.html"),
     ),
     ("article.html", include_str!("../../templates/article.html")),
+    ("tag.html", include_str!("../../templates/tag.html")),
+    ("tags.html", include_str!("../../templates/tags.html")),
     ("content.html", include_str!("../../templates/content.html")),
     ("digest.html", include_str!("../../templates/digest.html")),
     ("digest.txt", include_str!("../../templates/digest.txt")),

@@ -44,6 +44,44 @@ impl Site {
         self.dir.path().join(rel)
     }
 
+    /// `site.base_url` as the config file has it.
+    pub fn base_url(&self) -> String {
+        self.read("config.toml")
+            .lines()
+            .find_map(|l| l.strip_prefix("base_url = "))
+            .expect("base_url in config.toml")
+            .trim_matches('"')
+            .to_string()
+    }
+
+    /// A full build at `now` of a copy of this site that forgot the build record and
+    /// what every output was rendered from (so it renders every page again and
+    /// compares the bytes): its stdout, after checking that it found every article
+    /// unchanged and changed no file, so this site's outputs are what a full
+    /// build would leave.
+    pub fn assert_a_full_build_agrees(&self, now: &str) -> String {
+        let copy = Site::new();
+        copy_dir(self.dir.path(), copy.dir.path());
+        let state = herald::store::State::open(&copy.path("state/herald.sqlite")).unwrap();
+        state
+            .connection()
+            .execute_batch("DELETE FROM build_record; DELETE FROM outputs;")
+            .unwrap();
+        drop(state);
+        let before = copy.snapshot("public");
+        let run = copy.run_at(now, &["--verbose", "build"]);
+        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+        assert!(
+            run.stdout.contains("(0 new, 0 updated,")
+                && run.stdout.contains("; files: 0 written,")
+                && run.stdout.contains(", 0 deleted"),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(copy.snapshot("public"), before);
+        run.stderr
+    }
+
     pub fn write_seed(&self, name: &str, text: &str) {
         std::fs::write(self.path("seeds").join(name), text).unwrap();
     }
@@ -296,4 +334,17 @@ pub fn start_server(
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
     (child, base)
+}
+
+/// Copies the folder `from` (recursively) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
