@@ -1,5 +1,7 @@
 //! A full build's plan: every page fingerprinted, the stale ones rendered.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::fingerprints::{
@@ -266,69 +268,57 @@ pub(super) fn render_outputs(
     } = plan;
     // Pages are independent: render and write them on every core, then record
     // them in the sink in order. Each worker writes as it goes, so memory holds one
-    // page per worker, not all of them.
+    // unit per worker (a page, or an archive page's articles), not all of them.
     let root = sink.root.clone();
-    let written = map_in_parallel(stale, |stale| {
-        let html = match &stale.page {
-            StalePage::Article { index, neighbours } => {
-                render_article_page(meta, &prepared.article(*index)?, neighbours, templates)?
-            }
-            StalePage::Year { year, entries } => render_archive_page(
-                meta,
-                *year,
-                &catalog.entries[entries.clone()],
-                years,
-                templates,
-            )?,
-            StalePage::Edition { week } => prepared.edition_page(config, *week)?.into_bytes(),
-            StalePage::Tag { output, group } => {
-                let group = &tags[*group];
-                let members = group.members.iter().map(|&i| &catalog.entries[i]);
-                if *output == TagOutput::Page {
-                    render_tag_page(meta, group, members, templates)?
-                } else {
-                    let newest = group.members.iter().take(config.site.feed_items);
-                    let items =
-                        (newest.map(|&i| prepared.article(i))).collect::<Result<Vec<_>, _>>()?;
-                    let tag_meta = meta.for_tag(&group.name, &group.slug);
-                    match output {
-                        TagOutput::Rss => render_rss(&tag_meta, &items)?,
-                        TagOutput::Atom => render_atom(&tag_meta, &items)?,
-                        _ => render_json_feed(&tag_meta, &items)?,
-                    }
-                }
-            }
-            StalePage::TagsIndex => render_tags_index(meta, tag_index, templates)?,
-            StalePage::FeedArchive {
-                format,
-                page,
-                archived,
-                entries,
-            } => {
-                let items = (entries.clone())
+    let shared = SharedRender {
+        config,
+        prepared,
+        years,
+        tags,
+        tag_index,
+    };
+    let units = work_units(stale);
+    let written = map_in_parallel(&units, |unit| {
+        // An archive page's articles are rendered once for its two documents and
+        // for those of their own pages that are stale.
+        let items = match &unit.entries {
+            Some(entries) => Some((
+                entries.start,
+                (entries.clone())
                     .map(|i| prepared.article(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let place = FeedPlace::Archive {
-                    page: *page,
-                    archived: *archived,
-                };
-                match format {
-                    FeedFormat::Rss => render_rss_at(meta, &items, place)?,
-                    FeedFormat::Atom => render_atom_at(meta, &items, place)?,
-                }
-            }
+                    .collect::<Result<Vec<_>, _>>()?,
+            )),
+            None => None,
         };
-        let Some(root) = root.as_deref() else {
-            return Ok::<_, BuildError>(false);
-        };
-        let path = root.join(&stale.path);
-        Ok(match stale.on_disk {
-            true => write_if_changed(&path, &html, false)?,
-            false => write_new(&path, &html, false)?,
-        })
+        let items = items
+            .as_ref()
+            .map(|(start, items)| (*start, items.as_slice()));
+        let mut written = Vec::with_capacity(unit.stale.len());
+        for &index in &unit.stale {
+            let stale = &stale[index];
+            let bytes = shared.render(stale, items)?;
+            let Some(root) = root.as_deref() else {
+                written.push((index, false));
+                continue;
+            };
+            let path = root.join(&stale.path);
+            written.push((
+                index,
+                match stale.on_disk {
+                    true => write_if_changed(&path, &bytes, false)?,
+                    false => write_new(&path, &bytes, false)?,
+                },
+            ));
+        }
+        Ok::<_, BuildError>(written)
     });
-    for (stale, written) in stale.iter().zip(written) {
-        let written = written?;
+    let mut by_stale = vec![false; stale.len()];
+    for unit in written {
+        for (index, written) in unit? {
+            by_stale[index] = written;
+        }
+    }
+    for (stale, written) in stale.iter().zip(by_stale) {
         sink.record(&stale.path, &stale.fingerprint, written);
         let is_feed =
             matches!(stale.page, StalePage::Tag { output, .. } if output != TagOutput::Page);
@@ -371,4 +361,149 @@ pub(super) fn render_outputs(
         }
     }
     Ok(())
+}
+
+/// Stale outputs rendered by one worker: an archive page's documents with the
+/// stale pages of its articles (`entries`: the catalog positions it holds), or one
+/// output alone.
+struct WorkUnit {
+    entries: Option<std::ops::Range<usize>>,
+    /// Indices into the stale list.
+    stale: Vec<usize>,
+}
+
+/// Groups `stale` into [`WorkUnit`]s: each feed archive page with the article
+/// pages of its articles, everything else alone.
+fn work_units(stale: &[Stale]) -> Vec<WorkUnit> {
+    let mut units: Vec<WorkUnit> = Vec::new();
+    let mut page_units: HashMap<usize, usize> = HashMap::new();
+    for (index, s) in stale.iter().enumerate() {
+        if let StalePage::FeedArchive { page, entries, .. } = &s.page {
+            let unit = *page_units.entry(*page).or_insert_with(|| {
+                units.push(WorkUnit {
+                    entries: Some(entries.clone()),
+                    stale: Vec::new(),
+                });
+                units.len() - 1
+            });
+            units[unit].stale.push(index);
+        }
+    }
+    let mut owner: HashMap<usize, usize> = HashMap::new();
+    for (unit, w) in units.iter().enumerate() {
+        for entry in w.entries.clone().into_iter().flatten() {
+            owner.insert(entry, unit);
+        }
+    }
+    for (index, s) in stale.iter().enumerate() {
+        match &s.page {
+            StalePage::FeedArchive { .. } => {}
+            StalePage::Article { index: entry, .. } if owner.contains_key(entry) => {
+                units[owner[entry]].stale.push(index);
+            }
+            _ => units.push(WorkUnit {
+                entries: None,
+                stale: vec![index],
+            }),
+        }
+    }
+    units
+}
+
+/// What rendering any stale output needs.
+struct SharedRender<'a> {
+    config: &'a Config,
+    prepared: &'a Prepared,
+    years: &'a [ArchiveYear],
+    tags: &'a [TagGroup],
+    tag_index: &'a [(String, String, usize)],
+}
+
+impl SharedRender<'_> {
+    /// The bytes of `stale`. `items`: the articles from catalog position `.0` on,
+    /// already prepared (an archive page's), used instead of preparing them again.
+    fn render(
+        &self,
+        stale: &Stale,
+        items: Option<(usize, &[PreparedArticle])>,
+    ) -> Result<Vec<u8>, BuildError> {
+        let SharedRender {
+            config,
+            prepared,
+            years,
+            tags,
+            tag_index,
+        } = self;
+        let Prepared {
+            catalog,
+            meta,
+            templates,
+            ..
+        } = prepared;
+        Ok(match &stale.page {
+            StalePage::Article { index, neighbours } => {
+                let ready = items.and_then(|(start, items)| items.get(index.checked_sub(start)?));
+                match ready {
+                    Some(article) => render_article_page(meta, article, neighbours, templates)?,
+                    None => render_article_page(
+                        meta,
+                        &prepared.article(*index)?,
+                        neighbours,
+                        templates,
+                    )?,
+                }
+            }
+            StalePage::Year { year, entries } => render_archive_page(
+                meta,
+                *year,
+                &catalog.entries[entries.clone()],
+                years,
+                templates,
+            )?,
+            StalePage::Edition { week } => prepared.edition_page(config, *week)?.into_bytes(),
+            StalePage::Tag { output, group } => {
+                let group = &tags[*group];
+                let members = group.members.iter().map(|&i| &catalog.entries[i]);
+                if *output == TagOutput::Page {
+                    render_tag_page(meta, group, members, templates)?
+                } else {
+                    let newest = group.members.iter().take(config.site.feed_items);
+                    let items =
+                        (newest.map(|&i| prepared.article(i))).collect::<Result<Vec<_>, _>>()?;
+                    let tag_meta = meta.for_tag(&group.name, &group.slug);
+                    match output {
+                        TagOutput::Rss => render_rss(&tag_meta, &items)?,
+                        TagOutput::Atom => render_atom(&tag_meta, &items)?,
+                        _ => render_json_feed(&tag_meta, &items)?,
+                    }
+                }
+            }
+            StalePage::TagsIndex => render_tags_index(meta, tag_index, templates)?,
+            StalePage::FeedArchive {
+                format,
+                page,
+                archived,
+                entries,
+            } => {
+                let owned;
+                let items = match items {
+                    Some((_, items)) => items,
+                    None => {
+                        owned = (entries.clone())
+                            .map(|i| prepared.article(i))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        &owned
+                    }
+                };
+                let place = FeedPlace::Archive {
+                    page: *page,
+                    archived: *archived,
+                };
+                match format {
+                    FeedFormat::Rss => render_rss_at(meta, items, place)?,
+                    FeedFormat::Atom => render_atom_at(meta, items, place)?,
+                }
+            }
+        })
+    }
 }
