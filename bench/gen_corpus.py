@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes a deterministic synthetic corpus for the benchmarks.
 
-  gen_corpus.py OUT_DIR N_ARTICLES
+  gen_corpus.py OUT_DIR N_ARTICLES [CHARS]
+
+CHARS: characters of body text per article (default: two paragraphs per section, about
+1,000 characters, ~3 KB); `3000` gives the ~9 KB articles of issue #20.
 
 OUT_DIR/seeds/   N seeds in Herald's format (~3 KB of Traditional Chinese each: a lead
                  with the column's inline headings, 5 headings, paragraphs, ad markers and
@@ -40,14 +43,19 @@ def heading(rng):
     return f"{left}：{right}"
 
 
-def article(rng, day, lead_column):
+def article(rng, day, lead_column, chars=None):
     lead_episode = "".join(sentence(rng) for _ in range(3))
     head = f"date {day} 《華爾街聊什麼》欄目介紹 {lead_column} 本期Podcast與來賓介紹 {lead_episode}"
     blocks = []
     sections = []
     for h in range(5):
         title = heading(rng)
-        paras = [paragraph(rng) for _ in range(2 if h else 2)]
+        if chars is None:
+            paras = [paragraph(rng) for _ in range(2)]
+        else:
+            paras = []
+            while not paras or sum(map(len, paras)) < chars // 5:
+                paras.append(paragraph(rng))
         sections.append((title, paras))
         blocks.append(title)
         for j, p in enumerate(paras):
@@ -61,6 +69,7 @@ def article(rng, day, lead_column):
 
 def main():
     out, n = sys.argv[1], int(sys.argv[2])
+    chars = int(sys.argv[3]) if len(sys.argv) > 3 else None
     rng = random.Random(20260121)
     # The column introduction is the same in every article, as in the real column.
     column = "".join(sentence(rng) for _ in range(2))
@@ -72,7 +81,7 @@ def main():
     start = datetime.date(2016, 1, 4)
     for i in range(n):
         day = start + datetime.timedelta(days=(i * 3653) // n)
-        seed, summary, sections = article(rng, day.isoformat(), column)
+        seed, summary, sections = article(rng, day.isoformat(), column, chars)
         ident = f"{rng.getrandbits(64):016x}"
         with open(os.path.join(seeds, f"{i:05d}_{ident}.txt"), "w", encoding="utf-8") as f:
             f.write(seed)

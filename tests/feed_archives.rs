@@ -189,7 +189,7 @@ fn archive_documents_change_only_with_their_articles() {
     let before = after;
     site.write_seed(
         "100_note0.txt",
-        &simple_seed("2025-01-01", "Note 0", "Harbour note number 0, corrected."),
+        &simple_seed("2025-01-01", "Note 0 corrected", "Harbour note number 0."),
     );
     assert_eq!(site.run_at(NOW, &["build"]).code, 0);
     let after = site.snapshot("public/feeds");
@@ -209,4 +209,32 @@ fn archive_documents_change_only_with_their_articles() {
     assert!(!site.path("public/feeds/rss-4.xml").exists());
     assert_eq!(site.snapshot("public/feeds").len(), 6);
     assert_the_chain_holds_every_article_once(&site, "feed.xml", "rss");
+}
+
+#[test]
+fn archives_carry_summaries_by_default_the_full_text_when_asked_and_none_when_off() {
+    let site = site_with(5);
+    assert_eq!(site.run_at(NOW, &["build"]).code, 0);
+    let atom = site.read("public/feeds/atom-1.xml");
+    let rss = site.read("public/feeds/rss-1.xml");
+    assert!(
+        atom.contains("<summary") && !atom.contains("<content"),
+        "{atom}"
+    );
+    assert!(!rss.contains("content:encoded"), "{rss}");
+    assert!(site.read("public/atom.xml").contains("<content"));
+
+    site.append_config("\n[site]\nfeed_archives = \"full\"\n");
+    assert_eq!(site.run_at(NOW, &["build"]).code, 0);
+    assert!(site.read("public/feeds/atom-1.xml").contains("<content"));
+    assert!(
+        site.read("public/feeds/rss-1.xml")
+            .contains("content:encoded")
+    );
+    assert_the_chain_holds_every_article_once(&site, "atom.xml", "atom");
+
+    site.edit_config("feed_archives = \"full\"", "feed_archives = \"none\"");
+    assert_eq!(site.run_at(NOW, &["build"]).code, 0);
+    assert!(site.snapshot("public/feeds").is_empty());
+    assert!(!site.read("public/atom.xml").contains("prev-archive"));
 }

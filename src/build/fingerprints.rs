@@ -12,10 +12,11 @@ use crate::support::fingerprint::{Fingerprinter, fingerprint};
 /// digests.
 pub(super) fn site_fingerprint(config: &Config, templates: &Templates, meta: &SiteMeta) -> String {
     let settings = format!(
-        "{}\0{:?}\0{}",
+        "{}\0{:?}\0{}\0{:?}",
         serde_json::to_string(meta).unwrap_or_default(),
         config.newsletter,
-        config.site.feed_items
+        config.site.feed_items,
+        config.site.feed_archives
     );
     fingerprint([
         env!("CARGO_PKG_VERSION").as_bytes(),

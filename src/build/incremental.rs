@@ -541,7 +541,7 @@ fn plan_changed(
     gone.extend(recorded.into_keys());
 
     let size = config.site.feed_items;
-    let archived = archived_pages(n, size);
+    let archived = archived_pages(config, n);
     let mut recorded = merged.feeds.clone();
     let mut stale_feeds = Vec::new();
     for number in 1..=archived {

@@ -113,8 +113,8 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         );
     }
     let mut sink = Sink::writer(root, state.output_fingerprints()?, listing.files);
-    // The rows carry every parsed article as JSON (40 MB for 10,000 new ones): the
-    // saver owns them and frees them as soon as they are written.
+    // The rows share the parsed articles with the catalog; the saver serialises each
+    // as it writes it, on its own thread while the pages render.
     let rows = std::mem::take(&mut prepared.catalog.state_updates);
     let saving = &mut state;
     let (rendered, saved) = std::thread::scope(|scope| {

@@ -13,7 +13,7 @@ use super::prepared::Prepared;
 use super::report::BuildError;
 use super::sink::{Claim, Sink};
 use crate::build::output::{write_if_changed, write_new};
-use crate::config::Config;
+use crate::config::{Config, FeedArchives};
 use crate::content::edition::Week;
 use crate::render::digest::{EditionListing, render_archive_index};
 use crate::render::feeds::{
@@ -29,7 +29,7 @@ use crate::render::paths::{
     archive_page_path, article_page_path, edition_page_path,
 };
 use crate::render::site::{
-    ArchiveYear, Neighbours, PreparedArticle, archive_years, render_archive_page,
+    ArchiveYear, Body, Neighbours, PreparedArticle, archive_years, render_archive_page,
     render_article_page, render_index,
 };
 use crate::support::parallel::map_in_parallel;
@@ -193,7 +193,7 @@ pub(super) fn plan_all(
         check(sink, page, path, fp);
     }
     let size = config.site.feed_items;
-    let archived = archived_pages(n, size);
+    let archived = archived_pages(config, n);
     for page in 1..=archived {
         let entries = feed_archive_range(n, size, page);
         let articles = fingerprints[entries.clone()].iter().map(String::as_str);
@@ -277,15 +277,17 @@ pub(super) fn render_outputs(
         tags,
         tag_index,
     };
-    let units = work_units(stale);
+    let full_text = config.site.feed_archives == FeedArchives::Full;
+    let units = work_units(stale, full_text);
     let written = map_in_parallel(&units, |unit| {
         // An archive page's articles are rendered once for its two documents and
         // for those of their own pages that are stale.
+        let body = if full_text { Body::Render } else { Body::Skip };
         let items = match &unit.entries {
             Some(entries) => Some((
                 entries.start,
                 (entries.clone())
-                    .map(|i| prepared.article(i))
+                    .map(|i| prepared.prepare(i, body))
                     .collect::<Result<Vec<_>, _>>()?,
             )),
             None => None,
@@ -373,8 +375,9 @@ struct WorkUnit {
 }
 
 /// Groups `stale` into [`WorkUnit`]s: each feed archive page with the article
-/// pages of its articles, everything else alone.
-fn work_units(stale: &[Stale]) -> Vec<WorkUnit> {
+/// pages of its articles when the archives carry the full text (`full_text`: the
+/// articles' HTML is rendered once for both), everything else alone.
+fn work_units(stale: &[Stale], full_text: bool) -> Vec<WorkUnit> {
     let mut units: Vec<WorkUnit> = Vec::new();
     let mut page_units: HashMap<usize, usize> = HashMap::new();
     for (index, s) in stale.iter().enumerate() {
@@ -390,7 +393,7 @@ fn work_units(stale: &[Stale]) -> Vec<WorkUnit> {
         }
     }
     let mut owner: HashMap<usize, usize> = HashMap::new();
-    for (unit, w) in units.iter().enumerate() {
+    for (unit, w) in units.iter().enumerate().filter(|_| full_text) {
         for entry in w.entries.clone().into_iter().flatten() {
             owner.insert(entry, unit);
         }
@@ -485,12 +488,14 @@ impl SharedRender<'_> {
                 archived,
                 entries,
             } => {
+                let full_text = config.site.feed_archives == FeedArchives::Full;
                 let owned;
                 let items = match items {
                     Some((_, items)) => items,
                     None => {
+                        let body = if full_text { Body::Render } else { Body::Skip };
                         owned = (entries.clone())
-                            .map(|i| prepared.article(i))
+                            .map(|i| prepared.prepare(i, body))
                             .collect::<Result<Vec<_>, _>>()?;
                         &owned
                     }
@@ -498,6 +503,7 @@ impl SharedRender<'_> {
                 let place = FeedPlace::Archive {
                     page: *page,
                     archived: *archived,
+                    full_text: config.site.feed_archives == FeedArchives::Full,
                 };
                 match format {
                     FeedFormat::Rss => render_rss_at(meta, items, place)?,

@@ -77,7 +77,7 @@ impl Prepared {
         })
     }
 
-    fn prepare(&self, index: usize, body: Body) -> Result<PreparedArticle, BuildError> {
+    pub(super) fn prepare(&self, index: usize, body: Body) -> Result<PreparedArticle, BuildError> {
         let article = full_article(&self.catalog.entries[index], self.bodies.as_ref())?;
         Ok(prepare_one(
             &self.meta,

@@ -113,6 +113,22 @@ pub struct SiteConfig {
     /// listed on the archive page of its year.
     #[serde(default = "default_index_items")]
     pub index_items: usize,
+    /// What the feeds' archive documents (RFC 5005) carry of each article.
+    #[serde(default)]
+    pub feed_archives: FeedArchives,
+}
+
+/// `site.feed_archives`: the feeds' archive documents hold every article's title,
+/// link, dates and summary (`summary`, the default), its full text as the
+/// subscription feeds do (`full`: about as many bytes again as all article pages),
+/// or are not written (`none`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedArchives {
+    #[default]
+    Summary,
+    Full,
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]

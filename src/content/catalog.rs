@@ -71,8 +71,7 @@ impl Catalog {
 
 /// What a seed file yielded.
 enum Parsed {
-    /// Parsed in this run; with the JSON the state stores (serialised on the worker
-    /// thread that parsed it).
+    /// Parsed in this run.
     Fresh(Box<FreshArticle>),
     /// The stored version is current (same file, same bytes, same rules): its head.
     Stored(Arc<ArticleHead>),
@@ -81,7 +80,6 @@ enum Parsed {
 struct FreshArticle {
     article: Article,
     head: Arc<ArticleHead>,
-    article_json: String,
     warnings: Vec<SeedError>,
 }
 
@@ -89,7 +87,6 @@ impl FreshArticle {
     fn new(parsed: ParsedSeed) -> FreshArticle {
         let article = parsed.article;
         FreshArticle {
-            article_json: serde_json::to_string(&article).unwrap_or_default(),
             head: Arc::new(article.head()),
             article,
             warnings: parsed.warnings,
@@ -235,7 +232,6 @@ pub(crate) fn collect(
                 let FreshArticle {
                     article,
                     head,
-                    article_json: json,
                     warnings,
                 } = *fresh;
                 catalog.warnings.extend(warnings);
@@ -250,7 +246,7 @@ pub(crate) fn collect(
                     content_hash: owner.hash.clone(),
                     stat_key: owner.stat_key.clone(),
                     head: Some(Arc::clone(&head)),
-                    article_json: None,
+                    article: None,
                     first_seen: now_ts,
                     modified: None,
                     removed: None,
@@ -265,6 +261,7 @@ pub(crate) fn collect(
                     Some(old) => {
                         row.first_seen = old.first_seen;
                         row.modified = old.modified;
+                        let json = serde_json::to_string(&article).unwrap_or_default();
                         if state.article_json(&id)?.as_deref() != Some(json.as_str()) {
                             row.modified = Some(now_ts);
                             catalog.changes.updated.push(id.clone());
@@ -273,8 +270,9 @@ pub(crate) fn collect(
                         }
                     }
                 }
-                let entry = entry_from(head, Some(Arc::new(article)), &row, published, tz);
-                row.article_json = Some(json);
+                let article = Arc::new(article);
+                let entry = entry_from(head, Some(Arc::clone(&article)), &row, published, tz);
+                row.article = Some(article);
                 catalog.state_updates.push(row);
                 catalog.entries.push(entry);
             }

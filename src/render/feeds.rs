@@ -40,8 +40,13 @@ const FEED_HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 pub enum FeedPlace {
     /// The subscription document, with `archived` complete pages behind it.
     Current { archived: usize },
-    /// Archive document `page` (1 = oldest) of `archived`.
-    Archive { page: usize, archived: usize },
+    /// Archive document `page` (1 = oldest) of `archived`; `full_text`: entries
+    /// carry the article's HTML, else only its summary (`site.feed_archives`).
+    Archive {
+        page: usize,
+        archived: usize,
+        full_text: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +67,7 @@ impl FeedPlace {
             FeedPlace::Current { archived } => {
                 vec![("prev-archive", archive_url(meta, format, archived))]
             }
-            FeedPlace::Archive { page, archived } => {
+            FeedPlace::Archive { page, archived, .. } => {
                 let mut links = vec![("current", current.to_string())];
                 if page > 1 {
                     links.push(("prev-archive", archive_url(meta, format, page - 1)));
@@ -86,6 +91,16 @@ impl FeedPlace {
     fn is_archive(self) -> bool {
         matches!(self, FeedPlace::Archive { .. })
     }
+
+    fn has_content(self) -> bool {
+        !matches!(
+            self,
+            FeedPlace::Archive {
+                full_text: false,
+                ..
+            }
+        )
+    }
 }
 
 fn archive_url(meta: &SiteMeta, format: FeedFormat, page: usize) -> String {
@@ -101,9 +116,13 @@ pub(crate) fn archive_path(format: FeedFormat, page: usize) -> String {
     feed_archive_path(name, page)
 }
 
-/// How many complete archive pages `articles` published articles fill.
-pub(crate) fn archived_pages(articles: usize, page_size: usize) -> usize {
-    articles / page_size.max(1)
+/// How many complete archive pages `articles` published articles fill, as
+/// `site.feed_archives` has them (none when `none`).
+pub(crate) fn archived_pages(config: &crate::config::Config, articles: usize) -> usize {
+    match config.site.feed_archives {
+        crate::config::FeedArchives::None => 0,
+        _ => articles / config.site.feed_items.max(1),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +186,7 @@ pub fn render_rss_at(
                     permalink: true,
                 }),
                 pub_date: Some(a.entry.published.to_rfc2822()),
-                content: Some(a.content_html.clone()),
+                content: place.has_content().then(|| a.content_html.clone()),
                 categories: v
                     .tags
                     .iter()
@@ -259,7 +278,7 @@ pub fn render_atom_at(
                 authors: vec![person(&v.author)],
                 links: vec![link(&v.url, "alternate", "text/html")],
                 summary: Some(atom::Text::plain(v.summary.clone())),
-                content: Some(atom::Content {
+                content: place.has_content().then(|| atom::Content {
                     value: Some(a.content_html.clone()),
                     content_type: Some("html".into()),
                     ..Default::default()

@@ -26,10 +26,12 @@ pub(crate) struct StoredArticle {
     /// one cannot be read (another version wrote it), so the seed is parsed again.
     /// Shared: the catalog's entry for an unchanged article is this same head.
     pub head: Option<Arc<ArticleHead>>,
-    /// The full [`Article`](crate::article::Article) as JSON, when this row carries
-    /// it: rows read by [`State::articles`] do not (bodies are fetched one by one
-    /// with [`BodyReader`]), and a saved row without it keeps the stored body.
-    pub article_json: Option<String>,
+    /// The full article, when this row carries it (parsed in this run): rows read
+    /// by [`State::articles`] do not (bodies are fetched one by one with
+    /// [`BodyReader`]), and a saved row without it keeps the stored body. It is the
+    /// catalog's own copy, serialised only when the row is saved (on the saver's
+    /// thread), so a build never holds the text twice.
+    pub article: Option<Arc<crate::article::Article>>,
     pub first_seen: i64,
     /// Last time the parsed article changed after it was first seen.
     pub modified: Option<i64>,
@@ -62,7 +64,9 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
             a.stat_key,
             head_json
         ])?;
-        if let Some(json) = &a.article_json {
+        if let Some(full) = &a.article {
+            let json = serde_json::to_string(full.as_ref())
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             body.execute(params![a.id, json])?;
         }
     }
@@ -85,7 +89,7 @@ fn stored_article(r: &rusqlite::Row<'_>, old_layout: bool) -> rusqlite::Result<S
         content_hash: r.get(2)?,
         stat_key: r.get(3)?,
         head: head.map(Arc::new),
-        article_json: None,
+        article: None,
         first_seen: r.get(5)?,
         modified: r.get(6)?,
         removed: r.get(7)?,
