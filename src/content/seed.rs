@@ -617,9 +617,26 @@ fn is_heading_candidate(block: &Block, rules: &SeedRules) -> bool {
     let Some(last) = line.trim_end_matches(CLOSERS).chars().last() else {
         return false;
     };
-    // At most `max_heading_chars` graphemes, without counting all of a paragraph's.
     (rules.heading_endings.contains(last) || !rules.sentence_endings.contains(last))
-        && line.graphemes(true).nth(rules.max_heading_chars).is_none()
+        && at_most_graphemes(line, rules.max_heading_chars)
+}
+
+/// Whether `line` has at most `max` grapheme clusters, without segmenting all of a
+/// paragraph: a line of at most `max` characters has at most `max` clusters; one
+/// whose first `max + 1` characters cannot join a neighbour (ASCII, Latin, CJK
+/// ideographs, kana without their combining marks, full-width forms) has more.
+/// Only text with combining marks, emoji sequences or Hangul jamo is segmented.
+fn at_most_graphemes(line: &str, max: usize) -> bool {
+    let stands_alone = |c: char| matches!(c as u32, 0x20..=0x2FF | 0x3000..=0x3029 | 0x3030..=0x3098 | 0x309B..=0x9FFF | 0xFF01..=0xFF9D);
+    let mut chars = line.chars();
+    for _ in 0..=max {
+        match chars.next() {
+            None => return true,
+            Some(c) if stands_alone(c) => {}
+            Some(_) => return line.graphemes(true).nth(max).is_none(),
+        }
+    }
+    false
 }
 
 /// A title for a seed without a heading: the first sentence of `paragraph`, cut at
@@ -682,6 +699,19 @@ mod tests {
 
     const SHIPPED: &[u8] = include_bytes!("../../seeds/000_1bd5276be7ff4f0b.txt");
     const NAME: &str = "000_1bd5276be7ff4f0b.txt";
+
+    #[test]
+    fn grapheme_limits_count_clusters_not_characters() {
+        assert!(at_most_graphemes("美國聯準會", 5));
+        assert!(!at_most_graphemes("美國聯準會", 4));
+        assert!(at_most_graphemes("Fed", 3) && !at_most_graphemes("Fed!", 3));
+        // Two clusters of two characters each (a letter with a combining accent).
+        assert!(at_most_graphemes("e\u{301}e\u{301}", 2));
+        assert!(!at_most_graphemes("e\u{301}e\u{301}e", 2));
+        // A family emoji is one cluster of five characters.
+        assert!(at_most_graphemes("👩\u{200d}👩\u{200d}👧", 1));
+        assert!(at_most_graphemes("", 0));
+    }
 
     #[test]
     fn a_block_matches_a_marker_exactly_when_its_collapsed_text_does() {
