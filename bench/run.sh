@@ -10,8 +10,11 @@ if ! command -v hugo >/dev/null || ! command -v smtp-sink >/dev/null; then
   apt-get install -y -qq hugo postfix >/dev/null
 fi
 cargo build --release --quiet
-# `bench/run.sh relays`: only the relay and million-subscriber runs (bench/relays.py).
-if [ "${1:-}" = relays ]; then
-  exec python3 bench/relays.py
-fi
+# `bench/run.sh relays`: only the relay and million-subscriber runs (bench/relays.py);
+# `bench/run.sh scaling`: full builds against archive size (bench/scaling.py; SIZES and
+# CHARS set the corpus sizes and the article length).
+case "${1:-}" in
+  relays) exec python3 bench/relays.py ;;
+  scaling) exec python3 bench/scaling.py ;;
+esac
 exec python3 bench/run.py "$@"
