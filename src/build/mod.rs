@@ -61,13 +61,9 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         None => (templates, Survey::take(config, &state)?),
         Some(memo) => {
             // Read while the seeds are listed: the listing waits on the file system.
-            let read_recorded = incremental::recorded_reader(&state, root, &memo)?;
-            let (listing, recorded) = std::thread::scope(|scope| {
-                let recorded = scope.spawn(read_recorded);
-                let listing = SeedListing::take(config);
-                (listing, recorded.join().ok().flatten())
-            });
-            let listing = listing?;
+            // A build that finds nothing changed does not wait for it.
+            let reading = std::thread::spawn(incremental::recorded_reader(&state, root, &memo)?);
+            let listing = SeedListing::take(config)?;
             let seeds = listing.seeds_print().filter(|seeds| seeds.settled);
             let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
             if seeds.is_some_and(|seeds| memo.holds(&seeds.fingerprint, &outputs.fingerprint)) {
@@ -79,7 +75,7 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
                 return Ok(memo_report(&memo, config));
             }
             state.save_build_memo(None)?;
-            let recorded = recorded.map(|mut recorded| {
+            let recorded = reading.join().ok().flatten().map(|mut recorded| {
                 recorded.judge_by_stamps(outputs.fingerprint == memo.outputs);
                 recorded
             });
