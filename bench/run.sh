@@ -12,9 +12,11 @@ fi
 cargo build --release --quiet
 # `bench/run.sh relays`: only the relay and million-subscriber runs (bench/relays.py);
 # `bench/run.sh scaling`: full builds against archive size (bench/scaling.py; SIZES and
-# CHARS set the corpus sizes and the article length).
+# CHARS set the corpus sizes and the article length); `bench/run.sh sends`: send speed
+# against message size and with DKIM (bench/sends.py).
 case "${1:-}" in
   relays) exec python3 bench/relays.py ;;
   scaling) exec python3 bench/scaling.py ;;
+  sends) exec python3 bench/sends.py ;;
 esac
 exec python3 bench/run.py "$@"

@@ -527,19 +527,30 @@ pub(crate) fn deliver(
         .build()
         .map_err(DeliveryError::Runtime)?;
     let queue = lanes.iter().map(|l| l.connections).sum::<usize>() * 2;
-    // Messages are built on a thread of their own, so building the next ones
-    // overlaps sending (the runtime's thread talks SMTP and writes the journal).
-    let (jobs_in, mut jobs_out) = mpsc::channel::<Job>(queue);
+    // Messages are built (personalised, encoded, DKIM-signed) on threads of their
+    // own, one per core, a bounded few ahead of the connections: building overlaps
+    // sending (the runtime's thread talks SMTP and writes the journal), and an RSA
+    // signature per message does not hold every connection to one core's pace.
+    let (jobs_in, jobs_out) = mpsc::channel::<Job>(queue);
     let (built_in, built_out) = mpsc::channel::<(Job, Built)>(queue);
+    let jobs_out = Mutex::new(jobs_out);
+    let builders = crate::support::parallel::worker_count();
     let result = std::thread::scope(|scope| {
-        scope.spawn(move || {
-            while let Some(job) = jobs_out.blocking_recv() {
-                let built = factory.build(digest, &job);
-                if built_in.blocking_send((job, built)).is_err() {
-                    break;
+        for _ in 0..builders {
+            let (jobs_out, built_in) = (&jobs_out, built_in.clone());
+            scope.spawn(move || {
+                loop {
+                    let Some(job) = locked(jobs_out).blocking_recv() else {
+                        break;
+                    };
+                    let built = factory.build(digest, &job);
+                    if built_in.blocking_send((job, built)).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        }
+        drop(built_in);
         runtime.block_on(run_lanes(&shared, &lanes, &week, jobs_in, built_out))
     });
     shared.progress.finish_and_clear();
