@@ -78,6 +78,7 @@ def source(count, size):
 
 def main():
     work = os.environ.get("WORK") or tempfile.mkdtemp(prefix="herald-sends-")
+    os.makedirs(work, exist_ok=True)
     ed, rsa = keys(work)
     cases = [("small summary", "summary", 0, None), ("full text", "full", 0, None),
              ("large summary", "summary", 19, None), ("full text, DKIM Ed25519", "full", 0, ed),
