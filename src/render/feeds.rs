@@ -37,7 +37,7 @@ const FEED_HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 /// `next-archive`); the articles of the page still filling are all in the
 /// subscription document, which always holds the newest `feed_items`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedPlace {
+pub(crate) enum FeedPlace {
     /// The subscription document, with `archived` complete pages behind it.
     Current { archived: usize },
     /// Archive document `page` (1 = oldest) of `archived`; `full_text`: entries
@@ -150,7 +150,7 @@ pub fn render_rss(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>,
 
 /// An RSS 2.0 document at `place` in the archived feed (RFC 5005 Appendix B:
 /// the same links and marker as Atom, in the Atom and history namespaces).
-pub fn render_rss_at(
+pub(crate) fn render_rss_at(
     meta: &SiteMeta,
     items: &[PreparedArticle],
     place: FeedPlace,
@@ -251,7 +251,7 @@ pub fn render_atom(meta: &SiteMeta, items: &[PreparedArticle]) -> Result<Vec<u8>
 
 /// An Atom document at `place` in the archived feed. Every document of the feed
 /// has the feed's id: they are pages of one logical feed.
-pub fn render_atom_at(
+pub(crate) fn render_atom_at(
     meta: &SiteMeta,
     items: &[PreparedArticle],
     place: FeedPlace,

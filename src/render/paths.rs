@@ -76,7 +76,7 @@ pub(crate) fn tag_output_path(slug: &str, file: &str) -> String {
 /// every browser shows as `tags/晶片/`. Two spellings with one slug (`AI`, `ai`) are
 /// one tag, named by the spelling of the newest article that uses it; the build
 /// warns about them so the editor can pick one.
-pub fn tag_slug(tag: &str) -> String {
+pub(crate) fn tag_slug(tag: &str) -> String {
     let mut slug = String::new();
     let mut gap = false;
     for c in tag.chars() {
@@ -95,7 +95,7 @@ pub fn tag_slug(tag: &str) -> String {
 
 /// `slug` as a URL path segment: every byte outside RFC 3986's unreserved set
 /// percent-encoded.
-pub fn encode_segment(slug: &str) -> String {
+pub(crate) fn encode_segment(slug: &str) -> String {
     let mut out = String::new();
     for byte in slug.bytes() {
         match byte {

@@ -13,17 +13,17 @@ use crate::render::templates::{TemplateError, Templates};
 
 /// One tag and the articles that carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TagGroup {
+pub(crate) struct TagGroup {
     /// As the newest article carrying it spells it.
-    pub name: String,
-    pub slug: String,
+    pub(crate) name: String,
+    pub(crate) slug: String,
     /// Positions in the list the groups were made from, newest first.
-    pub members: Vec<usize>,
+    pub(crate) members: Vec<usize>,
 }
 
 /// The tags of a list of articles (newest first), by slug; and each slug that more
 /// than one spelling shares, with the spellings.
-pub fn tag_groups<'a>(
+pub(crate) fn tag_groups<'a>(
     tags: impl Iterator<Item = &'a [String]>,
 ) -> (Vec<TagGroup>, Vec<(String, Vec<String>)>) {
     let mut groups: std::collections::BTreeMap<String, (TagGroup, Vec<String>)> =
