@@ -23,11 +23,11 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::fingerprints::{
-    article_fingerprint, edition_fingerprint, feed_archive_fingerprint, page_fingerprint,
-    site_fingerprint, tag_fingerprint, year_fingerprint, years_key,
+    article_fingerprint, edition_fingerprint, page_fingerprint, site_fingerprint, year_fingerprint,
+    years_key,
 };
 use super::inputs::{BuildInputs, recorded_schedule, snapshot_entry, subjects, valid_until};
-use super::plan::{Plan, Stale, StalePage, TagPlan, feed_archive_range, render_outputs};
+use super::plan::{Plan, Stale, StalePage, TagPlan, feed_archive_pages, render_outputs};
 use super::prepared::{Prepared, has_web_page};
 use super::report::{BuildError, BuildReport};
 use super::sink::Sink;
@@ -39,7 +39,7 @@ use crate::content::catalog::{Catalog, Changes, Entry, SeedListing, Survey, coll
 use crate::content::edition::{Edition, Week, assign_dated};
 use crate::render::digest::{EditionListing, edition_view};
 
-use crate::render::feeds::{FeedFormat, archive_path, archived_pages};
+use crate::render::feeds::{FeedFormat, archive_path};
 use crate::render::paths::{
     ARCHIVE_DIR, ARTICLES_DIR, FEED_ARCHIVE_DIR, NEWSLETTER_DIR, OUTPUT_EXTENSIONS, TAGS_DIR,
     TAGS_INDEX, archive_page_path, article_page_path, edition_page_path,
@@ -540,34 +540,35 @@ fn plan_changed(
     }
     gone.extend(recorded.into_keys());
 
-    let size = config.site.feed_items;
-    let archived = archived_pages(config, n);
+    let pages = feed_archive_pages(config, site, n, page);
+    let archived = pages.len();
     let mut recorded = merged.feeds.clone();
     let mut stale_feeds = Vec::new();
-    for number in 1..=archived {
-        let range = feed_archive_range(n, size, number);
-        let fp = feed_archive_fingerprint(site, number, number < archived, range.clone().map(page));
+    for archive in pages {
         for format in [FeedFormat::Rss, FeedFormat::Atom] {
-            let path = archive_path(format, number);
+            let path = archive_path(format, archive.page);
             let before = recorded.remove(&path);
-            if before.as_ref() != Some(&fp) {
-                needed[range.clone()].fill(true);
-                let on_disk = before.is_some();
-                stale_feeds.push((format, number, range.clone(), path, fp.clone(), on_disk));
+            if before.as_ref() != Some(&archive.fingerprint) {
+                needed[archive.entries.clone()].fill(true);
+                let (range, fp) = (archive.entries.clone(), archive.fingerprint.clone());
+                stale_feeds.push((format, archive.page, range, path, fp, before.is_some()));
             }
         }
     }
     gone.extend(recorded.into_keys());
 
-    let tag_plan = TagPlan::of(site, entries.iter().map(|e| e.tags.as_slice()));
+    let tag_plan = TagPlan::of(site, entries.iter().map(|e| e.tags.as_slice()), page);
     let mut recorded = merged.tags.clone();
     let mut stale_tags = Vec::new();
-    for (g, group) in tag_plan.groups.iter().enumerate() {
-        let articles = group.members.iter().map(|&i| page(i));
-        let fp = tag_fingerprint(site, &group.name, &group.slug, articles);
+    for (g, (group, fp)) in tag_plan
+        .groups
+        .iter()
+        .zip(&tag_plan.fingerprints)
+        .enumerate()
+    {
         for (output, path) in tag_paths(&group.slug) {
             let before = recorded.remove(&path);
-            if before.as_ref() != Some(&fp) {
+            if before.as_ref() != Some(fp) {
                 group.members.iter().for_each(|&i| needed[i] = true);
                 stale_tags.push((g, output, path, fp.clone(), before.is_some()));
             }

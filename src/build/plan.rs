@@ -74,10 +74,38 @@ pub(super) enum StalePage {
     },
 }
 
-/// The catalog positions (newest first, of `n` articles) that archive page `page`
-/// (1 = oldest) of `size` articles holds.
-pub(super) fn feed_archive_range(n: usize, size: usize, page: usize) -> std::ops::Range<usize> {
-    (n - page * size)..(n - (page - 1) * size)
+/// One complete archive page of the feeds.
+pub(super) struct FeedArchivePage {
+    /// 1 = oldest.
+    pub(super) page: usize,
+    /// The catalog positions it holds (newest first).
+    pub(super) entries: std::ops::Range<usize>,
+    /// What both its documents are rendered from ([`feed_archive_fingerprint`]).
+    pub(super) fingerprint: String,
+}
+
+/// The feeds' complete archive pages for a catalog of `n` articles (newest first),
+/// whose [`article_fingerprint`]s `article` gives by position.
+pub(super) fn feed_archive_pages<'a>(
+    config: &Config,
+    site: &str,
+    n: usize,
+    article: impl Fn(usize) -> &'a str,
+) -> Vec<FeedArchivePage> {
+    let size = config.site.feed_items;
+    let archived = archived_pages(config, n);
+    (1..=archived)
+        .map(|page| {
+            let entries = (n - page * size)..(n - (page - 1) * size);
+            let articles = entries.clone().map(&article);
+            let fingerprint = feed_archive_fingerprint(site, page, page < archived, articles);
+            FeedArchivePage {
+                page,
+                entries,
+                fingerprint,
+            }
+        })
+        .collect()
 }
 
 /// What a build renders: the pages whose inputs changed, and what the outputs
@@ -98,14 +126,21 @@ pub(super) struct Plan {
 /// What a tag's outputs and the tags index are rendered from.
 pub(super) struct TagPlan {
     pub(super) groups: Vec<TagGroup>,
+    /// What each group's page and feeds are rendered from ([`tag_fingerprint`]).
+    pub(super) fingerprints: Vec<String>,
     pub(super) index: Vec<(String, String, usize)>,
     pub(super) index_fingerprint: String,
 }
 
 impl TagPlan {
-    /// The tags of `tags` (the catalog's, newest first), and a warning for each
+    /// The tags of `tags` (the catalog's, newest first), whose articles'
+    /// [`article_fingerprint`]s `article` gives by position; and a warning for each
     /// slug that more than one spelling shares.
-    pub(super) fn of<'a>(site: &str, tags: impl Iterator<Item = &'a [String]>) -> TagPlan {
+    pub(super) fn of<'a, 'f>(
+        site: &str,
+        tags: impl Iterator<Item = &'a [String]>,
+        article: impl Fn(usize) -> &'f str,
+    ) -> TagPlan {
         let (groups, shared) = tag_groups(tags);
         for (slug, spellings) in shared {
             tracing::warn!(
@@ -122,8 +157,19 @@ impl TagPlan {
             .map(|g| (g.name.clone(), g.slug.clone(), g.members.len()))
             .collect();
         let index_fingerprint = tags_index_fingerprint(site, &index);
+        let fingerprints = (groups.iter())
+            .map(|g| {
+                tag_fingerprint(
+                    site,
+                    &g.name,
+                    &g.slug,
+                    g.members.iter().map(|&i| article(i)),
+                )
+            })
+            .collect();
         TagPlan {
             groups,
+            fingerprints,
             index,
             index_fingerprint,
         }
@@ -192,12 +238,15 @@ pub(super) fn plan_all(
         };
         check(sink, page, path, fp);
     }
-    let size = config.site.feed_items;
-    let archived = archived_pages(config, n);
-    for page in 1..=archived {
-        let entries = feed_archive_range(n, size, page);
-        let articles = fingerprints[entries.clone()].iter().map(String::as_str);
-        let fp = feed_archive_fingerprint(site, page, page < archived, articles);
+    let article = |i: usize| fingerprints[i].as_str();
+    let pages = feed_archive_pages(config, site, n, article);
+    let archived = pages.len();
+    for FeedArchivePage {
+        page,
+        entries,
+        fingerprint,
+    } in pages
+    {
         for format in [FeedFormat::Rss, FeedFormat::Atom] {
             let stale = StalePage::FeedArchive {
                 format,
@@ -205,16 +254,17 @@ pub(super) fn plan_all(
                 archived,
                 entries: entries.clone(),
             };
-            check(sink, stale, archive_path(format, page), fp.clone());
+            check(sink, stale, archive_path(format, page), fingerprint.clone());
         }
     }
-    let tag_plan = TagPlan::of(
-        site,
-        catalog.entries.iter().map(|e| e.article.tags.as_slice()),
-    );
-    for (g, group) in tag_plan.groups.iter().enumerate() {
-        let articles = group.members.iter().map(|&i| fingerprints[i].as_str());
-        let fp = tag_fingerprint(site, &group.name, &group.slug, articles);
+    let tags = catalog.entries.iter().map(|e| e.article.tags.as_slice());
+    let tag_plan = TagPlan::of(site, tags, article);
+    for (g, (group, fp)) in tag_plan
+        .groups
+        .iter()
+        .zip(&tag_plan.fingerprints)
+        .enumerate()
+    {
         for (output, path) in tag_paths(&group.slug) {
             check(sink, StalePage::Tag { output, group: g }, path, fp.clone());
         }
