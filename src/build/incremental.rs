@@ -224,7 +224,7 @@ fn outputs_as_recorded(
 /// True when `tags/` holds exactly the files of `recorded` (the tags' outputs and
 /// the tags index), listed as a full build lists them.
 fn tag_outputs_as_recorded(root: &Path, recorded: &HashMap<String, String>) -> bool {
-    let listed = crate::build::output::scan_outputs(root, &[TAGS_DIR]).files;
+    let listed = crate::build::output::tag_outputs(root);
     listed.len() == recorded.len() && listed.iter().all(|path| recorded.contains_key(path))
 }
 

@@ -159,8 +159,8 @@ pub(crate) struct OutputListing {
     pub temp_files_removed: usize,
 }
 
-/// Lists the regular files directly in `root/<dir>` for each of `dirs` (and, for
-/// [`TAGS_DIR`], in each folder directly in it), and removes
+/// Lists the regular files directly in `root/<dir>` for each of `dirs` and in each
+/// tag's folder under [`TAGS_DIR`], and removes
 /// temporary files a killed build left behind (`.herald-*.tmp`) in `root` and its
 /// immediate subfolders. Temp files are never served: their names start with a dot.
 pub(crate) fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
@@ -185,34 +185,70 @@ pub(crate) fn scan_outputs(root: &Path, dirs: &[&str]) -> OutputListing {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with(".herald-") && name.ends_with(".tmp") {
+            if is_temp_file(&name) {
                 if std::fs::remove_file(entry.path()).is_ok() {
                     listing.temp_files_removed += 1;
                 }
-            } else if let Some(dir) = &listed {
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                if kind.is_file() {
-                    listing.files.insert(format!("{dir}/{name}"));
-                } else if kind.is_dir() && dir == TAGS_DIR {
-                    for file in std::fs::read_dir(entry.path())
-                        .into_iter()
-                        .flatten()
-                        .flatten()
-                    {
-                        if file.file_type().is_ok_and(|t| t.is_file()) {
-                            let file = file.file_name();
-                            listing
-                                .files
-                                .insert(format!("{dir}/{name}/{}", file.to_string_lossy()));
-                        }
-                    }
-                }
+            } else if let Some(dir) = &listed
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                listing.files.insert(format!("{dir}/{name}"));
             }
         }
     }
+    let tag_folders = dirs.contains(&TAGS_DIR).then(|| tag_folder_files(root));
+    for (path, entry) in tag_folders.into_iter().flatten() {
+        if !is_temp_file(&entry.file_name().to_string_lossy()) {
+            listing.files.insert(path);
+        } else if std::fs::remove_file(entry.path()).is_ok() {
+            listing.temp_files_removed += 1;
+        }
+    }
     listing
+}
+
+/// A temporary file an interrupted build left behind.
+fn is_temp_file(name: &str) -> bool {
+    name.starts_with(".herald-") && name.ends_with(".tmp")
+}
+
+/// The regular files in each tag's folder (`tags/<slug>/<file>`), each with its
+/// output path.
+fn tag_folder_files(root: &Path) -> impl Iterator<Item = (String, std::fs::DirEntry)> {
+    let folders = std::fs::read_dir(root.join(TAGS_DIR))
+        .into_iter()
+        .flatten()
+        .flatten();
+    folders
+        .filter(|folder| folder.file_type().is_ok_and(|t| t.is_dir()))
+        .flat_map(|folder| {
+            let slug = folder.file_name().to_string_lossy().into_owned();
+            let files = std::fs::read_dir(folder.path())
+                .into_iter()
+                .flatten()
+                .flatten();
+            files
+                .filter(|file| file.file_type().is_ok_and(|t| t.is_file()))
+                .map(move |file| {
+                    let name = file.file_name();
+                    (
+                        format!("{TAGS_DIR}/{slug}/{}", name.to_string_lossy()),
+                        file,
+                    )
+                })
+        })
+}
+
+/// The outputs in `root/tags` (the tags index and each tag's files) as a build
+/// lists them, without touching anything.
+pub(crate) fn tag_outputs(root: &Path) -> std::collections::HashSet<String> {
+    let index = std::fs::metadata(root.join(crate::render::paths::TAGS_INDEX))
+        .is_ok_and(|m| m.is_file())
+        .then(|| crate::render::paths::TAGS_INDEX.to_string());
+    let files = tag_folder_files(root)
+        .map(|(path, _)| path)
+        .filter(|path| !is_temp_file(path.rsplit('/').next().unwrap_or_default()));
+    index.into_iter().chain(files).collect()
 }
 
 /// What writing a set of outputs did.
@@ -316,5 +352,39 @@ mod tests {
         assert!(!dir.path().join("articles/gone.html").exists());
         // Folders not listed are left alone.
         assert!(dir.path().join("other/b.html").exists());
+    }
+
+    #[test]
+    fn tag_folders_are_listed_one_level_deeper_and_emptied_folders_go() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in [
+            "tags/index.html",
+            "tags/ai/atom.xml",
+            "tags/晶片/index.html",
+        ] {
+            write_if_changed(&dir.path().join(path), b"x", false).unwrap();
+        }
+        let temp = dir.path().join("tags/ai/.herald-9.tmp");
+        std::fs::write(&temp, b"half").unwrap();
+        let expected: std::collections::HashSet<String> = [
+            "tags/index.html",
+            "tags/ai/atom.xml",
+            "tags/晶片/index.html",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            tag_outputs(dir.path()),
+            expected,
+            "listing alone removes nothing"
+        );
+        assert!(temp.exists());
+        let listing = scan_outputs(dir.path(), &[TAGS_DIR]);
+        assert_eq!((listing.files, listing.temp_files_removed), (expected, 1));
+        assert!(!temp.exists());
+        let gone = ["tags/晶片/index.html".to_string()].into();
+        assert_eq!(delete_stale(dir.path(), &gone, &["html"]).unwrap(), 1);
+        assert!(!dir.path().join("tags/晶片").exists());
+        assert!(dir.path().join("tags/ai").exists());
     }
 }

@@ -326,20 +326,14 @@ pub(super) fn render_outputs(
         years,
         tags,
         tag_index,
+        full_text: config.site.feed_archives == FeedArchives::Full,
     };
-    let full_text = config.site.feed_archives == FeedArchives::Full;
-    let units = work_units(stale, full_text);
+    let units = work_units(stale, shared.full_text);
     let written = map_in_parallel(&units, |unit| {
         // An archive page's articles are rendered once for its two documents and
         // for those of their own pages that are stale.
-        let body = if full_text { Body::Render } else { Body::Skip };
         let items = match &unit.entries {
-            Some(entries) => Some((
-                entries.start,
-                (entries.clone())
-                    .map(|i| prepared.prepare(i, body))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )),
+            Some(entries) => Some((entries.start, shared.archive_items(entries.clone())?)),
             None => None,
         };
         let items = items
@@ -470,9 +464,25 @@ struct SharedRender<'a> {
     years: &'a [ArchiveYear],
     tags: &'a [TagGroup],
     tag_index: &'a [(String, String, usize)],
+    /// The feed archives carry the articles' HTML (`site.feed_archives = "full"`).
+    full_text: bool,
 }
 
 impl SharedRender<'_> {
+    /// The articles at `entries`, prepared as the feed archives show them (with
+    /// their HTML only for full-text archives).
+    fn archive_items(
+        &self,
+        entries: std::ops::Range<usize>,
+    ) -> Result<Vec<PreparedArticle>, BuildError> {
+        let body = if self.full_text {
+            Body::Render
+        } else {
+            Body::Skip
+        };
+        entries.map(|i| self.prepared.prepare(i, body)).collect()
+    }
+
     /// The bytes of `stale`. `items`: the articles from catalog position `.0` on,
     /// already prepared (an archive page's), used instead of preparing them again.
     fn render(
@@ -486,6 +496,7 @@ impl SharedRender<'_> {
             years,
             tags,
             tag_index,
+            full_text,
         } = self;
         let Prepared {
             catalog,
@@ -538,22 +549,18 @@ impl SharedRender<'_> {
                 archived,
                 entries,
             } => {
-                let full_text = config.site.feed_archives == FeedArchives::Full;
                 let owned;
                 let items = match items {
                     Some((_, items)) => items,
                     None => {
-                        let body = if full_text { Body::Render } else { Body::Skip };
-                        owned = (entries.clone())
-                            .map(|i| prepared.prepare(i, body))
-                            .collect::<Result<Vec<_>, _>>()?;
+                        owned = self.archive_items(entries.clone())?;
                         &owned
                     }
                 };
                 let place = FeedPlace::Archive {
                     page: *page,
                     archived: *archived,
-                    full_text: config.site.feed_archives == FeedArchives::Full,
+                    full_text: *full_text,
                 };
                 match format {
                     FeedFormat::Rss => render_rss_at(meta, items, place)?,
