@@ -91,6 +91,16 @@ pub(crate) struct JournalCounts {
 }
 
 impl JournalCounts {
+    /// Counts `n` rows of journal status `status` (an unknown status as pending).
+    fn add(&mut self, status: &str, n: u64) {
+        match status {
+            "sent" => self.sent += n,
+            "failed-temporary" => self.failed_temporary += n,
+            "failed-permanent" => self.failed_permanent += n,
+            _ => self.pending += n,
+        }
+    }
+
     pub(crate) fn total(&self) -> u64 {
         self.pending + self.sent + self.failed_temporary + self.failed_permanent
     }
@@ -210,13 +220,7 @@ impl<'a> SendJournal<'a> {
         })?;
         for row in rows {
             let (status, n) = row?;
-            match status.as_str() {
-                "pending" => counts.pending = n,
-                "sent" => counts.sent = n,
-                "failed-temporary" => counts.failed_temporary = n,
-                "failed-permanent" => counts.failed_permanent = n,
-                _ => {}
-            }
+            counts.add(&status, n);
         }
         Ok(counts)
     }
@@ -254,14 +258,8 @@ impl<'a> SendJournal<'a> {
                     &mut report.relays.last_mut().expect("just pushed").1
                 }
             };
-            for counts in [counts, &mut report.total] {
-                match status.as_str() {
-                    "sent" => counts.sent += n,
-                    "failed-temporary" => counts.failed_temporary += n,
-                    "failed-permanent" => counts.failed_permanent += n,
-                    _ => counts.pending += n,
-                }
-            }
+            counts.add(&status, n);
+            report.total.add(&status, n);
         }
         let mut stmt = self.conn.prepare(
             "SELECT bounce, COUNT(*) FROM send_journal WHERE week = ?1 AND bounce IS NOT NULL
