@@ -259,6 +259,11 @@ impl Lane {
         })
     }
 
+    /// What messages and the journal call it.
+    fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or("the outbox")
+    }
+
     fn open(&self) -> Link {
         match &self.opener {
             Opener::Smtp(settings) => Link::Smtp(Box::new(SmtpLink::new(settings.clone()))),
@@ -277,6 +282,12 @@ struct Health {
     outages: u32,
     last_error: Option<String>,
     sent: u64,
+}
+
+impl Health {
+    fn is_resting(&self, now: Instant) -> bool {
+        self.resting_until.is_some_and(|until| until > now)
+    }
 }
 
 /// What the dispatcher does next.
@@ -355,9 +366,7 @@ impl Shared<'_> {
     }
 
     fn is_resting(&self, lane: usize) -> bool {
-        locked(&self.health)[lane]
-            .resting_until
-            .is_some_and(|until| until > Instant::now())
+        locked(&self.health)[lane].is_resting(Instant::now())
     }
 
     fn lane_worked(&self, lane: usize) {
@@ -373,7 +382,7 @@ impl Shared<'_> {
         let h = &mut health[lane];
         h.last_error = Some(failure.message().to_string());
         let now = Instant::now();
-        if h.resting_until.is_some_and(|until| until > now) {
+        if h.is_resting(now) {
             return;
         }
         h.failures += 1;
@@ -386,9 +395,9 @@ impl Shared<'_> {
             (self.retry_base.saturating_mul(1 << doublings)).min(MAX_REST)
         };
         h.resting_until = Some(now + rest);
-        let name = lanes[lane].name.as_deref().unwrap_or("the outbox");
         tracing::warn!(
-            "relay {name} is out of rotation for {:.1} s: {}",
+            "relay {} is out of rotation for {:.1} s: {}",
+            lanes[lane].label(),
             rest.as_secs_f64(),
             failure.message()
         );
@@ -400,7 +409,7 @@ impl Shared<'_> {
         let health = locked(&self.health);
         let now = Instant::now();
         let ready: Vec<usize> = (0..lanes.len())
-            .filter(|&i| health[i].resting_until.is_none_or(|until| until <= now))
+            .filter(|&i| !health[i].is_resting(now))
             .collect();
         if ready.is_empty() {
             if health.iter().all(|h| h.failures >= self.max_attempts) {
@@ -428,9 +437,7 @@ impl Shared<'_> {
             [_] => why(&health[0]),
             _ => {
                 let each: Vec<String> = (lanes.iter().zip(health.iter()))
-                    .map(|(lane, h)| {
-                        format!("{}: {}", lane.name.as_deref().unwrap_or("outbox"), why(h))
-                    })
+                    .map(|(lane, h)| format!("{}: {}", lane.label(), why(h)))
                     .collect();
                 format!("every relay failed ({})", each.join("; "))
             }
@@ -794,7 +801,7 @@ async fn send_pending(
         tracing::debug!(
             "{}: attempt {attempts} on {} failed: {}",
             job.email,
-            relay.unwrap_or("the outbox"),
+            lane.label(),
             failure.message()
         );
         let mut last_try = attempts >= shared.max_attempts || shared.stopped();
