@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::process::Command;
 
 use common::{Site, simple_seed};
@@ -152,6 +153,15 @@ fn following_prev_archive_collects_every_article_once_in_rss_and_atom() {
     assert_the_chain_holds_every_article_once(&site, "feed.xml", "rss");
 }
 
+/// The names of the files of `after` that are new or differ from `before`.
+fn changed_files(before: &[(PathBuf, Vec<u8>)], after: &[(PathBuf, Vec<u8>)]) -> Vec<String> {
+    after
+        .iter()
+        .filter(|file| !before.contains(file))
+        .map(|(path, _)| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[test]
 fn archive_documents_change_only_with_their_articles() {
     let site = site_with(9);
@@ -174,11 +184,7 @@ fn archive_documents_change_only_with_their_articles() {
     assert_eq!(site.run_at(NOW, &["build"]).code, 0);
     let after = site.snapshot("public/feeds");
     assert_eq!(after.len(), 8);
-    let changed: Vec<String> = after
-        .iter()
-        .filter(|file| !before.contains(file))
-        .map(|(path, _)| path.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let changed = changed_files(&before, &after);
     assert_eq!(
         changed,
         ["atom-3.xml", "atom-4.xml", "rss-3.xml", "rss-4.xml"]
@@ -193,11 +199,7 @@ fn archive_documents_change_only_with_their_articles() {
     );
     assert_eq!(site.run_at(NOW, &["build"]).code, 0);
     let after = site.snapshot("public/feeds");
-    let changed: Vec<String> = after
-        .iter()
-        .filter(|file| !before.contains(file))
-        .map(|(path, _)| path.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let changed = changed_files(&before, &after);
     assert_eq!(changed, ["atom-1.xml", "rss-1.xml"]);
     assert!(site.read("public/feeds/atom-1.xml").contains("corrected"));
 

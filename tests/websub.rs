@@ -80,27 +80,8 @@ impl Hub {
 }
 
 fn url_decode_form(body: &str) -> Vec<(String, String)> {
-    body.split('&')
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap();
-            let decode = |s: &str| {
-                let bytes = s.replace('+', " ").into_bytes();
-                let mut out = Vec::new();
-                let mut i = 0;
-                while i < bytes.len() {
-                    if bytes[i] == b'%' {
-                        let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                        out.push(u8::from_str_radix(hex, 16).unwrap());
-                        i += 3;
-                    } else {
-                        out.push(bytes[i]);
-                        i += 1;
-                    }
-                }
-                String::from_utf8(out).unwrap()
-            };
-            (decode(k), decode(v))
-        })
+    form_urlencoded::parse(body.as_bytes())
+        .into_owned()
         .collect()
 }
 

@@ -58,17 +58,13 @@ pub(crate) enum FeedFormat {
 impl FeedPlace {
     /// `(rel, href)` of the RFC 5005 links the document carries.
     fn links(self, meta: &SiteMeta, format: FeedFormat) -> Vec<(&'static str, String)> {
-        let current = match format {
-            FeedFormat::Rss => &meta.feed_rss,
-            FeedFormat::Atom => &meta.feed_atom,
-        };
         match self {
             FeedPlace::Current { archived: 0 } => Vec::new(),
             FeedPlace::Current { archived } => {
                 vec![("prev-archive", archive_url(meta, format, archived))]
             }
             FeedPlace::Archive { page, archived, .. } => {
-                let mut links = vec![("current", current.to_string())];
+                let mut links = vec![("current", subscription_url(meta, format).to_string())];
                 if page > 1 {
                     links.push(("prev-archive", archive_url(meta, format, page - 1)));
                 }
@@ -81,10 +77,9 @@ impl FeedPlace {
     }
 
     fn self_url(self, meta: &SiteMeta, format: FeedFormat) -> String {
-        match (self, format) {
-            (FeedPlace::Current { .. }, FeedFormat::Rss) => meta.feed_rss.clone(),
-            (FeedPlace::Current { .. }, FeedFormat::Atom) => meta.feed_atom.clone(),
-            (FeedPlace::Archive { page, .. }, _) => archive_url(meta, format, page),
+        match self {
+            FeedPlace::Current { .. } => subscription_url(meta, format).to_string(),
+            FeedPlace::Archive { page, .. } => archive_url(meta, format, page),
         }
     }
 
@@ -100,6 +95,14 @@ impl FeedPlace {
                 ..
             }
         )
+    }
+}
+
+/// The subscription document of the feed in `format`.
+fn subscription_url(meta: &SiteMeta, format: FeedFormat) -> &str {
+    match format {
+        FeedFormat::Rss => &meta.feed_rss,
+        FeedFormat::Atom => &meta.feed_atom,
     }
 }
 
