@@ -70,15 +70,22 @@ def site_with_list(work, name, count):
 
 def send(site, pristine, relays, count):
     config(site, relays)
-    shutil.rmtree(os.path.join(site, "state"))
-    shutil.copytree(pristine, os.path.join(site, "state"))
+    return send_from(site, pristine, count)
+
+
+def send_from(site, pristine, count):
+    """`send` of the edition from a copy of the unsent state `pristine`, with the site's
+    config; fails unless every one of the `count` subscribers is marked sent."""
+    state = os.path.join(site, "state")
+    shutil.rmtree(state, ignore_errors=True)
+    shutil.copytree(pristine, state)
     cmd, env = herald(site, "send", "--week", WEEK)
     sample = measure(cmd, env=env)
-    conn = sqlite3.connect(os.path.join(site, "state", "herald.sqlite"))
+    conn = sqlite3.connect(os.path.join(state, "herald.sqlite"))
     sent = conn.execute("SELECT COUNT(*) FROM send_journal WHERE status = 'sent'").fetchone()[0]
     conn.close()
     if sent != count:
-        sys.exit(f"send to {count} over {relays}: only {sent} sent")
+        sys.exit(f"send to {count} from {site}: only {sent} sent")
     return sample
 
 

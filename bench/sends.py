@@ -14,14 +14,13 @@ import base64
 import glob
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import REPO, WEEK, herald, measure, write_section  # noqa: E402
-from relays import site_with_list, start_sinks  # noqa: E402
+from relays import send_from, site_with_list, start_sinks  # noqa: E402
 
 LISTS = [int(n) for n in os.environ.get("LISTS", "10000 100000").split()]
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -111,7 +110,7 @@ def main():
                     order = ("herald", "source") if r % 2 == 0 else ("source", "herald")
                     for who in order:
                         if who == "herald":
-                            herald_runs.append(send_configured(site, pristine, count))
+                            herald_runs.append(send_from(site, pristine, count))
                         else:
                             source_runs.append(source(count, size))
                 times = sorted(t for t, _ in herald_runs)
@@ -126,21 +125,6 @@ def main():
             sink.wait()
     write_section("sends", "Send speed against message size (`bench/run.sh sends`)", lines)
     print("\n".join(lines))
-
-
-def send_configured(site, pristine, count):
-    """`send` from a copy of the unsent state, keeping the site's own config."""
-    state = os.path.join(site, "state")
-    shutil.rmtree(state, ignore_errors=True)
-    shutil.copytree(pristine, state)
-    cmd, env = herald(site, "send", "--week", WEEK)
-    sample = measure(cmd, env=env)
-    conn = sqlite3.connect(os.path.join(state, "herald.sqlite"))
-    sent = conn.execute("SELECT COUNT(*) FROM send_journal WHERE status = 'sent'").fetchone()[0]
-    conn.close()
-    if sent != count:
-        sys.exit(f"send to {count} from {site}: only {sent} sent")
-    return sample
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Run, Site, parse_feed, simple_seed};
+use common::{Run, Site, feed_titles, simple_seed};
 
 const INCREMENTAL: &str = "changed seeds built";
 const SHORT_CUT: &str = "nothing changed since the last build";
@@ -69,14 +69,6 @@ fn assert_a_full_build_agrees(site: &Site) {
     );
 }
 
-fn titles(site: &Site) -> Vec<String> {
-    parse_feed(site, "atom.xml")
-        .entries
-        .into_iter()
-        .filter_map(|e| e.title.map(|t| t.content))
-        .collect()
-}
-
 #[test]
 fn an_added_article_is_built_alone_and_as_a_full_build_would() {
     let site = site_with_articles();
@@ -102,7 +94,7 @@ fn an_added_article_is_built_alone_and_as_a_full_build_would() {
         site.read("public/newsletter/2026-W04.html")
             .contains("Gulls")
     );
-    assert_eq!(titles(&site)[0], "Gulls");
+    assert_eq!(feed_titles(&site, "atom.xml")[0], "Gulls");
     assert_a_full_build_agrees(&site);
 }
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Site, simple_seed};
+use common::{Site, feed_titles, simple_seed};
 
 const NOW: &str = "2026-01-26T01:00:00Z";
 const BASE: &str = "https://wallstreet.example.com/";
@@ -42,14 +42,6 @@ fn build(site: &Site) -> common::Run {
     run
 }
 
-fn titles(site: &Site, feed: &str) -> Vec<String> {
-    common::parse_feed(site, feed)
-        .entries
-        .into_iter()
-        .map(|e| e.title.unwrap().content)
-        .collect()
-}
-
 #[test]
 fn every_tag_has_a_page_three_feeds_and_a_line_in_the_index() {
     let site = site();
@@ -74,7 +66,7 @@ fn every_tag_has_a_page_three_feeds_and_a_line_in_the_index() {
     );
 
     for feed in ["tags/ai/atom.xml", "tags/ai/feed.xml", "tags/ai/feed.json"] {
-        assert_eq!(titles(&site, feed), ["Models", "Chips"], "{feed}");
+        assert_eq!(feed_titles(&site, feed), ["Models", "Chips"], "{feed}");
     }
     let atom = common::parse_feed(&site, "tags/ai/atom.xml");
     assert_eq!(atom.id, format!("{BASE}tags/ai/"));
@@ -87,7 +79,7 @@ fn every_tag_has_a_page_three_feeds_and_a_line_in_the_index() {
     );
 
     // A CJK tag keeps its characters on disk and is percent-encoded in URLs.
-    assert_eq!(titles(&site, "tags/晶片/feed.json"), ["Chips"]);
+    assert_eq!(feed_titles(&site, "tags/晶片/feed.json"), ["Chips"]);
     let cjk = common::parse_feed(&site, "tags/晶片/atom.xml");
     assert_eq!(cjk.id, format!("{BASE}tags/%E6%99%B6%E7%89%87/"));
     let article = site.read("public/articles/chips.html");
@@ -128,14 +120,17 @@ fn an_edit_moves_an_article_between_tags_incrementally_as_a_full_build_would() {
         !site.path("public/tags/晶片").exists(),
         "an empty tag's folder goes"
     );
-    assert_eq!(titles(&site, "tags/聯準會/atom.xml"), ["Rates", "Chips"]);
+    assert_eq!(
+        feed_titles(&site, "tags/聯準會/atom.xml"),
+        ["Rates", "Chips"]
+    );
     assert!(!site.read("public/tags/index.html").contains("晶片"));
 
     // A new article with a new tag.
     site.write_seed("004_oil.txt", &tagged("2026-01-21", "Oil", &["能源"]));
     let run = build(&site);
     assert!(run.stderr.contains("changed seeds built"), "{}", run.stderr);
-    assert_eq!(titles(&site, "tags/能源/feed.xml"), ["Oil"]);
+    assert_eq!(feed_titles(&site, "tags/能源/feed.xml"), ["Oil"]);
 
     site.assert_a_full_build_agrees(NOW);
 }

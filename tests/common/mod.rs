@@ -217,6 +217,16 @@ pub fn parse_feed(site: &Site, rel: &str) -> feed_rs::model::Feed {
     feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| panic!("{rel} does not parse: {e}"))
 }
 
+/// The entry titles of the feed at `rel` under `public/`, in feed order (each entry
+/// must have one).
+pub fn feed_titles(site: &Site, rel: &str) -> Vec<String> {
+    parse_feed(site, rel)
+        .entries
+        .into_iter()
+        .map(|e| e.title.expect("every entry has a title").content)
+        .collect()
+}
+
 /// `reader00@example.com`, `reader01@example.com`, …
 pub fn emails(n: usize) -> Vec<String> {
     (0..n)
