@@ -189,6 +189,7 @@ pub(crate) fn collect(
 
     let tz = config.site.timezone;
     let hour = config.site.publish_hour;
+    let mut edit_instants = EditInstants::from(now.timestamp());
     let now_ts = now.timestamp();
     for group in groups {
         let mut candidates: Vec<Candidate> = group
@@ -255,7 +256,7 @@ pub(crate) fn collect(
                     None => catalog.changes.new.push(id.clone()),
                     Some(old) if old.removed.is_some() => {
                         row.first_seen = old.first_seen;
-                        row.modified = Some(now_ts);
+                        row.modified = Some(edit_instants.next());
                         catalog.changes.new.push(id.clone());
                     }
                     Some(old) => {
@@ -263,7 +264,7 @@ pub(crate) fn collect(
                         row.modified = old.modified;
                         let json = serde_json::to_string(&article).unwrap_or_default();
                         if state.article_json(&id)?.as_deref() != Some(json.as_str()) {
-                            row.modified = Some(now_ts);
+                            row.modified = Some(edit_instants.next());
                             catalog.changes.updated.push(id.clone());
                         } else {
                             catalog.changes.unchanged += 1;
@@ -371,6 +372,26 @@ impl Entry {
     pub(crate) fn stored(row: &StoredArticle, published: DateTime<Tz>, tz: Tz) -> Option<Entry> {
         let head = Arc::clone(row.head.as_ref()?);
         Some(entry_from(head, None, row, published, tz))
+    }
+}
+
+/// The instants recorded for the articles one build finds edited: the build's time
+/// for the first, then one second earlier for each next one. Atom readers order
+/// entries by `updated`, and the W3C feed validator warns (DuplicateUpdated) about
+/// two entries sharing one, which a batch edit would otherwise always produce.
+/// Counting down keeps every instant at or before the build's time.
+struct EditInstants {
+    next: i64,
+}
+
+impl EditInstants {
+    fn from(now_ts: i64) -> Self {
+        Self { next: now_ts }
+    }
+
+    fn next(&mut self) -> i64 {
+        self.next -= 1;
+        self.next + 1
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod hub;
 pub mod mailservers;
 pub mod smtp;
 
