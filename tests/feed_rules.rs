@@ -158,10 +158,17 @@ fn broken(site: &Site, rel: &str, edit: impl Fn(String) -> String) -> Verdict {
     let changed = edit(original.clone());
     assert_ne!(changed, original, "the edit of {rel} changed nothing");
     std::fs::write(&path, changed).unwrap();
-    let verdict = judge(&site.base_url(), &site.path("public"), &[path.clone()]);
+    let verdict = judge(
+        &site.base_url(),
+        &site.path("public"),
+        std::slice::from_ref(&path),
+    );
     std::fs::write(&path, original).unwrap();
     verdict
 }
+
+/// How a case breaks a document's text.
+type Breakage = Box<dyn Fn(String) -> String>;
 
 #[test]
 fn the_judge_catches_what_the_validator_reports() {
@@ -169,7 +176,7 @@ fn the_judge_catches_what_the_validator_reports() {
     let site = site(&hub, "full");
     build(&site, NOW);
     let base = site.base_url();
-    let cases: Vec<(&str, &str, Box<dyn Fn(String) -> String>)> = vec![
+    let cases: Vec<(&str, &str, Breakage)> = vec![
         (
             "atom.xml",
             "warning: MissingSelf",
