@@ -348,6 +348,7 @@ fn reconcile_changed(
         state,
         Survey::of(listing.subset(&changed), known),
         now,
+        None,
     )?;
     if !catalog.problems.is_empty() || !catalog.scheduled.is_empty() {
         return declined("a changed seed has a problem or is dated in the future");
@@ -698,6 +699,7 @@ fn plan_changed(
         schedule,
         site_fingerprint: site.clone(),
         bodies: state.body_reader()?,
+        spill: None,
     };
     let mut listings = Vec::new();
     for edition in editions

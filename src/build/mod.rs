@@ -10,8 +10,9 @@ use crate::config::Config;
 use crate::content::catalog::{SeedListing, Survey};
 use crate::render::paths::{OUTPUT_DIRS, OUTPUT_EXTENSIONS};
 
-use crate::store::State;
+use crate::store::{RowSaver, State};
 use crate::support::parallel::drop_in_background;
+use crate::support::spill::Spill;
 
 use inputs::{BuildInputs, REWRITTEN, memo_report, snapshot_entry, subjects, valid_until};
 use plan::{plan_all, render_outputs};
@@ -34,11 +35,13 @@ mod sink;
 
 /// Builds the site and feeds into the output folder and records what was published.
 ///
-/// The article rows (what was parsed) are saved while the pages render, on a thread
-/// of their own; the output fingerprints (what was written) only after every file
-/// is in place. A crash in between leaves rows that are current and fingerprints
-/// that are not, so the next build re-renders those pages from the stored articles:
-/// a page is never recorded as current before it is written.
+/// The article rows (what was parsed) are saved while the seeds are read, a batch at
+/// a time on a thread of their own, and pages render from the stored bodies, so a
+/// full build holds the catalog's heads but never every article's text. The output
+/// fingerprints (what was written) are saved only after every file is in place. A
+/// crash in between leaves rows that are current and fingerprints that are not, so
+/// the next build re-renders those pages from the stored articles: a page is never
+/// recorded as current before it is written.
 ///
 /// A build whose inputs, clock and outputs match the last clean build's record
 /// ([`crate::build::record`]) stops after reading the seeds folder: it would change
@@ -95,7 +98,22 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         }
     };
     let inputs = BuildInputs::of(settings, survey.listing());
-    let mut prepared = Prepared::from_survey(config, &state, templates, survey, now)?;
+    let state_dir = match config.paths.state.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let spill = Spill::create_in(state_dir).map_err(BuildError::Spill)?;
+    let mut saver = RowSaver::start(&config.paths.state);
+    let streamed = Some((&saver, spill));
+    let prepared = match Prepared::from_survey(config, &state, templates, survey, now, streamed) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            saver.abandon();
+            return Err(error);
+        }
+    };
+    // Every row is in the saver's hands: it commits while the pages render.
+    saver.seal();
     tracing::debug!(
         "catalog of {} articles ready after {:?}",
         prepared.catalog.entries.len(),
@@ -109,23 +127,15 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         );
     }
     let mut sink = Sink::writer(root, state.output_fingerprints()?, listing.files);
-    // The rows share the parsed articles with the catalog; the saver serialises each
-    // as it writes it, on its own thread while the pages render.
-    let rows = std::mem::take(&mut prepared.catalog.state_updates);
-    let saving = &mut state;
-    let (rendered, saved) = std::thread::scope(|scope| {
-        let saver = scope.spawn(move || saving.save_articles(&rows));
-        let rendered = plan_all(config, &prepared, &mut sink, now).and_then(|planned| {
-            render_outputs(config, &prepared, &mut sink, &planned.0)?;
-            Ok(planned)
-        });
-        let saved = saver
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (rendered, saved)
+    // The rows are saved while the pages render: what was parsed is right whether or
+    // not the pages get written.
+    let rendered = plan_all(config, &prepared, &mut sink, now).and_then(|planned| {
+        render_outputs(config, &prepared, &mut sink, &planned.0)?;
+        Ok(planned)
     });
+    tracing::debug!("pages rendered after {:?}", started.elapsed());
+    saver.finish()?;
     let (plan, fingerprints) = rendered?;
-    saved?;
     tracing::debug!("outputs rendered after {:?}", started.elapsed());
     sink.summary.deleted = delete_stale(root, &sink.unclaimed, &OUTPUT_EXTENSIONS)?;
     if !sink.changed.is_empty() || !sink.previous.is_empty() {

@@ -10,7 +10,7 @@ use super::BuildError;
 use super::fingerprints::site_fingerprint;
 use crate::article::Article;
 use crate::config::{Config, DigestContent};
-use crate::content::catalog::{Catalog, Entry, Survey, collect};
+use crate::content::catalog::{Catalog, Entry, Streaming, Survey, collect};
 use crate::content::edition::{Edition, Schedule, Week, assign_editions};
 use crate::render::digest::{
     Digest, EditionListing, SUBJECT_TEMPLATE, edition_view, render_digest, render_edition_page,
@@ -18,7 +18,8 @@ use crate::render::digest::{
 };
 use crate::render::site::{Body, PreparedArticle, SiteMeta, listed_article, prepare_one};
 use crate::render::templates::Templates;
-use crate::store::{BodyReader, State};
+use crate::store::{BodyReader, RowSaver, State};
+use crate::support::spill::Spill;
 
 /// The catalog ready for rendering: the common first half of `build`, `check`,
 /// `digest`, `send` and the server's preview. Article bodies are rendered on demand,
@@ -34,6 +35,8 @@ pub(crate) struct Prepared {
     pub site_fingerprint: String,
     /// Where the bodies of articles this run did not parse come from.
     pub(super) bodies: Option<BodyReader>,
+    /// Where the bodies of articles this run parsed wait, in a streamed build.
+    pub(super) spill: Option<Spill>,
 }
 
 impl Prepared {
@@ -44,20 +47,28 @@ impl Prepared {
     ) -> Result<Prepared, BuildError> {
         let templates = load_templates(config)?;
         let survey = Survey::take(config, state)?;
-        Prepared::from_survey(config, state, templates, survey, now)
+        Prepared::from_survey(config, state, templates, survey, now, None)
     }
 
+    /// With `streamed`, the articles parsed in this run go to the saver's state
+    /// rows as they are read and wait for rendering in the spill file; without, the
+    /// catalog keeps them.
     pub(super) fn from_survey(
         config: &Config,
         state: &State,
         templates: Templates,
         survey: Survey,
         now: DateTime<Utc>,
+        streamed: Option<(&RowSaver, Spill)>,
     ) -> Result<Prepared, BuildError> {
-        let catalog = collect(config, state, survey, now)?;
+        let (saver, spill) = streamed.unzip();
+        let streaming = saver
+            .zip(spill.as_ref())
+            .map(|(saver, spill)| Streaming { saver, spill });
+        let catalog = collect(config, state, survey, now, streaming)?;
         let bodies = state.body_reader()?;
         let column_intro = match catalog.column_intro_entry() {
-            Some(index) => full_article(&catalog.entries[index], bodies.as_ref())?
+            Some(index) => full_article(&catalog.entries[index], bodies.as_ref(), spill.as_ref())?
                 .column_intro
                 .clone(),
             None => None,
@@ -74,11 +85,13 @@ impl Prepared {
             schedule,
             site_fingerprint,
             bodies,
+            spill,
         })
     }
 
     pub(super) fn prepare(&self, index: usize, body: Body) -> Result<PreparedArticle, BuildError> {
-        let article = full_article(&self.catalog.entries[index], self.bodies.as_ref())?;
+        let entry = &self.catalog.entries[index];
+        let article = full_article(entry, self.bodies.as_ref(), self.spill.as_ref())?;
         Ok(prepare_one(
             &self.meta,
             &self.catalog.entries[index],
@@ -179,10 +192,26 @@ pub(super) fn load_templates(config: &Config) -> Result<Templates, BuildError> {
     Ok(templates)
 }
 
-/// The whole article of `entry`: parsed in this run, or the stored version.
-fn full_article(entry: &Entry, bodies: Option<&BodyReader>) -> Result<Arc<Article>, BuildError> {
+/// The whole article of `entry`: parsed in this run (kept or spilled), or the
+/// stored version.
+fn full_article(
+    entry: &Entry,
+    bodies: Option<&BodyReader>,
+    spill: Option<&Spill>,
+) -> Result<Arc<Article>, BuildError> {
     if let Some(full) = &entry.full {
         return Ok(Arc::clone(full));
+    }
+    if let Some((place, spill)) = entry.spilled.zip(spill) {
+        let json = spill.get(place).map_err(BuildError::Spill)?;
+        // Checked once as a whole: `from_slice` would check every string it holds
+        // on its own, which costs more than the rest of the decoding.
+        let json = String::from_utf8(json).unwrap_or_default();
+        return serde_json::from_str(&json)
+            .map(Arc::new)
+            .map_err(|_| BuildError::MissingBody {
+                id: entry.article.id.clone(),
+            });
     }
     let json = match bodies {
         Some(reader) => reader.article_json(&entry.article.id, &entry.source_hash)?,

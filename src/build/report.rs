@@ -30,6 +30,10 @@ pub enum BuildError {
         "the stored text of article `{id}` changed while this run was using it\n  hint: another Herald run wrote the state at the same time; run this command again"
     )]
     MissingBody { id: String },
+    #[error(
+        "cannot set article texts aside in a temporary file next to the state file: {0}\n  hint: check that the state file's folder is writable and has free space"
+    )]
+    Spill(std::io::Error),
 }
 
 /// What a build (or a check) found and did.

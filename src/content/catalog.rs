@@ -17,8 +17,9 @@ pub use crate::content::listing::CatalogError;
 use crate::content::listing::{FileKind, SeedFile, list_seed_files, rules_fingerprint};
 pub(crate) use crate::content::listing::{SeedListing, SeedsPrint};
 use crate::content::seed::{Parsed as ParsedSeed, SeedError, parse_seed_with_warnings, seed_id};
-use crate::store::{State, StoredArticle};
+use crate::store::{RowBody, RowSaver, State, StoredArticle};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
+use crate::support::spill::{Spill, SpillRef};
 use crate::support::stamp::is_settled;
 
 /// An article that is published, with the times every output agrees on.
@@ -26,9 +27,13 @@ use crate::support::stamp::is_settled;
 pub struct Entry {
     /// Shared with the state's row when the article is unchanged.
     pub article: Arc<ArticleHead>,
-    /// The whole article when this run parsed it; `None` when it is the stored
-    /// version (whose body the state keeps, fetched only for what is rendered).
+    /// The whole article when this run parsed it and kept it; `None` when it is the
+    /// stored version (whose body the state keeps, fetched only for what is
+    /// rendered) or set aside in the run's spill file (`spilled`).
     pub full: Option<Arc<Article>>,
+    /// Where in the run's spill file ([`Streaming::spill`]) the article parsed in
+    /// this run waits, as the state stores it.
+    pub spilled: Option<SpillRef>,
     pub published: DateTime<Tz>,
     /// `published`, or the time an edit was first seen if that is later.
     pub updated: DateTime<Tz>,
@@ -78,17 +83,52 @@ enum Parsed {
 }
 
 struct FreshArticle {
-    article: Article,
+    body: FreshBody,
     head: Arc<ArticleHead>,
     warnings: Vec<SeedError>,
 }
 
+/// Where the body of an article parsed in this run waits for rendering.
+enum FreshBody {
+    /// In memory, in the catalog.
+    Kept(Article),
+    /// Serialised (what the state stores) and put in the run's spill file; the JSON
+    /// goes on to the saver, so it is made once.
+    Spilled { json: String, place: SpillRef },
+}
+
+impl FreshBody {
+    /// The article as the state stores it.
+    fn json(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            FreshBody::Kept(article) => serde_json::to_string(article).unwrap_or_default().into(),
+            FreshBody::Spilled { json, .. } => json.as_str().into(),
+        }
+    }
+}
+
 impl FreshArticle {
-    fn new(parsed: ParsedSeed) -> FreshArticle {
+    /// With a `spill`, the body is set aside there; if that fails (a full disk), it
+    /// stays in memory: the build goes on, only bigger.
+    fn new(parsed: ParsedSeed, spill: Option<&Spill>) -> FreshArticle {
         let article = parsed.article;
+        let head = Arc::new(article.head());
+        let body = match spill {
+            None => FreshBody::Kept(article),
+            Some(spill) => match serde_json::to_string(&article) {
+                Ok(json) => match spill.put(json.as_bytes()) {
+                    Ok(place) => FreshBody::Spilled { json, place },
+                    Err(error) => {
+                        tracing::warn!("keeping an article in memory: cannot spill it: {error}");
+                        FreshBody::Kept(article)
+                    }
+                },
+                Err(_) => FreshBody::Kept(article),
+            },
+        };
         FreshArticle {
-            head: Arc::new(article.head()),
-            article,
+            body,
+            head,
             warnings: parsed.warnings,
         }
     }
@@ -162,7 +202,10 @@ pub(crate) fn collect(
     state: &State,
     survey: Survey,
     now: DateTime<Utc>,
+    streaming: Option<Streaming<'_>>,
 ) -> Result<Catalog, CatalogError> {
+    let saver = streaming.as_ref().map(|s| s.saver);
+    let spill = streaming.as_ref().map(|s| s.spill);
     let Survey {
         listing:
             SeedListing {
@@ -174,121 +217,48 @@ pub(crate) fn collect(
         known,
     } = survey;
     let mut catalog = Catalog::default();
-    let candidates = map_in_parallel(&files, |file| {
-        read_candidate(config, &rules, &known, file, listed_from)
-    });
-    let mut slots: Vec<Option<Candidate>> = Vec::with_capacity(candidates.len());
-    for candidate in candidates {
-        match candidate {
-            Ok(candidate) => slots.push(Some(candidate)),
+    // Grouped by id (the name says it) before any file is read, so the files can be
+    // read and reconciled a batch at a time: with a saver, a batch's articles are
+    // dropped once it has them, and memory does not grow with the archive's text.
+    let mut keyed: Vec<(String, usize)> = Vec::with_capacity(files.len());
+    for (index, file) in files.iter().enumerate() {
+        match seed_id(&file.name) {
+            Ok(id) => keyed.push((id, index)),
             Err(problem) => catalog.problems.push(problem),
         }
     }
-    let groups = group_by_id(&slots);
-    catalog.entries.reserve(slots.len());
-
-    let tz = config.site.timezone;
-    let hour = config.site.publish_hour;
-    let mut edit_instants = EditInstants::from(now.timestamp());
+    keyed.sort_unstable();
+    let groups: Vec<&[(String, usize)]> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
+    catalog.entries.reserve(keyed.len());
+    let mut reconciler = Reconciler {
+        state,
+        known: &known,
+        tz: config.site.timezone,
+        hour: config.site.publish_hour,
+        now,
+        edit_instants: EditInstants::from(now.timestamp()),
+    };
     let now_ts = now.timestamp();
-    for group in groups {
-        let mut candidates: Vec<Candidate> = group
-            .iter()
-            .map(|&slot| slots[slot].take().expect("every slot is taken once"))
-            .collect();
-        let id = candidates[0].id.clone();
-        let stored = known.get(&id);
-        let owner_index = stored
-            .filter(|s| s.removed.is_none())
-            .and_then(|s| candidates.iter().position(|c| c.name == s.source_file))
-            .unwrap_or(0);
-        let owner = candidates.remove(owner_index);
-        for other in candidates {
-            catalog.problems.push(SeedError::new(
-                &other.name,
-                None,
-                format!("article id `{id}` is already used by {}", owner.name),
-                "give this file a different id (the part of its name after `NNN_`); ids are permanent",
-            ));
+    for batch in groups.chunks(BATCH_GROUPS) {
+        let indexes: Vec<usize> = batch.iter().flat_map(|g| g.iter().map(|k| k.1)).collect();
+        let mut read = map_in_parallel(&indexes, |&index| {
+            read_candidate(config, &rules, &known, &files[index], listed_from, spill)
+        })
+        .into_iter();
+        for group in batch {
+            let mut candidates = Vec::with_capacity(group.len());
+            for candidate in read.by_ref().take(group.len()) {
+                match candidate {
+                    Ok(candidate) => candidates.push(candidate),
+                    Err(problem) => catalog.problems.push(problem),
+                }
+            }
+            if !candidates.is_empty() {
+                reconciler.reconcile(&mut catalog, candidates)?;
+            }
         }
-        match owner.result {
-            Ok(Parsed::Stored(head)) => {
-                let Some(old) = stored else { continue };
-                let published = head.published(tz, hour);
-                if published.with_timezone(&Utc) > now {
-                    catalog.scheduled.push((id, published));
-                    continue;
-                }
-                catalog.changes.unchanged += 1;
-                if old.stat_key != owner.stat_key {
-                    let mut row = old.clone();
-                    row.stat_key = owner.stat_key.clone();
-                    catalog.state_updates.push(row);
-                }
-                catalog
-                    .entries
-                    .push(entry_from(head, None, old, published, tz));
-            }
-            Ok(Parsed::Fresh(fresh)) => {
-                let FreshArticle {
-                    article,
-                    head,
-                    warnings,
-                } = *fresh;
-                catalog.warnings.extend(warnings);
-                let published = article.published(tz, hour);
-                if published.with_timezone(&Utc) > now {
-                    catalog.scheduled.push((id, published));
-                    continue;
-                }
-                let mut row = StoredArticle {
-                    id: id.clone(),
-                    source_file: owner.name.clone(),
-                    content_hash: owner.hash.clone(),
-                    stat_key: owner.stat_key.clone(),
-                    head: Some(Arc::clone(&head)),
-                    article: None,
-                    first_seen: now_ts,
-                    modified: None,
-                    removed: None,
-                };
-                match stored {
-                    None => catalog.changes.new.push(id.clone()),
-                    Some(old) if old.removed.is_some() => {
-                        row.first_seen = old.first_seen;
-                        row.modified = Some(edit_instants.next());
-                        catalog.changes.new.push(id.clone());
-                    }
-                    Some(old) => {
-                        row.first_seen = old.first_seen;
-                        row.modified = old.modified;
-                        let json = serde_json::to_string(&article).unwrap_or_default();
-                        if state.article_json(&id)?.as_deref() != Some(json.as_str()) {
-                            row.modified = Some(edit_instants.next());
-                            catalog.changes.updated.push(id.clone());
-                        } else {
-                            catalog.changes.unchanged += 1;
-                        }
-                    }
-                }
-                let article = Arc::new(article);
-                let entry = entry_from(head, Some(Arc::clone(&article)), &row, published, tz);
-                row.article = Some(article);
-                catalog.state_updates.push(row);
-                catalog.entries.push(entry);
-            }
-            Err(problem) => {
-                catalog.problems.push(problem);
-                if let Some(old) = stored.filter(|s| s.removed.is_none())
-                    && let Some(head) = old.head.clone()
-                {
-                    let published = head.published(tz, hour);
-                    catalog
-                        .entries
-                        .push(entry_from(head, None, old, published, tz));
-                    catalog.changes.unchanged += 1;
-                }
-            }
+        if let Some(saver) = saver {
+            saver.save(std::mem::take(&mut catalog.state_updates));
         }
     }
 
@@ -321,6 +291,9 @@ pub(crate) fn collect(
             catalog.state_updates.push(row);
         }
     }
+    if let Some(saver) = saver {
+        saver.save(std::mem::take(&mut catalog.state_updates));
+    }
     drop_in_background(known);
 
     catalog.entries = newest_first(std::mem::take(&mut catalog.entries));
@@ -328,6 +301,149 @@ pub(crate) fn collect(
     catalog.problems.sort_by(|a, b| a.file.cmp(&b.file));
     catalog.warnings.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(catalog)
+}
+
+/// How a full build reads the seeds with memory that does not grow with the
+/// archive's text: each article parsed is serialised once, set aside in `spill`
+/// (rendering reads it back from there) and handed to `saver` with its row, a batch
+/// at a time.
+pub(crate) struct Streaming<'a> {
+    pub saver: &'a RowSaver,
+    pub spill: &'a Spill,
+}
+
+/// Seeds read and reconciled at a time: a batch of ~11 KB articles is a few MB.
+const BATCH_GROUPS: usize = 256;
+
+/// Decides, for one article id at a time, what its seed files give: see
+/// [`Reconciler::reconcile`].
+struct Reconciler<'a> {
+    state: &'a State,
+    known: &'a HashMap<String, StoredArticle>,
+    tz: Tz,
+    hour: u32,
+    now: DateTime<Utc>,
+    edit_instants: EditInstants,
+}
+
+impl Reconciler<'_> {
+    /// Adds to `catalog` what the seed files of one id (`candidates`, in file-name
+    /// order, at least one) give: its entry, held-back date or problems, and the
+    /// state row to save.
+    fn reconcile(
+        &mut self,
+        catalog: &mut Catalog,
+        mut candidates: Vec<Candidate>,
+    ) -> Result<(), CatalogError> {
+        let (tz, hour, now, state) = (self.tz, self.hour, self.now, self.state);
+        let now_ts = now.timestamp();
+        let id = candidates[0].id.clone();
+        let stored = self.known.get(&id);
+        let owner_index = stored
+            .filter(|s| s.removed.is_none())
+            .and_then(|s| candidates.iter().position(|c| c.name == s.source_file))
+            .unwrap_or(0);
+        let owner = candidates.remove(owner_index);
+        for other in candidates {
+            catalog.problems.push(SeedError::new(
+                &other.name,
+                None,
+                format!("article id `{id}` is already used by {}", owner.name),
+                "give this file a different id (the part of its name after `NNN_`); ids are permanent",
+            ));
+        }
+        match owner.result {
+            Ok(Parsed::Stored(head)) => {
+                let Some(old) = stored else { return Ok(()) };
+                let published = head.published(tz, hour);
+                if published.with_timezone(&Utc) > now {
+                    catalog.scheduled.push((id, published));
+                    return Ok(());
+                }
+                catalog.changes.unchanged += 1;
+                if old.stat_key != owner.stat_key {
+                    let mut row = old.clone();
+                    row.stat_key = owner.stat_key.clone();
+                    catalog.state_updates.push(row);
+                }
+                catalog
+                    .entries
+                    .push(entry_from(head, None, old, published, tz));
+            }
+            Ok(Parsed::Fresh(fresh)) => {
+                let FreshArticle {
+                    body,
+                    head,
+                    warnings,
+                } = *fresh;
+                catalog.warnings.extend(warnings);
+                let published = head.published(tz, hour);
+                if published.with_timezone(&Utc) > now {
+                    catalog.scheduled.push((id, published));
+                    return Ok(());
+                }
+                let mut row = StoredArticle {
+                    id: id.clone(),
+                    source_file: owner.name.clone(),
+                    content_hash: owner.hash.clone(),
+                    stat_key: owner.stat_key.clone(),
+                    head: Some(Arc::clone(&head)),
+                    article: None,
+                    first_seen: now_ts,
+                    modified: None,
+                    removed: None,
+                };
+                match stored {
+                    None => catalog.changes.new.push(id.clone()),
+                    Some(old) if old.removed.is_some() => {
+                        row.first_seen = old.first_seen;
+                        row.modified = Some(self.edit_instants.next());
+                        catalog.changes.new.push(id.clone());
+                    }
+                    Some(old) => {
+                        row.first_seen = old.first_seen;
+                        row.modified = old.modified;
+                        let json = body.json();
+                        if state.article_json(&id)?.as_deref() != Some(json.as_ref()) {
+                            row.modified = Some(self.edit_instants.next());
+                            catalog.changes.updated.push(id.clone());
+                        } else {
+                            catalog.changes.unchanged += 1;
+                        }
+                    }
+                }
+                let entry = match body {
+                    FreshBody::Kept(article) => {
+                        let article = Arc::new(article);
+                        row.article = Some(RowBody::Parsed(Arc::clone(&article)));
+                        entry_from(head, Some(article), &row, published, tz)
+                    }
+                    FreshBody::Spilled { json, place } => {
+                        row.article = Some(RowBody::Json(json));
+                        Entry {
+                            spilled: Some(place),
+                            ..entry_from(head, None, &row, published, tz)
+                        }
+                    }
+                };
+                catalog.state_updates.push(row);
+                catalog.entries.push(entry);
+            }
+            Err(problem) => {
+                catalog.problems.push(problem);
+                if let Some(old) = stored.filter(|s| s.removed.is_none())
+                    && let Some(head) = old.head.clone()
+                {
+                    let published = head.published(tz, hour);
+                    catalog
+                        .entries
+                        .push(entry_from(head, None, old, published, tz));
+                    catalog.changes.unchanged += 1;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `entries` newest first, equal times by id. Sorts indexes, not the entries: an
@@ -349,19 +465,6 @@ fn newest_first(entries: Vec<Entry>) -> Vec<Entry> {
                 .take()
                 .expect("each index is in the order once")
         })
-        .collect()
-}
-
-/// Indexes of `slots` grouped by article id, groups in id order and each group in
-/// file-name order (the order of `slots`). Sorting indexes rather than moving the
-/// candidates (or keeping a list per id) keeps a 10,000-seed catalog cheap.
-fn group_by_id(slots: &[Option<Candidate>]) -> Vec<Vec<usize>> {
-    let id = |i: usize| slots[i].as_ref().map_or("", |c| c.id.as_str());
-    let mut order: Vec<usize> = (0..slots.len()).collect();
-    order.sort_unstable_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
-    order
-        .chunk_by(|&a, &b| id(a) == id(b))
-        .map(<[usize]>::to_vec)
         .collect()
 }
 
@@ -417,6 +520,7 @@ fn entry_from(
         article,
         full,
         source_hash: row.content_hash.clone(),
+        spilled: None,
     }
 }
 
@@ -426,6 +530,7 @@ fn read_candidate(
     known: &HashMap<String, StoredArticle>,
     file: &SeedFile,
     listed_from: std::time::SystemTime,
+    spill: Option<&Spill>,
 ) -> Result<Candidate, SeedError> {
     let name = file.name.as_str();
     let id = seed_id(name)?;
@@ -500,7 +605,7 @@ fn read_candidate(
     {
         Some(head) => Ok(Parsed::Stored(head)),
         None => parse_seed_with_warnings(name, &bytes, &config.seed, config.site.timezone)
-            .map(|parsed| Parsed::Fresh(Box::new(FreshArticle::new(parsed)))),
+            .map(|parsed| Parsed::Fresh(Box::new(FreshArticle::new(parsed, spill)))),
     };
     Ok(Candidate {
         name: name.to_string(),

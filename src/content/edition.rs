@@ -253,6 +253,7 @@ mod tests {
         Entry {
             article: article.into(),
             full: None,
+            spilled: None,
             published,
             updated: published,
             first_seen: first_seen.parse().unwrap(),

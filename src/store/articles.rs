@@ -1,7 +1,7 @@
 //! The `articles` and `article_bodies` tables: what was published, and its text.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,15 +28,24 @@ pub(crate) struct StoredArticle {
     pub head: Option<Arc<ArticleHead>>,
     /// The full article, when this row carries it (parsed in this run): rows read
     /// by [`State::articles`] do not (bodies are fetched one by one with
-    /// [`BodyReader`]), and a saved row without it keeps the stored body. It is the
-    /// catalog's own copy, serialised only when the row is saved (on the saver's
-    /// thread), so a build never holds the text twice.
-    pub article: Option<Arc<crate::article::Article>>,
+    /// [`BodyReader`]), and a saved row without it keeps the stored body.
+    pub article: Option<RowBody>,
     pub first_seen: i64,
     /// Last time the parsed article changed after it was first seen.
     pub modified: Option<i64>,
     /// When its seed disappeared; `None` while it is published.
     pub removed: Option<i64>,
+}
+
+/// The article a row carries to be saved, in whichever form the run has it, so a
+/// build never holds the text twice.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RowBody {
+    /// The catalog's own copy, serialised when the row is saved (on the saver's
+    /// thread).
+    Parsed(Arc<crate::article::Article>),
+    /// Serialised already, by the reader that parsed it.
+    Json(String),
 }
 
 fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> rusqlite::Result<()> {
@@ -64,10 +73,16 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
             a.stat_key,
             head_json
         ])?;
-        if let Some(full) = &a.article {
-            let json = serde_json::to_string(full.as_ref())
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            body.execute(params![a.id, json])?;
+        match &a.article {
+            Some(RowBody::Parsed(full)) => {
+                let json = serde_json::to_string(full.as_ref())
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                body.execute(params![a.id, json])?;
+            }
+            Some(RowBody::Json(json)) => {
+                body.execute(params![a.id, json])?;
+            }
+            None => {}
         }
     }
     Ok(())
@@ -233,6 +248,85 @@ impl State {
             }
         }
         Ok(found)
+    }
+}
+
+/// Saves article rows on a thread of its own while the catalog is still being read,
+/// so a build holds only the batches in flight, not every parsed article: each row
+/// carries its article, serialised and written as it arrives, and dropped once
+/// written. Everything goes into one transaction, committed by [`RowSaver::finish`];
+/// from then on a [`BodyReader`] finds the bodies.
+pub(crate) struct RowSaver {
+    sender: Option<std::sync::mpsc::SyncSender<Vec<StoredArticle>>>,
+    /// Set by [`RowSaver::abandon`]: the saver then rolls back instead of committing.
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Result<(), StateError>>,
+}
+
+/// Batches that may wait for the saver: enough to keep it busy while the next one
+/// is read, few enough that memory stays flat.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+impl RowSaver {
+    /// Starts a saver on its own connection to the state file at `path`.
+    pub(crate) fn start(path: &Path) -> RowSaver {
+        let (sender, batches) =
+            std::sync::mpsc::sync_channel::<Vec<StoredArticle>>(BATCHES_IN_FLIGHT);
+        let path = path.to_path_buf();
+        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let abandoning = Arc::clone(&abandoned);
+        let thread = std::thread::spawn(move || {
+            let state = State::open(&path)?;
+            let tx = state.write_transaction()?;
+            for rows in batches {
+                upsert_articles(&tx, &rows).map_err(|e| state.wrap(e))?;
+            }
+            if abandoning.load(std::sync::atomic::Ordering::Acquire) {
+                return Ok(());
+            }
+            tx.commit().map_err(|e| state.wrap(e))
+        });
+        RowSaver {
+            sender: Some(sender),
+            abandoned,
+            thread,
+        }
+    }
+
+    /// Hands `rows` to the saver, waiting while it is [`BATCHES_IN_FLIGHT`] behind.
+    /// A saver that failed takes no more; [`RowSaver::finish`] reports why.
+    pub(crate) fn save(&self, rows: Vec<StoredArticle>) {
+        if let Some(sender) = &self.sender
+            && !rows.is_empty()
+        {
+            let _ = sender.send(rows);
+        }
+    }
+
+    /// Tells the saver no more rows come, so it commits (on its thread) as soon as
+    /// it has written them.
+    pub(crate) fn seal(&mut self) {
+        drop(self.sender.take());
+    }
+
+    /// Waits until what was saved is committed.
+    pub(crate) fn finish(mut self) -> Result<(), StateError> {
+        drop(self.sender.take());
+        self.join()
+    }
+
+    /// Saves nothing: for a catalog that could not be completed.
+    pub(crate) fn abandon(mut self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::Release);
+        drop(self.sender.take());
+        let _ = self.join();
+    }
+
+    fn join(self) -> Result<(), StateError> {
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
 

@@ -14,7 +14,7 @@ pub(crate) mod journal;
 mod outputs;
 pub mod subscribers;
 
-pub(crate) use articles::{BodyReader, StoredArticle};
+pub(crate) use articles::{BodyReader, RowBody, RowSaver, StoredArticle};
 use articles::{has_article_column, split_bodies};
 pub(crate) use build_record::StoredMemo;
 pub(crate) use editions::FrozenEdition;
