@@ -542,6 +542,8 @@ pub(crate) fn deliver(
     let (built_in, built_out) = mpsc::channel::<(Job, Built)>(queue);
     let jobs_out = Mutex::new(jobs_out);
     let builders = crate::support::parallel::worker_count();
+    let messages = factory.edition(digest);
+    let messages = &messages;
     let result = std::thread::scope(|scope| {
         for _ in 0..builders {
             let (jobs_out, built_in) = (&jobs_out, built_in.clone());
@@ -550,7 +552,7 @@ pub(crate) fn deliver(
                     let Some(job) = locked(jobs_out).blocking_recv() else {
                         break;
                     };
-                    let built = factory.build(digest, &job);
+                    let built = messages.build(&job);
                     if built_in.blocking_send((job, built)).is_err() {
                         break;
                     }

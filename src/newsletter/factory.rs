@@ -13,11 +13,12 @@ use lettre::message::{Mailbox, dkim_sign};
 
 use crate::config::Config;
 use crate::newsletter::delivery::DeliveryError;
+use crate::newsletter::encoding::EditionPart;
 use crate::newsletter::message::{
     Envelope, ListHeaders, MessageError, compose, deterministic_message_id,
 };
 use crate::newsletter::token::{TokenKey, with_token};
-use crate::render::digest::Digest;
+use crate::render::digest::{Digest, UNSUBSCRIBE_PLACEHOLDER, unsubscribe_values};
 use crate::store::journal::Job;
 
 /// Everything that is the same for every message of an edition.
@@ -64,12 +65,33 @@ impl MessageFactory {
         with_token(&self.unsubscribe_base, &self.keys.unsubscribe_token(email))
     }
 
+    /// The edition of `digest`, ready to build each recipient's message.
+    pub(crate) fn edition<'a>(&'a self, digest: &'a Digest) -> EditionMessages<'a> {
+        EditionMessages {
+            factory: self,
+            digest,
+            html: EditionPart::new(&digest.html, UNSUBSCRIBE_PLACEHOLDER),
+            text: EditionPart::new(&digest.text, UNSUBSCRIBE_PLACEHOLDER),
+        }
+    }
+}
+
+/// Everything that is the same for every message of one edition, with the parts of
+/// its bodies that every copy shares encoded once.
+pub(crate) struct EditionMessages<'a> {
+    factory: &'a MessageFactory,
+    digest: &'a Digest,
+    html: EditionPart,
+    text: EditionPart,
+}
+
+impl EditionMessages<'_> {
     /// The exact bytes and envelope for one recipient.
     pub(crate) fn build(
         &self,
-        digest: &Digest,
         job: &Job,
     ) -> Result<(lettre::address::Envelope, Vec<u8>), MessageError> {
+        let (factory, digest) = (self.factory, self.digest);
         let address = job
             .email
             .parse()
@@ -80,36 +102,37 @@ impl MessageFactory {
             })?;
         let name = (!job.name.is_empty()).then(|| job.name.clone());
         let to = Mailbox::new(name, address);
-        let envelope_sender = match &self.bounce_address {
+        let envelope_sender = match &factory.bounce_address {
             Some(base) => {
-                Some(self.verp_sender(base, &digest.week.to_string(), job.subscriber_id)?)
+                Some(factory.verp_sender(base, &digest.week.to_string(), job.subscriber_id)?)
             }
             None => None,
         };
-        let unsubscribe_url = self.unsubscribe_url(&job.email);
-        let (html, text) = digest.personalise(&unsubscribe_url);
+        let unsubscribe_url = factory.unsubscribe_url(&job.email);
+        let (in_html, in_text) = unsubscribe_values(&unsubscribe_url);
+        let (html, text) = (self.html.body(&in_html), self.text.body(in_text));
         let mut message = compose(
             &digest.subject,
             Envelope {
-                from: &self.from,
-                reply_to: self.reply_to.as_ref(),
+                from: &factory.from,
+                reply_to: factory.reply_to.as_ref(),
                 to,
                 message_id: deterministic_message_id(
                     &digest.week.to_string(),
                     &job.email,
-                    &self.domain,
+                    &factory.domain,
                 ),
-                date: self.date,
+                date: factory.date,
                 list: Some(ListHeaders {
-                    list_id: self.list_id.clone(),
+                    list_id: factory.list_id.clone(),
                     unsubscribe_url,
-                    unsubscribe_mailto: self.unsubscribe_mailto.clone(),
+                    unsubscribe_mailto: factory.unsubscribe_mailto.clone(),
                 }),
             },
             html,
             text,
         )?;
-        if let Some(dkim) = &self.dkim {
+        if let Some(dkim) = &factory.dkim {
             dkim_sign(&mut message, dkim);
         }
         let envelope = match envelope_sender {
@@ -121,7 +144,9 @@ impl MessageFactory {
         };
         Ok((envelope, message.formatted()))
     }
+}
 
+impl MessageFactory {
     /// `bounces+<tag>@domain` for `base` = `bounces@domain`: the envelope sender a
     /// delivery report comes back to, naming edition `week` and the subscriber.
     fn verp_sender(

@@ -9,7 +9,7 @@
 use std::time::SystemTime;
 
 use lettre::Message;
-use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest as _, Sha256};
 
@@ -70,8 +70,8 @@ pub(crate) fn deterministic_message_id(week: &str, recipient: &str, domain: &str
 pub(crate) fn compose(
     subject: &str,
     envelope: Envelope<'_>,
-    html: String,
-    text: String,
+    html: Body,
+    text: Body,
 ) -> Result<Message, MessageError> {
     let mut builder = Message::builder()
         .from(envelope.from.clone())
@@ -109,35 +109,10 @@ pub(crate) fn compose(
     builder
         .multipart(
             MultiPart::alternative()
-                .singlepart(SinglePart::plain(encoded_body(text)))
-                .singlepart(SinglePart::html(encoded_body(html))),
+                .singlepart(SinglePart::plain(text))
+                .singlepart(SinglePart::html(html)),
         )
         .map_err(|e| MessageError::Build(e.to_string()))
-}
-
-/// A body in the shorter of quoted-printable and base64, estimated from the share of
-/// non-ASCII bytes (7bit when all ASCII): inlined-CSS HTML is mostly ASCII and goes as
-/// quoted-printable, Chinese plain text as base64. lettre's own choice encodes every
-/// body as quoted-printable first to compare lengths; for each of the list's
-/// recipients that was the most expensive step of building a message.
-fn encoded_body(text: String) -> Body {
-    let non_ascii = text.bytes().filter(|b| !b.is_ascii()).count();
-    if non_ascii == 0 {
-        return Body::new(text);
-    }
-    // Quoted-printable writes three bytes for each non-ASCII byte and each `=`, and
-    // a soft line break (`=` CRLF) every 73 characters; base64 four bytes for three,
-    // and a CRLF every 76 characters.
-    let escaped = non_ascii + text.bytes().filter(|&b| b == b'=').count();
-    let quoted_printable = (text.len() + 2 * escaped) * 76 / 73;
-    let base64 = text.len().div_ceil(3) * 4 * 78 / 76;
-    let encoding = if quoted_printable <= base64 {
-        ContentTransferEncoding::QuotedPrintable
-    } else {
-        ContentTransferEncoding::Base64
-    };
-    // Both can encode any text; lettre choosing is only the fallback.
-    Body::new_with_encoding(text, encoding).unwrap_or_else(Body::new)
 }
 
 #[cfg(test)]
@@ -160,39 +135,6 @@ mod tests {
             deterministic_message_id("2026-W04", "other@example.com", "example.com")
         );
         assert!(a.starts_with("<2026-W04.") && a.ends_with("@example.com>"));
-    }
-
-    #[test]
-    fn mostly_ascii_html_is_sent_as_quoted_printable() {
-        let html = format!(
-            "<td style=\"padding: 24px 32px 8px 32px; color: #333333\">{}</td>",
-            "晶片"
-        );
-        let body = encoded_body(html);
-        assert_eq!(body.encoding(), ContentTransferEncoding::QuotedPrintable);
-        let encoded = std::str::from_utf8(body.as_ref()).unwrap();
-        assert!(encoded.contains("=E6=99=B6"), "{encoded}");
-    }
-
-    #[test]
-    fn chinese_text_is_sent_as_base64_and_ascii_as_lettre_chooses() {
-        let chinese = "晶片戰爭：中國的軟肋與突圍\n第二行".to_string();
-        let body = encoded_body(chinese.clone());
-        assert_eq!(body.encoding(), ContentTransferEncoding::Base64);
-        let decoded = base64_decode(std::str::from_utf8(body.as_ref()).unwrap());
-        assert_eq!(decoded, chinese.replace('\n', "\r\n").into_bytes());
-        let ascii = encoded_body("Plain words\n".to_string());
-        assert_eq!(ascii.encoding(), ContentTransferEncoding::SevenBit);
-    }
-
-    /// Decoded with the `base64` crate the project already uses, not with lettre
-    /// (the encoder under test).
-    fn base64_decode(text: &str) -> Vec<u8> {
-        use base64::Engine;
-        let joined: String = text.split_ascii_whitespace().collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(joined)
-            .unwrap()
     }
 
     #[test]

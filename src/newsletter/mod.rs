@@ -2,6 +2,7 @@
 
 pub(crate) mod bounce;
 pub(crate) mod delivery;
+pub(crate) mod encoding;
 pub(crate) mod factory;
 pub(crate) mod message;
 pub(crate) mod preview;

@@ -9,6 +9,7 @@ use crate::build::output::{WriteError, write_if_changed};
 use crate::build::{BuildError, Prepared};
 use crate::config::Config;
 use crate::content::edition::Week;
+use crate::newsletter::encoding::encoded_body;
 use crate::newsletter::message::{
     Envelope, MessageError, compose, deterministic_message_id, parse_mailbox,
 };
@@ -80,8 +81,8 @@ pub(crate) fn digest_preview(
             date: now.into(),
             list: None,
         },
-        html.clone(),
-        text.clone(),
+        encoded_body(html.clone()),
+        encoded_body(text.clone()),
     )?;
     let wrap = |path: &Path| {
         let path = path.to_path_buf();

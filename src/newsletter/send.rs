@@ -174,7 +174,7 @@ pub(crate) fn send_test(
         name: subscriber.map(|s| s.name).unwrap_or_default(),
     };
     let factory = MessageFactory::new(config, TokenKey::for_site(config)?, now)?;
-    let (envelope, bytes) = factory.build(&digest, &job)?;
+    let (envelope, bytes) = factory.edition(&digest).build(&job)?;
     let route = Route::from_config(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

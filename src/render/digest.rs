@@ -51,13 +51,21 @@ pub(crate) struct Digest {
 impl Digest {
     /// The HTML and text parts with `unsubscribe_url` in place of the placeholder.
     pub(crate) fn personalise(&self, unsubscribe_url: &str) -> (String, String) {
+        let (in_html, in_text) = unsubscribe_values(unsubscribe_url);
         (
-            self.html
-                .replace(UNSUBSCRIBE_PLACEHOLDER, &escape_html(unsubscribe_url)),
-            self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
+            self.html.replace(UNSUBSCRIBE_PLACEHOLDER, &in_html),
+            self.text.replace(UNSUBSCRIBE_PLACEHOLDER, in_text),
         )
     }
 }
+
+/// What takes the place of [`UNSUBSCRIBE_PLACEHOLDER`] in a digest's HTML and in its
+/// text for `unsubscribe_url`.
+pub(crate) fn unsubscribe_values(unsubscribe_url: &str) -> (String, &str) {
+    (escape_html(unsubscribe_url), unsubscribe_url)
+}
+
+impl Digest {}
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct EditionView {

@@ -47,6 +47,7 @@ use crate::build::Prepared;
 use crate::config::Config;
 use crate::content::edition::Week;
 use crate::newsletter::delivery::{DeliveryError, Route};
+use crate::newsletter::encoding::encoded_body;
 use crate::newsletter::message::{Envelope, compose, parse_mailbox};
 use crate::newsletter::token::{Purpose, TokenKey, with_token};
 use crate::render::site::SiteMeta;
@@ -462,8 +463,8 @@ async fn send_confirmation(app: &App, email: &str) -> Result<(), RequestError> {
             date: app.now().into(),
             list: None,
         },
-        html,
-        text,
+        encoded_body(html),
+        encoded_body(text),
     )?;
     app.route
         .send_one(message.envelope(), &message.formatted())
