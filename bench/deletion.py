@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Why a build right after `rm -rf public` is slower (#20): file creation on this
+machine's ext4 right after a large deletion, with and without Herald.
+
+1. waits QUIET seconds with nothing deleted (the kernel's window is 60 s, 360 s for
+   inodes whose table block is not yet written back), then creates N files in a
+   folder, the way Herald does (O_TMPFILE, then linkat) and the plain way (open
+   O_CREAT);
+2. deletes them, then at once creates N more next to where they were;
+3. the same with Herald's full build: after QUIET seconds, and right after
+   `rm -rf public`.
+
+Anything else that deletes files meanwhile (a build, a test run) spoils the figures.
+
+Prints seconds for each, and whether the file system has a journal (ext4 skips
+recently deleted inodes only without one). Run: python3 bench/deletion.py [WORK]
+Environment: N (20000), QUIET (400), CORPUS (a seeds folder for step 3; skipped if unset).
+"""
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+N = int(os.environ.get("N", "20000"))
+QUIET = int(os.environ.get("QUIET", "400"))
+O_TMPFILE = getattr(os, "O_TMPFILE", 0o20200000)
+AT_FDCWD = -100
+AT_SYMLINK_FOLLOW = 0x400
+libc = ctypes.CDLL(None, use_errno=True)
+PAYLOAD = ("文章內容 " * 400).encode()
+
+
+def create_tmpfile_link(folder, n):
+    os.makedirs(folder)
+    for i in range(n):
+        fd = os.open(folder, O_TMPFILE | os.O_WRONLY, 0o644)
+        os.write(fd, PAYLOAD)
+        source = f"/proc/self/fd/{fd}".encode()
+        target = os.path.join(folder, f"{i:06}.html").encode()
+        if libc.linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) != 0:
+            raise OSError(ctypes.get_errno(), "linkat")
+        os.close(fd)
+
+
+def create_plain(folder, n):
+    os.makedirs(folder)
+    for i in range(n):
+        with open(os.path.join(folder, f"{i:06}.html"), "wb") as f:
+            f.write(PAYLOAD)
+
+
+def timed(work, *args):
+    os.sync()
+    started = time.perf_counter()
+    work(*args)
+    return time.perf_counter() - started
+
+
+def journal_state(path):
+    device = os.stat(path).st_dev
+    with open("/proc/self/mountinfo") as mounts:
+        for line in mounts:
+            fields = line.split()
+            major, minor = (int(x) for x in fields[2].split(":"))
+            if os.makedev(major, minor) == device:
+                source = fields[fields.index("-") + 2]
+                name = os.path.basename(source)
+                try:
+                    with open(f"/proc/fs/ext4/{name}/options") as options:
+                        text = options.read()
+                except OSError:
+                    return f"{source}: not ext4 or options unreadable"
+                journaled = "data=" in text
+                return f"{source}: ext4, {'journal' if journaled else 'no journal (data= absent)'}"
+    return "unknown"
+
+
+def file_system_rounds(work):
+    print(f"file system: {journal_state(work)}; N = {N} files of {len(PAYLOAD)} bytes")
+    for label, create in (("O_TMPFILE + linkat", create_tmpfile_link), ("open(O_CREAT)", create_plain)):
+        folder = os.path.join(work, "round", "public")
+        time.sleep(QUIET)
+        fresh = timed(create, folder, N)
+        shutil.rmtree(folder)
+        after = timed(create, folder, N)
+        shutil.rmtree(os.path.join(work, "round"))
+        print(f"{label:20} after {QUIET} s without deletions: {fresh:6.2f} s | "
+              f"right after deleting {N}: {after:6.2f} s ({after / fresh:.1f}x)")
+
+
+def herald_rounds(work, corpus):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    herald = os.path.join(repo, "target", "release", "herald")
+    site = os.path.join(work, "site")
+    os.makedirs(site)
+    os.symlink(os.path.abspath(corpus), os.path.join(site, "seeds"))
+    shutil.copy(os.path.join(repo, "config.toml"), os.path.join(site, "config.toml"))
+    env = dict(os.environ, HERALD_NOW="2026-01-26T01:00:00Z", HERALD_SECRET="benchmark-secret-0123456789")
+
+    def build():
+        started = time.perf_counter()
+        subprocess.run([herald, "--config", os.path.join(site, "config.toml"), "build"], env=env,
+                       stdout=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - started
+
+    time.sleep(QUIET)
+    fresh = build()
+    for output in ("public", "state"):
+        shutil.rmtree(os.path.join(site, output))
+    after = build()
+    print(f"{'herald build':20} after {QUIET} s without deletions: {fresh:6.2f} s | "
+          f"right after rm -rf public state: {after:6.2f} s ({after / fresh:.1f}x)")
+
+
+def main():
+    work = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="herald-deletion-", dir=os.getcwd())
+    os.makedirs(work, exist_ok=True)
+    try:
+        file_system_rounds(work)
+        if os.environ.get("CORPUS"):
+            herald_rounds(work, os.environ["CORPUS"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
