@@ -167,6 +167,18 @@ fn broken(site: &Site, rel: &str, edit: impl Fn(String) -> String) -> Verdict {
     verdict
 }
 
+/// Where the first element from `open` to `close` (both included) is in `s`.
+fn element(s: &str, open: &str, close: &str) -> std::ops::Range<usize> {
+    let start = s.find(open).expect("the element is there");
+    start..s[start..].find(close).expect("and closed") + start + close.len()
+}
+
+/// `s` without its first element from `open` to `close`.
+fn without(s: &str, open: &str, close: &str) -> String {
+    let span = element(s, open, close);
+    format!("{}{}", &s[..span.start], &s[span.end..])
+}
+
 /// How a case breaks a document's text.
 type Breakage = Box<dyn Fn(String) -> String>;
 
@@ -241,11 +253,7 @@ fn the_judge_catches_what_the_validator_reports() {
         (
             "feed.xml",
             "error: MissingElement: channel has no description",
-            Box::new(|s| {
-                let start = s.find("<description>").unwrap();
-                let end = s.find("</description>").unwrap() + "</description>".len();
-                format!("{}{}", &s[..start], &s[end..])
-            }),
+            Box::new(|s| without(&s, "<description>", "</description>")),
         ),
         (
             "atom.xml",
@@ -255,19 +263,15 @@ fn the_judge_catches_what_the_validator_reports() {
         (
             "feeds/atom-2.xml",
             "error: MissingElement: an archive document needs one fh:archive",
-            Box::new(|s| {
-                let start = s.find("<fh:archive").unwrap();
-                let end = s.find("</fh:archive>").unwrap() + "</fh:archive>".len();
-                format!("{}{}", &s[..start], &s[end..])
-            }),
+            Box::new(|s| without(&s, "<fh:archive", "</fh:archive>")),
         ),
         (
             "tags/ai/atom.xml",
             "warning: DuplicateEntries",
             Box::new(|s| {
-                let start = s.find("<entry>").unwrap();
-                let end = s.find("</entry>").unwrap() + "</entry>".len();
-                format!("{}{}{}", &s[..end], &s[start..end], &s[end..])
+                let entry = element(&s, "<entry>", "</entry>");
+                let end = entry.end;
+                format!("{}{}{}", &s[..end], &s[entry], &s[end..])
             }),
         ),
         (

@@ -62,7 +62,8 @@ pub(crate) struct Catalog {
     /// Seeds published with something their editor should fix (a derived title).
     pub warnings: Vec<SeedError>,
     pub changes: Changes,
-    /// State rows that differ from what is stored; saved after outputs are written.
+    /// State rows that differ from what is stored, for the caller to save; empty
+    /// when [`collect`] streamed them to a saver as it read the seeds.
     pub state_updates: Vec<StoredArticle>,
 }
 
