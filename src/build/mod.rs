@@ -102,7 +102,10 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => std::path::Path::new("."),
     };
-    let spill = Spill::create_in(state_dir).map_err(BuildError::Spill)?;
+    let spill = Spill::create_in(state_dir).map_err(|source| BuildError::Spill {
+        dir: state_dir.to_path_buf(),
+        source,
+    })?;
     let mut saver = RowSaver::start(&config.paths.state);
     let streamed = Some((&saver, spill));
     let prepared = match Prepared::from_survey(config, &state, templates, survey, now, streamed) {

@@ -203,7 +203,10 @@ fn full_article(
         return Ok(Arc::clone(full));
     }
     if let Some((place, spill)) = entry.spilled.zip(spill) {
-        let json = spill.get(place).map_err(BuildError::Spill)?;
+        let json = spill.get(place).map_err(|source| BuildError::Spill {
+            dir: spill.dir().to_path_buf(),
+            source,
+        })?;
         // Checked once as a whole: `from_slice` would check every string it holds
         // on its own, which costs more than the rest of the decoding.
         let json = String::from_utf8(json).unwrap_or_default();

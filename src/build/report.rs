@@ -31,9 +31,13 @@ pub enum BuildError {
     )]
     MissingBody { id: String },
     #[error(
-        "cannot set article texts aside in a temporary file next to the state file: {0}\n  hint: check that the state file's folder is writable and has free space"
+        "cannot set article texts aside in a temporary file in {}: {source}\n  hint: a full build needs about the seeds' size free there (the state file's folder); check that it is writable and has free space",
+        dir.display()
     )]
-    Spill(std::io::Error),
+    Spill {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a build (or a check) found and did.

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Spill {
     file: File,
     end: AtomicU64,
+    dir: std::path::PathBuf,
 }
 
 /// Where [`Spill::put`] left some bytes.
@@ -28,7 +29,13 @@ impl Spill {
         Ok(Spill {
             file: tempfile::tempfile_in(dir)?,
             end: AtomicU64::new(0),
+            dir: dir.to_path_buf(),
         })
+    }
+
+    /// The folder the file is in (for messages).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Appends `bytes`; threads may put at the same time (each reserves its range).
