@@ -89,6 +89,23 @@ def move_aside(path, work):
         os.rename(path, os.path.join(trash, f"{len(os.listdir(trash))}"))
 
 
+def herald_full_build(site, work):
+    """One timed full build of `site` from an empty output folder and state (the last
+    ones moved aside, not deleted: see the README on deletions before timing)."""
+    for d in ("public", "state"):
+        move_aside(os.path.join(site, d), work)
+    subprocess.run(["sync"])
+    cmd, env = herald(site, "build")
+    return measure(cmd, env=env)
+
+
+def hugo_full_build(hugo_site, work):
+    """One timed Hugo build of `hugo_site` into an empty output folder."""
+    move_aside(os.path.join(hugo_site, "public"), work)
+    subprocess.run(["sync"])
+    return measure(["hugo", "--quiet", "-d", os.path.join(hugo_site, "public")], cwd=hugo_site)
+
+
 def bench_builds(work, results, ratios):
     corpus = os.path.join(work, "corpus")
     subprocess.run([sys.executable, os.path.join(REPO, "bench", "gen_corpus.py"), corpus, str(ARTICLES)], check=True)
@@ -102,14 +119,8 @@ def bench_builds(work, results, ratios):
     hugo_site = os.path.join(corpus, "hugo")
     full, hugo = [], []
     for _ in range(BUILD_RUNS):
-        for d in ("public", "state"):
-            move_aside(os.path.join(site, d), work)
-        subprocess.run(["sync"])
-        cmd, env = herald(site, "build")
-        full.append(measure(cmd, env=env))
-        move_aside(os.path.join(hugo_site, "public"), work)
-        subprocess.run(["sync"])
-        hugo.append(measure(["hugo", "--quiet", "-d", os.path.join(hugo_site, "public")], cwd=hugo_site))
+        full.append(herald_full_build(site, work))
+        hugo.append(hugo_full_build(hugo_site, work))
     results["full build"] = summarise(full)
     ratios["hugo"] = paired_ratio(hugo, full)
 

@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import REPO, herald, measure, move_aside, summarise, write_section, write_config  # noqa: E402
+from run import REPO, herald_full_build, hugo_full_build, summarise, write_section, write_config  # noqa: E402
 
 SIZES = [int(n) for n in os.environ.get("SIZES", "1000 10000 20000 50000").split()]
 CHARS = int(os.environ.get("CHARS", "3000"))
@@ -60,16 +60,9 @@ def main():
         for r in range(ROUNDS):
             for name in (("herald", "hugo") if r % 2 == 0 else ("hugo", "herald")):
                 if name == "herald":
-                    for d in ("public", "state"):
-                        move_aside(os.path.join(site, d), work)
-                    subprocess.run(["sync"])
-                    cmd, env = herald(site, "build")
-                    herald_runs.append(measure(cmd, env=env))
+                    herald_runs.append(herald_full_build(site, work))
                 else:
-                    move_aside(os.path.join(hugo_site, "public"), work)
-                    subprocess.run(["sync"])
-                    hugo_runs.append(measure(["hugo", "--quiet", "-d", os.path.join(hugo_site, "public")],
-                                             cwd=hugo_site))
+                    hugo_runs.append(hugo_full_build(hugo_site, work))
         h, g = summarise(herald_runs), summarise(hugo_runs)
         ratios = sorted(b[0] / a[0] for a, b in zip(herald_runs, hugo_runs))
         rows.append((size, h["median"], h["rss"], g["median"], g["rss"], ratios))
