@@ -169,20 +169,43 @@ impl<'a> SendJournal<'a> {
         outcome: &Outcome,
         bounce_after: u32,
     ) -> rusqlite::Result<()> {
-        self.record_all([(job, outcome)], bounce_after)
-    }
-
-    /// Records several outcomes in one transaction (a group commit: connections
-    /// that finished at the same moment share one), each as [`SendJournal::record`]
-    /// would. All or none are recorded.
-    pub(crate) fn record_all<'o>(
-        &self,
-        outcomes: impl IntoIterator<Item = (&'o Job, &'o Outcome<'o>)>,
-        bounce_after: u32,
-    ) -> rusqlite::Result<()> {
+        let Outcome {
+            status,
+            attempts,
+            reply,
+            relay,
+            now,
+        } = outcome;
+        let status = *status;
+        let finished_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let tx = self.conn.unchecked_transaction()?;
-        for (job, outcome) in outcomes {
-            record_in(&tx, job, outcome, bounce_after)?;
+        tx.prepare_cached(
+            "UPDATE send_journal SET status = ?2, attempts = attempts + ?3, last_reply = ?4, updated = ?5,
+                 relay = ?6, finished_at = ?7
+             WHERE rowid = ?1",
+        )?
+        .execute(params![
+            job.rowid,
+            status.as_str(),
+            attempts,
+            reply,
+            now,
+            relay,
+            finished_at
+        ])?;
+        match status {
+            SendStatus::Sent => {
+                tx.prepare_cached(
+                    "UPDATE subscribers SET permanent_failures = 0 WHERE id = ?1 AND permanent_failures != 0",
+                )?
+                .execute([job.subscriber_id])?;
+            }
+            SendStatus::FailedPermanent => {
+                count_permanent_failure(&tx, job.subscriber_id, bounce_after, *now)?;
+            }
+            _ => {}
         }
         tx.commit()
     }
@@ -275,51 +298,4 @@ pub(crate) struct EditionReport {
     pub first_sent: Option<f64>,
     pub last_sent: Option<f64>,
     pub timed: u64,
-}
-
-/// One outcome's updates, inside the caller's transaction `tx`.
-fn record_in(
-    tx: &rusqlite::Transaction<'_>,
-    job: &Job,
-    outcome: &Outcome,
-    bounce_after: u32,
-) -> rusqlite::Result<()> {
-    let Outcome {
-        status,
-        attempts,
-        reply,
-        relay,
-        now,
-    } = outcome;
-    let status = *status;
-    let finished_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    tx.prepare_cached(
-        "UPDATE send_journal SET status = ?2, attempts = attempts + ?3, last_reply = ?4, updated = ?5,
-             relay = ?6, finished_at = ?7
-         WHERE rowid = ?1",
-    )?
-    .execute(params![
-        job.rowid,
-        status.as_str(),
-        attempts,
-        reply,
-        now,
-        relay,
-        finished_at
-    ])?;
-    match status {
-        SendStatus::Sent => {
-            tx.prepare_cached(
-                "UPDATE subscribers SET permanent_failures = 0 WHERE id = ?1 AND permanent_failures != 0",
-            )?
-            .execute([job.subscriber_id])?;
-        }
-        SendStatus::FailedPermanent => {
-            count_permanent_failure(tx, job.subscriber_id, bounce_after, *now)?;
-        }
-        _ => {}
-    }
-    Ok(())
 }
