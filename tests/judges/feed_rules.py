@@ -117,29 +117,29 @@ def check_uri(findings, value, where):
         findings.error("InvalidURIAttribute", f"{where} contains white space: {value!r}")
 
 
-def check_rfc3339(findings, element, where):
+def check_date(findings, element, where, rule, pattern, parse):
+    """The date in `element` as `parse` reads it, or None after reporting `rule` when
+    it does not match `pattern` or does not parse."""
     text = (element.text or "").strip()
-    if not RFC3339.match(text):
-        findings.error("InvalidRFC3339Date", f"{where}: {text!r}")
-        return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        findings.error("InvalidRFC3339Date", f"{where}: {text!r}")
-        return None
+        if pattern.match(text):
+            return parse(text)
+    except (TypeError, ValueError):
+        pass
+    findings.error(rule, f"{where}: {text!r}")
+    return None
+
+
+def check_rfc3339(findings, element, where):
+    return check_date(findings, element, where, "InvalidRFC3339Date", RFC3339,
+                      lambda text: datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def check_rfc822(findings, element, where):
+    parsed = check_date(findings, element, where, "InvalidRFC2822Date", RFC822,
+                        email.utils.parsedate_to_datetime)
     text = (element.text or "").strip()
-    if not RFC822.match(text):
-        findings.error("InvalidRFC2822Date", f"{where}: {text!r}")
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        findings.error("InvalidRFC2822Date", f"{where}: {text!r}")
-        return None
-    if parsed.strftime("%a") != text[:3]:
+    if parsed is not None and parsed.strftime("%a") != text[:3]:
         findings.warning("IncorrectDOW", f"{where}: {text!r} was a {parsed.strftime('%A')}")
     return parsed
 
