@@ -36,7 +36,7 @@ mod sink;
 /// Builds the site and feeds into the output folder and records what was published.
 ///
 /// The article rows (what was parsed) are saved while the seeds are read, a batch at
-/// a time on a thread of their own, and pages render from the stored bodies, so a
+/// a time on a thread of their own, and pages render from the run's spill file, so a
 /// full build holds the catalog's heads but never every article's text. The output
 /// fingerprints (what was written) are saved only after every file is in place. A
 /// crash in between leaves rows that are current and fingerprints that are not, so
