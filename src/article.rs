@@ -54,6 +54,19 @@ pub struct ArticleHead {
     pub has_column_intro: bool,
     /// Its tags, as written (what tag pages group by).
     pub tags: Vec<String>,
+    /// What summary-only outputs show beyond the above (feed archives in summary
+    /// form, summary digests and their web pages), so they never load the body.
+    /// `None` in a head stored before it was kept: the body is loaded instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<ListingDetails>,
+}
+
+/// The parts of an [`Article`] besides its head that a summary-only listing shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListingDetails {
+    pub summary: String,
+    pub author: Option<String>,
+    pub link: Option<String>,
 }
 
 impl ArticleHead {
@@ -73,6 +86,15 @@ impl Article {
             summary_short: shorten(&self.summary, SHORT_SUMMARY_GRAPHEMES),
             has_column_intro: self.column_intro.is_some(),
             tags: self.tags.clone(),
+            listing: Some(self.listing_details()),
+        }
+    }
+
+    pub fn listing_details(&self) -> ListingDetails {
+        ListingDetails {
+            summary: self.summary.clone(),
+            author: self.author.clone(),
+            link: self.link.clone(),
         }
     }
 

@@ -13,7 +13,7 @@ use herald::config::Config;
 use herald::content::catalog::Entry;
 use herald::content::seed::parse_seed;
 use herald::render::feeds::{render_atom, render_json_feed, render_rss};
-use herald::render::site::{Body, SiteMeta, prepare_one, render_article_page, render_index};
+use herald::render::site::{SiteMeta, prepare_one, render_article_page, render_index};
 use herald::render::templates::Templates;
 use proptest::prelude::*;
 
@@ -72,7 +72,7 @@ fn render_and_check(article: herald::article::Article) {
     };
     let templates = Templates::load(Path::new("/nonexistent")).unwrap();
     let meta = SiteMeta::new(&config, article.column_intro.as_deref());
-    let prepared = vec![prepare_one(&meta, &entry, &article, Body::Render, &templates).unwrap()];
+    let prepared = vec![prepare_one(&meta, &entry, &article, &templates).unwrap()];
     for (name, bytes) in [
         ("rss", render_rss(&meta, &prepared).unwrap()),
         ("atom", render_atom(&meta, &prepared).unwrap()),

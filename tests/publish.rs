@@ -461,13 +461,19 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let head: String = conn
         .query_row("SELECT head_json FROM articles", [], |r| r.get(0))
         .unwrap();
     let head: serde_json::Value = serde_json::from_str(&head).unwrap();
     assert_eq!(head["title"], TITLE);
     assert!(head.get("sections").is_none(), "{head}");
+    assert!(
+        head["listing"]["summary"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{head}"
+    );
     let body: String = conn
         .query_row("SELECT article_json FROM article_bodies", [], |r| r.get(0))
         .unwrap();
@@ -480,6 +486,66 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     std::fs::remove_file(site.path("public/articles/1bd5276be7ff4f0b.html")).unwrap();
     assert_eq!(site.run(&["build"]).code, 0);
     assert_eq!(site.snapshot("public"), before);
+}
+
+/// Version 3 heads lacked the listing details that summary-only outputs show: an
+/// upgrade derives them from the bodies, and a read-only command on the old file
+/// loads the bodies instead. Both give the same pages as before.
+#[test]
+fn a_state_file_from_before_listing_details_is_upgraded_in_place() {
+    let site = Site::with_shipped_seed();
+    site.edit_config("feed_items = 50", "feed_items = 1");
+    site.write_seed(
+        "001_older.txt",
+        &simple_seed("2026-01-20", "Older piece", "Body."),
+    );
+    let build = site.run_at("2026-02-01T00:00:00Z", &["build"]);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    let before = site.snapshot("public");
+    let state = site.path("state/herald.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&state).unwrap();
+        conn.execute_batch(
+            "UPDATE articles SET head_json = json_remove(head_json, '$.listing');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    // Every page that shows summaries is rendered again from the old heads.
+    let mut removed = 0;
+    for (page, _) in &before {
+        let rel = page.strip_prefix(site.path("public")).unwrap();
+        if rel.starts_with("newsletter") || rel.starts_with("feeds") {
+            std::fs::remove_file(page).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(
+        removed >= 3,
+        "an edition page and two feed archive documents"
+    );
+    let check = site.run_at("2026-02-01T00:00:00Z", &["check"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let build = site.run_at("2026-02-01T00:00:00Z", &["build"]);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    assert_eq!(site.snapshot("public"), before);
+    let conn = rusqlite::Connection::open(&state).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+    let heads: Vec<String> = conn
+        .prepare("SELECT head_json FROM articles")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(heads.len(), 2);
+    for head in heads {
+        let head: serde_json::Value = serde_json::from_str(&head).unwrap();
+        assert!(head["listing"]["summary"].as_str().is_some(), "{head}");
+    }
 }
 
 #[test]

@@ -29,7 +29,7 @@ use crate::render::paths::{
     archive_page_path, article_page_path, edition_page_path,
 };
 use crate::render::site::{
-    ArchiveYear, Body, Neighbours, PreparedArticle, archive_years, render_archive_page,
+    ArchiveYear, Neighbours, PreparedArticle, archive_years, render_archive_page,
     render_article_page, render_index,
 };
 use crate::support::parallel::map_in_parallel;
@@ -475,12 +475,10 @@ impl SharedRender<'_> {
         &self,
         entries: std::ops::Range<usize>,
     ) -> Result<Vec<PreparedArticle>, BuildError> {
-        let body = if self.full_text {
-            Body::Render
-        } else {
-            Body::Skip
-        };
-        entries.map(|i| self.prepared.prepare(i, body)).collect()
+        match self.full_text {
+            true => entries.map(|i| self.prepared.article(i)).collect(),
+            false => entries.map(|i| self.prepared.listing(i)).collect(),
+        }
     }
 
     /// The bytes of `stale`. `items`: the articles from catalog position `.0` on,

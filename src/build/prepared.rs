@@ -16,10 +16,11 @@ use crate::render::digest::{
     Digest, EditionListing, SUBJECT_TEMPLATE, edition_view, render_digest, render_edition_page,
     render_subject,
 };
-use crate::render::site::{Body, PreparedArticle, SiteMeta, listed_article, prepare_one};
+use crate::render::site::{PreparedArticle, SiteMeta, listed_article, listing_view, prepare_one};
 use crate::render::templates::Templates;
 use crate::store::{BodyReader, RowSaver, State};
 use crate::support::spill::Spill;
+use crate::support::utf8::str_from_utf8;
 
 /// The catalog ready for rendering: the common first half of `build`, `check`,
 /// `digest`, `send` and the server's preview. Article bodies are rendered on demand,
@@ -89,21 +90,31 @@ impl Prepared {
         })
     }
 
-    pub(super) fn prepare(&self, index: usize, body: Body) -> Result<PreparedArticle, BuildError> {
-        let entry = &self.catalog.entries[index];
-        let article = full_article(entry, self.bodies.as_ref(), self.spill.as_ref())?;
-        Ok(prepare_one(
-            &self.meta,
-            &self.catalog.entries[index],
-            &article,
-            body,
-            &self.templates,
-        )?)
-    }
-
     /// Entry `index` with its view and rendered body.
     pub(crate) fn article(&self, index: usize) -> Result<PreparedArticle, BuildError> {
-        self.prepare(index, Body::Render)
+        let entry = &self.catalog.entries[index];
+        let article = full_article(entry, self.bodies.as_ref(), self.spill.as_ref())?;
+        Ok(prepare_one(&self.meta, entry, &article, &self.templates)?)
+    }
+
+    /// Entry `index` as summary-only outputs show it: its view without the body
+    /// ([`listing_view`]). Taken from the head, so the body is not loaded, unless
+    /// the head was stored before heads carried the listing details.
+    pub(super) fn listing(&self, index: usize) -> Result<PreparedArticle, BuildError> {
+        let entry = &self.catalog.entries[index];
+        let view = match &entry.article.listing {
+            Some(details) => listing_view(&self.meta, entry, details),
+            None => {
+                let article = full_article(entry, self.bodies.as_ref(), self.spill.as_ref())?;
+                listing_view(&self.meta, entry, &article.listing_details())
+            }
+        };
+        Ok(PreparedArticle {
+            entry: entry.clone(),
+            view,
+            content_html: String::new(),
+            view_value: None,
+        })
     }
 
     /// The line of the newsletter index for `edition`, whose lead is in the catalog.
@@ -124,21 +135,21 @@ impl Prepared {
         })
     }
 
-    /// The articles of one edition, newest first (empty for a week with none), with
-    /// their bodies rendered only if the digest carries them.
+    /// The articles of one edition, newest first (empty for a week with none): whole
+    /// when the digest carries them, else as summary-only outputs show them.
     fn edition_articles(
         &self,
         config: &Config,
         week: Week,
     ) -> Result<Vec<PreparedArticle>, BuildError> {
-        let body = match config.newsletter.content {
-            DigestContent::Full => Body::Render,
-            DigestContent::Summary => Body::Skip,
+        let Some(edition) = self.editions.get(&week) else {
+            return Ok(Vec::new());
         };
-        self.editions
-            .get(&week)
-            .map(|e| e.articles.iter().map(|&i| self.prepare(i, body)).collect())
-            .unwrap_or_else(|| Ok(Vec::new()))
+        let articles = edition.articles.iter();
+        match config.newsletter.content {
+            DigestContent::Full => articles.map(|&i| self.article(i)).collect(),
+            DigestContent::Summary => articles.map(|&i| self.listing(i)).collect(),
+        }
     }
 
     /// The web page of one edition.
@@ -209,8 +220,8 @@ fn full_article(
         })?;
         // Checked once as a whole: `from_slice` would check every string it holds
         // on its own, which costs more than the rest of the decoding.
-        let json = String::from_utf8(json).unwrap_or_default();
-        return serde_json::from_str(&json)
+        let json = str_from_utf8(&json).unwrap_or_default();
+        return serde_json::from_str(json)
             .map(Arc::new)
             .map_err(|_| BuildError::MissingBody {
                 id: entry.article.id.clone(),

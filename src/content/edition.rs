@@ -248,6 +248,7 @@ mod tests {
             summary_short: String::new(),
             has_column_intro: false,
             tags: Vec::new(),
+            listing: None,
         };
         let published = article.published(chrono_tz::Asia::Taipei, 8);
         Entry {

@@ -285,15 +285,18 @@ fn parse(
             "split the article, or raise `seed.max_seed_bytes` in config.toml",
         ));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let valid = &bytes[..e.valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        err(
-            Some(line),
-            format!("the text is not valid UTF-8 (byte {})", e.valid_up_to()),
-            "save the file as UTF-8 (not Big5 or UTF-16)",
-        )
-    })?;
+    let checked = crate::support::utf8::str_from_utf8(bytes).ok_or(());
+    let text = checked
+        .or_else(|()| std::str::from_utf8(bytes))
+        .map_err(|e| {
+            let valid = &bytes[..e.valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            err(
+                Some(line),
+                format!("the text is not valid UTF-8 (byte {})", e.valid_up_to()),
+                "save the file as UTF-8 (not Big5 or UTF-16)",
+            )
+        })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let text = unix_line_breaks(text);
     let text = strip_xml_illegal(&text);

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use tera::Context;
 
-use crate::article::Article;
+use crate::article::{Article, ListingDetails};
 use crate::config::Config;
 use crate::content::catalog::Entry;
 use crate::render::paths::{
@@ -99,16 +99,12 @@ pub struct PreparedArticle {
     pub entry: Entry,
     pub view: ArticleView,
     /// The article body as an HTML fragment (from `content.html`); all URLs absolute.
-    /// Empty when it was prepared without its body ([`Body::Skip`]).
+    /// Empty when it was prepared for a summary-only output
+    /// ([`listing_view`]: `view` has no `intro` and `sections` either).
     pub content_html: String,
-}
-
-/// Whether [`prepare_one`] renders the body fragment (a summary-only digest does
-/// not need it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body {
-    Render,
-    Skip,
+    /// `view` as templates see it, converted once for `content.html` and
+    /// `article.html` (`None` for a listing view, which has no page of its own).
+    pub(crate) view_value: Option<tera::Value>,
 }
 
 /// A day as readers of `language` (a BCP 47 tag) write it: `2026 年 1 月 21 日` in
@@ -136,32 +132,7 @@ fn iso(t: &chrono::DateTime<Tz>) -> String {
 /// The view of `entry`, whose whole article is `a`: what the index lists of it
 /// ([`listed_article`], from the head) plus the article's own text.
 pub(crate) fn article_view(meta: &SiteMeta, entry: &Entry, a: &Article) -> ArticleView {
-    let ListedArticle {
-        id,
-        title,
-        url,
-        date,
-        published_iso,
-        summary_short,
-    } = listed_article(meta, entry);
     ArticleView {
-        id,
-        title,
-        url,
-        date,
-        published_iso,
-        updated_iso: iso(&entry.updated),
-        author: a.author.clone().unwrap_or_else(|| meta.author.clone()),
-        tags: a.tags.clone(),
-        tag_links: (a.tags.iter())
-            .map(|tag| TagLink {
-                name: tag.clone(),
-                url: tag_page_url(&meta.base_url, &tag_slug(tag)),
-            })
-            .collect(),
-        summary: a.summary.clone(),
-        summary_short,
-        link: a.link.clone(),
         intro: a.intro.clone(),
         sections: a
             .body_sections()
@@ -171,6 +142,49 @@ pub(crate) fn article_view(meta: &SiteMeta, entry: &Entry, a: &Article) -> Artic
                 paragraphs: s.paragraphs.clone(),
             })
             .collect(),
+        ..listing_view(meta, entry, &a.listing_details())
+    }
+}
+
+/// The view of `entry` without its body (`intro` and `sections` empty): what
+/// summary-only outputs show, from the head and `details`.
+pub(crate) fn listing_view(
+    meta: &SiteMeta,
+    entry: &Entry,
+    details: &ListingDetails,
+) -> ArticleView {
+    let ListedArticle {
+        id,
+        title,
+        url,
+        date,
+        published_iso,
+        summary_short,
+    } = listed_article(meta, entry);
+    let tags = &entry.article.tags;
+    ArticleView {
+        id,
+        title,
+        url,
+        date,
+        published_iso,
+        updated_iso: iso(&entry.updated),
+        author: details
+            .author
+            .clone()
+            .unwrap_or_else(|| meta.author.clone()),
+        tags: tags.clone(),
+        tag_links: (tags.iter())
+            .map(|tag| TagLink {
+                name: tag.clone(),
+                url: tag_page_url(&meta.base_url, &tag_slug(tag)),
+            })
+            .collect(),
+        summary: details.summary.clone(),
+        summary_short,
+        link: details.link.clone(),
+        intro: Vec::new(),
+        sections: Vec::new(),
     }
 }
 
@@ -181,34 +195,32 @@ fn base_context(meta: &SiteMeta) -> Context {
 }
 
 /// An article's body as an HTML fragment (`content.html`), with all URLs absolute.
-pub(crate) fn render_content(
+/// `article` is the view as a template value.
+fn render_content(
     meta: &SiteMeta,
-    view: &ArticleView,
+    article: tera::Value,
     templates: &Templates,
 ) -> Result<String, TemplateError> {
     let mut context = base_context(meta);
-    context.insert("article", view);
+    context.insert_value("article", article);
     templates.render("content.html", &context)
 }
 
-/// The view and (unless skipped) rendered body of one entry, whose whole article is
-/// `article`.
+/// The view and rendered body of one entry, whose whole article is `article`.
 pub fn prepare_one(
     meta: &SiteMeta,
     entry: &Entry,
     article: &Article,
-    body: Body,
     templates: &Templates,
 ) -> Result<PreparedArticle, TemplateError> {
     let view = article_view(meta, entry, article);
-    let content_html = match body {
-        Body::Render => render_content(meta, &view, templates)?,
-        Body::Skip => String::new(),
-    };
+    let view_value = tera::Value::from_serializable(&view);
+    let content_html = render_content(meta, view_value.clone(), templates)?;
     Ok(PreparedArticle {
         entry: entry.clone(),
         view,
         content_html,
+        view_value: Some(view_value),
     })
 }
 
@@ -363,7 +375,10 @@ pub fn render_article_page(
 ) -> Result<Vec<u8>, TemplateError> {
     let mut context = base_context(meta);
     context.insert("page_url", &article.view.url);
-    context.insert("article", &article.view);
+    match &article.view_value {
+        Some(value) => context.insert_value("article", value.clone()),
+        None => context.insert("article", &article.view),
+    }
     context.insert("neighbours", neighbours);
     context.insert("content", &article.content_html);
     templates.render_bytes("article.html", &context)

@@ -146,6 +146,26 @@ pub(super) fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 3 heads lacked the listing details (summary, author, link): derive them
+/// from the bodies, so summary-only outputs need not load the bodies.
+pub(super) fn add_listing_details(conn: &Connection) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String)> = {
+        let mut stmt = conn.prepare(
+            "SELECT a.id, b.article_json FROM articles a JOIN article_bodies b ON a.id = b.id
+             WHERE a.head_json NOT LIKE '%\"listing\":%'",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut update = conn.prepare("UPDATE articles SET head_json = ?2 WHERE id = ?1")?;
+    for (id, json) in rows {
+        if let Some(head_json) = head_of_article_json(&json) {
+            update.execute(params![id, head_json])?;
+        }
+    }
+    Ok(())
+}
+
 impl State {
     /// Every article the state knows, removed ones included, by id.
     pub(crate) fn articles(&self) -> Result<HashMap<String, StoredArticle>, StateError> {

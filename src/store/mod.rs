@@ -15,7 +15,7 @@ mod outputs;
 pub mod subscribers;
 
 pub(crate) use articles::{BodyReader, RowBody, RowSaver, StoredArticle};
-use articles::{has_article_column, split_bodies};
+use articles::{add_listing_details, has_article_column, split_bodies};
 pub(crate) use build_record::StoredMemo;
 pub(crate) use editions::FrozenEdition;
 
@@ -53,7 +53,7 @@ pub enum StateError {
     },
 }
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS articles (
@@ -253,9 +253,12 @@ impl State {
                 self.conn.execute_batch(add).map_err(|e| self.wrap(e))?;
             }
         }
-        if version < 3 {
+        if version < 4 {
             let tx = self.write_transaction()?;
-            split_bodies(&tx).map_err(|e| self.wrap(e))?;
+            if version < 3 {
+                split_bodies(&tx).map_err(|e| self.wrap(e))?;
+            }
+            add_listing_details(&tx).map_err(|e| self.wrap(e))?;
             tx.commit().map_err(|e| self.wrap(e))?;
         }
         self.conn

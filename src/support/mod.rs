@@ -5,3 +5,4 @@ pub(crate) mod parallel;
 pub(crate) mod permissions;
 pub mod spill;
 pub mod stamp;
+pub(crate) mod utf8;
