@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Why a build right after `rm -rf public` is slower (#20): file creation on this
-machine's ext4 right after a large deletion, with and without Herald.
+machine's ext4 right after a large deletion, by four routes, and Herald's build.
 
 1. waits QUIET seconds with nothing deleted (the kernel's window is 60 s, 360 s for
-   inodes whose table block is not yet written back), then creates N files in a
-   folder, the way Herald does (O_TMPFILE, then linkat) and the plain way (open
-   O_CREAT);
-2. deletes them, then at once creates N more next to where they were;
+   inodes whose table block is not yet written back), then creates N files by each
+   route: Herald's (O_TMPFILE, then linkat), a named temporary file renamed into
+   place, plain open(O_CREAT), all in one folder, and one new folder per file
+   (Hugo's layout, `posts/<name>/index.html`);
+2. for each route, deletes N files from a folder beside it and at once creates N
+   more by that route; twice, the second time in the reverse order (each deletion
+   also weighs on the routes timed after it);
 3. the same with Herald's full build: after QUIET seconds, and right after
-   `rm -rf public`.
+   `rm -rf public state`.
 
 Anything else that deletes files meanwhile (a build, a test run) spoils the figures.
 
@@ -52,6 +55,32 @@ def create_plain(folder, n):
             f.write(PAYLOAD)
 
 
+def create_temp_rename(folder, n):
+    os.makedirs(folder)
+    for i in range(n):
+        temp = os.path.join(folder, f".herald-{i:06}.tmp")
+        with open(temp, "xb") as f:
+            f.write(PAYLOAD)
+        os.rename(temp, os.path.join(folder, f"{i:06}.html"))
+
+
+def create_folder_each(folder, n):
+    os.makedirs(folder)
+    for i in range(n):
+        page = os.path.join(folder, f"{i:06}")
+        os.mkdir(page)
+        with open(os.path.join(page, "index.html"), "wb") as f:
+            f.write(PAYLOAD)
+
+
+ROUTES = (
+    ("O_TMPFILE + linkat", create_tmpfile_link),
+    ("temp file + rename", create_temp_rename),
+    ("open(O_CREAT)", create_plain),
+    ("a folder per file", create_folder_each),
+)
+
+
 def timed(work, *args):
     os.sync()
     started = time.perf_counter()
@@ -80,15 +109,22 @@ def journal_state(path):
 
 def file_system_rounds(work):
     print(f"file system: {journal_state(work)}; N = {N} files of {len(PAYLOAD)} bytes")
-    for label, create in (("O_TMPFILE + linkat", create_tmpfile_link), ("open(O_CREAT)", create_plain)):
-        folder = os.path.join(work, "round", "public")
-        time.sleep(QUIET)
-        fresh = timed(create, folder, N)
-        shutil.rmtree(folder)
-        after = timed(create, folder, N)
-        shutil.rmtree(os.path.join(work, "round"))
-        print(f"{label:20} after {QUIET} s without deletions: {fresh:6.2f} s | "
-              f"right after deleting {N}: {after:6.2f} s ({after / fresh:.1f}x)")
+    time.sleep(QUIET)
+    fresh = {label: timed(create, os.path.join(work, "fresh", str(i)), N)
+             for i, (label, create) in enumerate(ROUTES)}
+    after = {label: [] for label, _ in ROUTES}
+    for round_, order in enumerate((ROUTES, ROUTES[::-1])):
+        for i, (label, create) in enumerate(order):
+            victim = os.path.join(work, "after", f"victim-{round_}-{i}")
+            create_plain(victim, N)
+            os.sync()
+            shutil.rmtree(victim)
+            after[label].append(timed(create, os.path.join(work, "after", f"{round_}-{i}"), N))
+    for label, _ in ROUTES:
+        times = ", ".join(f"{t:.2f}" for t in after[label])
+        worst = max(after[label]) / fresh[label]
+        print(f"{label:20} after {QUIET} s without deletions: {fresh[label]:6.2f} s | "
+              f"right after deleting {N} beside it: {times} s (up to {worst:.1f}x)")
 
 
 def herald_rounds(work, corpus):
