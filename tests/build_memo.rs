@@ -56,6 +56,16 @@ fn a_build_with_nothing_to_do_stops_early_and_changes_nothing() {
             .contains("scheduled: later (held back until 2026-12-01T08:00:00+08:00)")
     );
     assert_eq!(site.snapshot("public"), before);
+
+    // Nor does it write the state: not a byte, not a stamp (a write would also cost
+    // a sync and a checkpoint on every cron run).
+    let state = site.path("state/herald.sqlite");
+    let stamp = |path: &std::path::Path| std::fs::metadata(path).unwrap().modified().unwrap();
+    let (bytes, modified) = (std::fs::read(&state).unwrap(), stamp(&state));
+    std::thread::sleep(herald::support::stamp::SETTLED * 2);
+    assert!(build(&site, NOW).stderr.contains(SHORT_CUT));
+    assert_eq!(stamp(&state), modified, "the state file was written");
+    assert!(std::fs::read(&state).unwrap() == bytes, "the state changed");
 }
 
 #[test]

@@ -266,7 +266,7 @@ pub(super) fn recorded_reader(
     let tags = state.output_fingerprints_in(TAGS_DIR)?;
     let (root, list) = (root.to_path_buf(), !memo.settled);
     Ok(move || {
-        let snapshot = CatalogSnapshot::decode(&read_snapshot()?)?;
+        let snapshot = CatalogSnapshot::decode(read_snapshot()?.as_bytes())?;
         let as_recorded = list.then(|| {
             outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter, &feeds)
                 && tag_outputs_as_recorded(&root, &tags)

@@ -49,6 +49,7 @@ mod sink;
 /// they change ([`incremental`]); anything else gets the full build.
 pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, BuildError> {
     let started = std::time::Instant::now();
+    let listing = SeedListing::start(config);
     let mut state = State::open(&config.paths.state)?;
     let templates = load_templates(config)?;
     let root = &config.paths.output;
@@ -61,12 +62,15 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         state.save_build_memo(None)?;
     }
     let (templates, survey) = match applying {
-        None => (templates, Survey::take(config, &state)?),
+        None => {
+            let known = state.articles()?;
+            (templates, Survey::of(listing.wait()?, known))
+        }
         Some(memo) => {
             // Read while the seeds are listed: the listing waits on the file system.
             // A build that finds nothing changed does not wait for it.
             let reading = std::thread::spawn(incremental::recorded_reader(&state, root, &memo)?);
-            let listing = SeedListing::take(config)?;
+            let listing = listing.wait()?;
             let seeds = listing.seeds_print().filter(|seeds| seeds.settled);
             let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
             if seeds.is_some_and(|seeds| memo.holds(&seeds.fingerprint, &outputs.fingerprint)) {

@@ -23,6 +23,18 @@ pub enum CatalogError {
     State(#[from] StateError),
 }
 
+/// A [`SeedListing`] being taken on another thread ([`SeedListing::start`]).
+pub(crate) struct PendingListing(std::thread::JoinHandle<Result<SeedListing, CatalogError>>);
+
+impl PendingListing {
+    /// Waits for the listing; a panic while listing is raised again here.
+    pub(crate) fn wait(self) -> Result<SeedListing, CatalogError> {
+        self.0
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
 /// The seeds folder listed, every seed `stat`ed and keyed under the parsing rules.
 pub(crate) struct SeedListing {
     pub(super) files: Vec<SeedFile>,
@@ -35,15 +47,17 @@ pub(crate) struct SeedListing {
 }
 
 impl SeedListing {
-    /// Lists the seeds folder, `stat`ing its files on every core.
-    pub(crate) fn take(config: &Config) -> Result<SeedListing, CatalogError> {
-        let listed_from = std::time::SystemTime::now();
-        let files = list_seed_files(&config.paths.seeds, true)?;
-        Ok(SeedListing::new(
-            files,
-            rules_fingerprint(config),
-            listed_from,
-        ))
+    /// Lists the seeds folder, `stat`ing its files on every core, on threads of its
+    /// own: the caller opens the state and loads the templates meanwhile, and the
+    /// listing is most of what a build with nothing to do waits for.
+    pub(crate) fn start(config: &Config) -> PendingListing {
+        let dir = config.paths.seeds.clone();
+        let rules = rules_fingerprint(config);
+        PendingListing(std::thread::spawn(move || {
+            let listed_from = std::time::SystemTime::now();
+            let files = list_seed_files(&dir, true)?;
+            Ok(SeedListing::new(files, rules, listed_from))
+        }))
     }
 
     pub(super) fn new(

@@ -21,6 +21,19 @@ pub(crate) struct StoredMemo {
     pub settled: bool,
 }
 
+/// A catalog snapshot as read from its file: the bytes after the id that ties it
+/// to the build record (kept in place rather than shifted down, a megabyte or two).
+pub(crate) struct StoredSnapshot {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl StoredSnapshot {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
 impl State {
     /// The last clean build's record, if there is one.
     pub(crate) fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
@@ -62,7 +75,7 @@ impl State {
     /// (a build that crashed between writing the two).
     pub(crate) fn build_snapshot_reader(
         &self,
-    ) -> Result<impl FnOnce() -> Option<Vec<u8>> + Send + 'static, StateError> {
+    ) -> Result<impl FnOnce() -> Option<StoredSnapshot> + Send + 'static, StateError> {
         let id: Option<String> = self
             .conn
             .query_row(
@@ -75,14 +88,16 @@ impl State {
         let path = self.snapshot_path();
         Ok(move || {
             let id = id?;
-            let mut bytes = std::fs::read(path).ok()?;
+            let bytes = std::fs::read(path).ok()?;
             let (len, rest) = bytes.split_at_checked(4)?;
             let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
             if rest.get(..len)? != id.as_bytes() {
                 return None;
             }
-            bytes.drain(..4 + len);
-            Some(bytes)
+            Some(StoredSnapshot {
+                bytes,
+                start: 4 + len,
+            })
         })
     }
 

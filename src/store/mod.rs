@@ -261,9 +261,13 @@ impl State {
             add_listing_details(&tx).map_err(|e| self.wrap(e))?;
             tx.commit().map_err(|e| self.wrap(e))?;
         }
-        self.conn
-            .pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(|e| self.wrap(e))?;
+        // Written only when it changes: setting it dirties the file's first page, and a
+        // build that finds nothing to do should not write (nor sync) the state at all.
+        if version != SCHEMA_VERSION {
+            self.conn
+                .pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|e| self.wrap(e))?;
+        }
         Ok(())
     }
 

@@ -4,9 +4,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many threads rendering and parsing use: the cores available, at most 8.
 pub(crate) fn worker_count() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8)
+    // Asked once: the answer comes from reading the cgroup's files, and a build asks
+    // for it at every stage.
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    })
 }
 
 /// `items.iter().map(work).collect()`, spread over [`worker_count`] threads.
