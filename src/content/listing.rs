@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::content::seed::{is_seed_name, seed_id};
 use crate::store::StateError;
 use crate::support::fingerprint::Fingerprinter;
-use crate::support::parallel::{map_in_parallel, worker_count};
+use crate::support::parallel::worker_count;
 use crate::support::stamp::{FileVersion, changed_at, is_settled};
 
 /// Why the seeds could not be surveyed: the folder, or the state beside it.
@@ -245,47 +245,94 @@ pub(super) fn list_seed_files(
         path: dir.to_path_buf(),
         source,
     };
-    let mut seeds = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(wrap)? {
-        let entry = entry.map_err(wrap)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if is_seed_name(&name) {
-            seeds.push((name, entry));
-        } else {
-            tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
+    let entries = std::fs::read_dir(dir).map_err(wrap)?;
+    let helpers = if on_every_core { worker_count() - 1 } else { 0 };
+    let mut seeds = if helpers == 0 {
+        let mut seeds = Vec::new();
+        for entry in entries {
+            if let Some(entry) = seed_entry(entry.map_err(wrap)?) {
+                seeds.push(seed_file(entry));
+            }
         }
-    }
-    // Names in a folder are unique, so an unstable sort gives the same order.
-    seeds.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let seed_file = |(name, entry): &(String, std::fs::DirEntry)| {
-        let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
-        // A plain file's metadata is read relative to the open folder, without
-        // resolving the whole path again.
-        let metadata = if is_link {
-            std::fs::metadata(entry.path())
-        } else {
-            entry.metadata()
-        };
-        SeedFile {
-            name: name.clone(),
-            stat: metadata.map(|m| SeedStat::of(&m)),
-            stat_key: String::new(),
-        }
+        seeds
+    } else {
+        stat_while_listing(entries, helpers).map_err(wrap)?
     };
-    if !on_every_core {
-        return Ok(seeds.iter().map(seed_file).collect());
-    }
-    // In runs of files: a `stat` is too short to hand out one by one. Several runs per
-    // core, so a core that another thread keeps busy takes fewer of them.
-    let chunks: Vec<&[(String, std::fs::DirEntry)]> = seeds
-        .chunks(seeds.len().div_ceil(8 * worker_count()).max(1))
-        .collect();
-    Ok(map_in_parallel(&chunks, |chunk| {
-        chunk.iter().map(seed_file).collect::<Vec<_>>()
+    // Names in a folder are unique, so an unstable sort gives the same order.
+    seeds.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(seeds)
+}
+
+/// Reading a large folder takes a while (the kernel hands out a few hundred names
+/// per call), so `helpers` threads `stat` the names already read while this one
+/// reads the rest, then joins them. Runs of names, not single ones: a `stat` is too
+/// short to hand out one at a time.
+fn stat_while_listing(entries: std::fs::ReadDir, helpers: usize) -> std::io::Result<Vec<SeedFile>> {
+    const RUN: usize = 256;
+    let (sender, receiver) = std::sync::mpsc::channel::<Vec<(String, std::fs::DirEntry)>>();
+    let receiver = std::sync::Mutex::new(receiver);
+    let next_run = || receiver.lock().ok()?.recv().ok();
+    let stat_runs = || {
+        let mut done = Vec::new();
+        while let Some(run) = next_run() {
+            done.extend(run.into_iter().map(seed_file));
+        }
+        done
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..helpers).map(|_| scope.spawn(stat_runs)).collect();
+        let mut run = Vec::with_capacity(RUN);
+        let mut failure = None;
+        for entry in entries {
+            match entry {
+                Ok(entry) => run.extend(seed_entry(entry)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if run.len() == RUN {
+                let _ = sender.send(std::mem::replace(&mut run, Vec::with_capacity(RUN)));
+            }
+        }
+        let _ = sender.send(run);
+        drop(sender);
+        let mut seeds = stat_runs();
+        for worker in workers {
+            let theirs = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            seeds.extend(theirs);
+        }
+        failure.map_or(Ok(seeds), Err)
     })
-    .into_iter()
-    .flatten()
-    .collect())
+}
+
+/// The entry with its name, when the name is a seed's; other names are logged.
+fn seed_entry(entry: std::fs::DirEntry) -> Option<(String, std::fs::DirEntry)> {
+    let name = entry.file_name().to_string_lossy().into_owned();
+    if is_seed_name(&name) {
+        Some((name, entry))
+    } else {
+        tracing::debug!("{name}: not a seed (seeds are non-hidden *.txt files), ignored");
+        None
+    }
+}
+
+fn seed_file((name, entry): (String, std::fs::DirEntry)) -> SeedFile {
+    let is_link = entry.file_type().map_or(true, |t| t.is_symlink());
+    // A plain file's metadata is read relative to the open folder, without
+    // resolving the whole path again.
+    let metadata = if is_link {
+        std::fs::metadata(entry.path())
+    } else {
+        entry.metadata()
+    };
+    SeedFile {
+        name,
+        stat: metadata.map(|m| SeedStat::of(&m)),
+        stat_key: String::new(),
+    }
 }
 
 /// Identifies a version of a file, parsed under given rules, without reading it:
@@ -347,5 +394,29 @@ mod tests {
             (vec![0, 1, 2], false),
             "b, c, d; a is gone"
         );
+    }
+
+    #[test]
+    fn a_large_folder_lists_the_same_on_every_core_as_on_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // More seeds than one run of names, and names that are not seeds.
+        let mut expected = Vec::new();
+        for i in (0..700).rev() {
+            let name = format!("{i:04}_s{i}.txt");
+            std::fs::write(dir.path().join(&name), "x".repeat(i)).unwrap();
+            expected.push((name, i as u64));
+        }
+        expected.sort();
+        for other in [".hidden.txt", "notes.md", "draft.txt~"] {
+            std::fs::write(dir.path().join(other), "not a seed").unwrap();
+        }
+        std::os::unix::fs::symlink("0003_s3.txt", dir.path().join("0800_link.txt")).unwrap();
+        expected.push(("0800_link.txt".to_string(), 3));
+        let sizes = |files: Vec<SeedFile>| -> Vec<(String, u64)> {
+            let sizes = files.into_iter().map(|f| (f.name, f.stat.unwrap().len));
+            sizes.collect()
+        };
+        assert_eq!(sizes(list_seed_files(dir.path(), true).unwrap()), expected);
+        assert_eq!(sizes(list_seed_files(dir.path(), false).unwrap()), expected);
     }
 }
