@@ -190,7 +190,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(exit::PARTIAL),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_report(&e));
             if let Some(DispatchError::LockHeld { .. }) = e.downcast_ref::<DispatchError>() {
                 ExitCode::from(exit::LOCKED)
             } else if let Some(TokenError::Invalid) = e.downcast_ref::<TokenError>() {
@@ -207,6 +207,23 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The error and its causes, like `{:#}`, but a cause is left out when the text
+/// so far already says it: most of Herald's errors quote their I/O error in the
+/// message (before the hint), and the chain would repeat it after the hint.
+fn error_report(error: &anyhow::Error) -> String {
+    let mut report = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if report.is_empty() {
+            report = text;
+        } else if !report.contains(&text) {
+            report.push_str(": ");
+            report.push_str(&text);
+        }
+    }
+    report
 }
 
 fn run(command: Command, config: &Config, cli_config: &Path) -> anyhow::Result<Outcome> {

@@ -353,6 +353,33 @@ fn a_broken_template_names_the_file_and_writes_nothing() {
     assert!(!site.path("public").exists());
 }
 
+/// Before and after a build record exists (the second build takes the record's
+/// path, which lists the folder first thing).
+#[test]
+fn a_missing_seeds_folder_is_named_with_its_hint_and_its_cause_once() {
+    let site = Site::with_shipped_seed();
+    for recorded in [false, true] {
+        if recorded {
+            std::fs::rename(site.path("seeds.gone"), site.path("seeds")).unwrap();
+            assert_eq!(site.run(&["build"]).code, 0);
+            std::thread::sleep(herald::support::stamp::SETTLED * 2);
+            assert_eq!(site.run(&["build"]).code, 0);
+        }
+        std::fs::rename(site.path("seeds"), site.path("seeds.gone")).unwrap();
+        let run = site.run(&["build"]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(run.stderr.contains("seeds folder"), "{}", run.stderr);
+        assert!(run.stderr.contains("check `paths.seeds`"), "{}", run.stderr);
+        // The OS's words (ENOENT), once: not again after the hint.
+        assert_eq!(
+            run.stderr.matches("(os error 2)").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn config_errors_name_the_key() {
     let site = Site::with_shipped_seed();
