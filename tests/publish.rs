@@ -485,10 +485,7 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     assert!(run.stdout.contains("0 written"), "{}", run.stdout);
     assert_eq!(site.snapshot("public"), before);
     let conn = rusqlite::Connection::open(&state).unwrap();
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(schema_version(&conn), 4);
     let head: String = conn
         .query_row("SELECT head_json FROM articles", [], |r| r.get(0))
         .unwrap();
@@ -557,10 +554,7 @@ fn a_state_file_from_before_listing_details_is_upgraded_in_place() {
     assert_eq!(build.code, 0, "{}", build.stderr);
     assert_eq!(site.snapshot("public"), before);
     let conn = rusqlite::Connection::open(&state).unwrap();
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(schema_version(&conn), 4);
     let heads: Vec<String> = conn
         .prepare("SELECT head_json FROM articles")
         .unwrap()
@@ -761,4 +755,10 @@ fn run_reports_removed_pages() {
         .unwrap_or(0);
     assert!(deleted >= 1, "{}", earlier.stdout);
     assert!(!site.path("public/articles/1bd5276be7ff4f0b.html").exists());
+}
+
+/// The state file's schema version (`PRAGMA user_version`).
+fn schema_version(conn: &rusqlite::Connection) -> i64 {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
 }

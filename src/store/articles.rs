@@ -128,18 +128,10 @@ pub(super) fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
     if !has_article_column(conn, "article_json") {
         return Ok(());
     }
-    let rows: Vec<(String, String)> = {
-        let mut stmt =
-            conn.prepare("SELECT id, article_json FROM articles WHERE head_json = ''")?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?
-    };
-    let mut update = conn.prepare("UPDATE articles SET head_json = ?2 WHERE id = ?1")?;
-    for (id, json) in rows {
-        if let Some(head_json) = head_of_article_json(&json) {
-            update.execute(params![id, head_json])?;
-        }
-    }
+    rewrite_heads(
+        conn,
+        "SELECT id, article_json FROM articles WHERE head_json = ''",
+    )?;
     conn.execute_batch(
         "INSERT OR REPLACE INTO article_bodies (id, article_json) SELECT id, article_json FROM articles;
          ALTER TABLE articles DROP COLUMN article_json;",
@@ -149,11 +141,18 @@ pub(super) fn split_bodies(conn: &Connection) -> rusqlite::Result<()> {
 /// Version 3 heads lacked the listing details (summary, author, link): derive them
 /// from the bodies, so summary-only outputs need not load the bodies.
 pub(super) fn add_listing_details(conn: &Connection) -> rusqlite::Result<()> {
+    rewrite_heads(
+        conn,
+        "SELECT a.id, b.article_json FROM articles a JOIN article_bodies b ON a.id = b.id
+         WHERE a.head_json NOT LIKE '%\"listing\":%'",
+    )
+}
+
+/// Derives the head of each article `select` returns (`id`, full article JSON) anew
+/// and stores it; a body that no longer parses keeps its old head.
+fn rewrite_heads(conn: &Connection, select: &str) -> rusqlite::Result<()> {
     let rows: Vec<(String, String)> = {
-        let mut stmt = conn.prepare(
-            "SELECT a.id, b.article_json FROM articles a JOIN article_bodies b ON a.id = b.id
-             WHERE a.head_json NOT LIKE '%\"listing\":%'",
-        )?;
+        let mut stmt = conn.prepare(select)?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?
     };
