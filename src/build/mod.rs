@@ -62,10 +62,7 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         state.save_build_memo(None)?;
     }
     let (templates, survey) = match applying {
-        None => {
-            let known = state.articles()?;
-            (templates, Survey::of(listing.wait()?, known))
-        }
+        None => (templates, Survey::of_pending(listing, &state)?),
         Some(memo) => {
             // Read while the seeds are listed: the listing waits on the file system.
             // A build that finds nothing changed does not wait for it.

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use crate::article::{Article, ArticleHead};
 use crate::config::Config;
 pub use crate::content::listing::CatalogError;
-use crate::content::listing::{FileKind, SeedFile, list_seed_files, rules_fingerprint};
+use crate::content::listing::{FileKind, PendingListing, SeedFile};
 pub(crate) use crate::content::listing::{SeedListing, SeedsPrint};
 use crate::content::seed::{Parsed as ParsedSeed, SeedError, parse_seed_with_warnings, seed_id};
 use crate::store::{RowBody, RowSaver, State, StoredArticle};
@@ -155,19 +155,16 @@ impl Survey {
     /// Lists the seeds while the state's articles load: the two wait on different
     /// things, so they overlap.
     pub(crate) fn take(config: &Config, state: &State) -> Result<Survey, CatalogError> {
-        let dir = &config.paths.seeds;
-        let listed_from = std::time::SystemTime::now();
-        let (files, known) = std::thread::scope(|scope| {
-            let files = scope.spawn(|| list_seed_files(dir, false));
-            let known = state.articles();
-            let files = files
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (files, known)
-        });
-        let (files, known) = (files?, known?);
-        let listing = SeedListing::new(files, rules_fingerprint(config), listed_from);
-        Ok(Survey::of(listing, known))
+        Survey::of_pending(SeedListing::start(config), state)
+    }
+
+    /// `listing`, already under way, with the state's articles, loaded meanwhile.
+    pub(crate) fn of_pending(
+        listing: PendingListing,
+        state: &State,
+    ) -> Result<Survey, CatalogError> {
+        let known = state.articles()?;
+        Ok(Survey::of(listing.wait()?, known))
     }
 
     /// `listing` with the state's articles.

@@ -55,7 +55,7 @@ impl SeedListing {
         let rules = rules_fingerprint(config);
         PendingListing(std::thread::spawn(move || {
             let listed_from = std::time::SystemTime::now();
-            let files = list_seed_files(&dir, true)?;
+            let files = list_seed_files(&dir)?;
             Ok(SeedListing::new(files, rules, listed_from))
         }))
     }
@@ -234,30 +234,16 @@ impl SeedFile {
 }
 
 /// Every non-hidden `*.txt` entry of the seeds folder with its metadata, sorted by
-/// name. Entries whose names are not UTF-8 are returned with a lossy name so they
-/// get reported. `on_every_core`: `stat` them on every core (when nothing else
-/// runs beside the listing: a `stat` costs microseconds, and there are thousands).
-pub(super) fn list_seed_files(
-    dir: &Path,
-    on_every_core: bool,
-) -> Result<Vec<SeedFile>, CatalogError> {
+/// name, `stat`ed on every core (a `stat` costs microseconds, and there are
+/// thousands). Entries whose names are not UTF-8 are returned with a lossy name so
+/// they get reported.
+pub(super) fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError> {
     let wrap = |source| CatalogError::Seeds {
         path: dir.to_path_buf(),
         source,
     };
     let entries = std::fs::read_dir(dir).map_err(wrap)?;
-    let helpers = if on_every_core { worker_count() - 1 } else { 0 };
-    let mut seeds = if helpers == 0 {
-        let mut seeds = Vec::new();
-        for entry in entries {
-            if let Some(entry) = seed_entry(entry.map_err(wrap)?) {
-                seeds.push(seed_file(entry));
-            }
-        }
-        seeds
-    } else {
-        stat_while_listing(entries, helpers).map_err(wrap)?
-    };
+    let mut seeds = stat_while_listing(entries, worker_count() - 1).map_err(wrap)?;
     // Names in a folder are unique, so an unstable sort gives the same order.
     seeds.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     Ok(seeds)
@@ -265,8 +251,9 @@ pub(super) fn list_seed_files(
 
 /// Reading a large folder takes a while (the kernel hands out a few hundred names
 /// per call), so `helpers` threads `stat` the names already read while this one
-/// reads the rest, then joins them. Runs of names, not single ones: a `stat` is too
-/// short to hand out one at a time.
+/// reads the rest, then joins them (with no helpers, it `stat`s them all itself
+/// once the folder is read). Runs of names, not single ones: a `stat` is too short
+/// to hand out one at a time.
 fn stat_while_listing(entries: std::fs::ReadDir, helpers: usize) -> std::io::Result<Vec<SeedFile>> {
     const RUN: usize = 256;
     let (sender, receiver) = std::sync::mpsc::channel::<Vec<(String, std::fs::DirEntry)>>();
@@ -366,7 +353,7 @@ mod tests {
             std::fs::write(dir.path().join(name), name).unwrap();
         }
         let listing = |dir: &Path| {
-            let files = list_seed_files(dir, true).unwrap();
+            let files = list_seed_files(dir).unwrap();
             let listed_from = std::time::SystemTime::now() + crate::support::stamp::SETTLED;
             SeedListing::new(files, String::new(), listed_from)
         };
@@ -397,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn a_large_folder_lists_the_same_on_every_core_as_on_one() {
+    fn a_large_folder_lists_every_seed_sorted_with_its_stat() {
         let dir = tempfile::tempdir().unwrap();
         // More seeds than one run of names, and names that are not seeds.
         let mut expected = Vec::new();
@@ -416,7 +403,6 @@ mod tests {
             let sizes = files.into_iter().map(|f| (f.name, f.stat.unwrap().len));
             sizes.collect()
         };
-        assert_eq!(sizes(list_seed_files(dir.path(), true).unwrap()), expected);
-        assert_eq!(sizes(list_seed_files(dir.path(), false).unwrap()), expected);
+        assert_eq!(sizes(list_seed_files(dir.path()).unwrap()), expected);
     }
 }
