@@ -139,7 +139,7 @@ fn publication_time(
 /// no more than [`WORD_BACKOFF`] graphemes), so `Tatia Bolkvadze` is never shown as
 /// `Tatia Bolkva…`; CJK text, which has no spaces, is cut at the limit.
 pub(crate) fn shorten(text: &str, max: usize) -> String {
-    let Some((end, _)) = text.grapheme_indices(true).nth(max) else {
+    let Some(end) = grapheme_start(text, max) else {
         return text.to_string();
     };
     let in_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !is_cjk(c));
@@ -152,6 +152,36 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
         cut = &cut[..space];
     }
     format!("{}…", cut.trim_end())
+}
+
+/// Where grapheme cluster `n` of `text` starts, if it has that many.
+///
+/// Most summaries are Han characters, ASCII and common punctuation, where every
+/// character is a cluster of its own: those are counted by characters, which costs
+/// a fraction of the segmentation rules (run once per article, in every full build).
+fn grapheme_start(text: &str, n: usize) -> Option<usize> {
+    // Cluster `n` starts at character `n` when characters `0..=n` all stand alone: a
+    // boundary between two characters depends only on the pair.
+    let mut chars = text.char_indices();
+    for _ in 0..n {
+        match chars.next() {
+            Some((_, c)) if stands_alone(c) => {}
+            Some(_) => return text.grapheme_indices(true).nth(n).map(|(at, _)| at),
+            None => return None,
+        }
+    }
+    match chars.next() {
+        Some((at, c)) if stands_alone(c) => Some(at),
+        Some(_) => text.grapheme_indices(true).nth(n).map(|(at, _)| at),
+        None => None,
+    }
+}
+
+/// Characters that never join a neighbour in a grapheme cluster (Unicode's rules
+/// give a break on both sides of them): printable ASCII, CJK ideographs and CJK and
+/// fullwidth punctuation. Anything else takes the full rules.
+fn stands_alone(c: char) -> bool {
+    matches!(c as u32, 0x20..=0x7E | 0x3000..=0x3029 | 0x3030..=0x303F | 0x4E00..=0x9FFF | 0xFF01..=0xFF5E)
 }
 
 /// How far [`shorten`] backs off to keep a word whole.
@@ -179,6 +209,26 @@ mod tests {
         );
         // e + combining acute stays together.
         assert_eq!(shorten("e\u{301}e\u{301}", 1), "e\u{301}…");
+    }
+
+    #[test]
+    fn counting_characters_finds_the_same_cluster_starts_as_the_full_rules() {
+        let texts = [
+            "華爾街聊什麼，AI 晶片戰爭（Nvidia）：下一步？",
+            "plain ASCII text, with punctuation!",
+            // A combining mark, a flag and an emoji with a skin tone after plain text:
+            // the count must fall back to the rules when it meets them.
+            "中文e\u{301}字🇹🇼旗👍🏽好",
+            "ｆｕｌｌｗｉｄｔｈ「引號」。\r\n換行",
+            "ﾊﾞ半角カナ",
+            "",
+        ];
+        for text in texts {
+            for n in 0..=text.chars().count() + 1 {
+                let expected = text.grapheme_indices(true).nth(n).map(|(at, _)| at);
+                assert_eq!(grapheme_start(text, n), expected, "{text:?} at {n}");
+            }
+        }
     }
 
     #[test]
