@@ -110,13 +110,15 @@ impl FreshBody {
 
 impl FreshArticle {
     /// With a `spill`, the body is set aside there; if that fails (a full disk), it
-    /// stays in memory: the build goes on, only bigger.
-    fn new(parsed: ParsedSeed, spill: Option<&Spill>) -> FreshArticle {
+    /// stays in memory: the build goes on, only bigger. `seed_len`: the size of the
+    /// seed file, which the article's JSON is about (its text less the boilerplate,
+    /// plus the field names).
+    fn new(parsed: ParsedSeed, seed_len: usize, spill: Option<&Spill>) -> FreshArticle {
         let article = parsed.article;
         let head = Arc::new(article.head());
         let body = match spill {
             None => FreshBody::Kept(article),
-            Some(spill) => match serde_json::to_string(&article) {
+            Some(spill) => match article_json(&article, seed_len) {
                 Ok(json) => match spill.put(json.as_bytes()) {
                     Ok(place) => FreshBody::Spilled { json, place },
                     Err(error) => {
@@ -133,6 +135,15 @@ impl FreshArticle {
             warnings: parsed.warnings,
         }
     }
+}
+
+/// `article` as the state stores it, in one allocation of about `size_hint` bytes
+/// rather than the doublings a growing buffer takes.
+fn article_json(article: &Article, size_hint: usize) -> serde_json::Result<String> {
+    let mut json = Vec::with_capacity(size_hint + 512);
+    serde_json::to_writer(&mut json, article)?;
+    crate::support::utf8::string_from_utf8(json)
+        .ok_or_else(|| serde::ser::Error::custom("the JSON is not UTF-8"))
 }
 
 struct Candidate {
@@ -603,7 +614,9 @@ fn read_candidate(
     {
         Some(head) => Ok(Parsed::Stored(head)),
         None => parse_seed_with_warnings(name, &bytes, &config.seed, config.site.timezone)
-            .map(|parsed| Parsed::Fresh(Box::new(FreshArticle::new(parsed, spill)))),
+            .map(|parsed| {
+                Parsed::Fresh(Box::new(FreshArticle::new(parsed, bytes.len(), spill)))
+            }),
     };
     Ok(Candidate {
         name: name.to_string(),
