@@ -146,13 +146,13 @@ struct Merged {
     /// What [`collect`] made of the changed seeds alone.
     catalog: Catalog,
     /// Every published article, newest first.
-    entries: Vec<SnapshotEntry>,
+    entries: Vec<Arc<SnapshotEntry>>,
     /// The recorded build's `entries`.
-    recorded: Vec<SnapshotEntry>,
+    recorded: Vec<Arc<SnapshotEntry>>,
     /// Their publication instants.
     published: Vec<DateTime<Tz>>,
     /// What the recorded build had of the changed ids it published.
-    previous: HashMap<String, SnapshotEntry>,
+    previous: HashMap<String, Arc<SnapshotEntry>>,
     meta: SiteMeta,
     site: String,
     snapshot_subjects: HashMap<String, String>,
@@ -172,7 +172,7 @@ struct Merged {
 /// every build are rendered again anyway.
 fn outputs_as_recorded(
     root: &Path,
-    entries: &[SnapshotEntry],
+    entries: &[Arc<SnapshotEntry>],
     archive: &HashMap<String, String>,
     newsletter: &HashMap<String, String>,
     feeds: &HashMap<String, String>,
@@ -324,9 +324,9 @@ fn reconcile_changed(
     };
     // What the recorded build had of the changed ids it published.
     let changed_ids: HashSet<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
-    let previous: HashMap<String, SnapshotEntry> = (snapshot.entries.iter())
+    let previous: HashMap<String, Arc<SnapshotEntry>> = (snapshot.entries.iter())
         .filter(|e| changed_ids.contains(e.id.as_str()))
-        .map(|e| (e.id.clone(), e.clone()))
+        .map(|e| (e.id.clone(), Arc::clone(e)))
         .collect();
     let mut seen = HashSet::new();
     for (id, name) in &ids {
@@ -366,14 +366,14 @@ fn reconcile_changed(
         .map(|e| e.article.id.as_str())
         .collect();
     let recorded = entries;
-    let mut entries: Vec<SnapshotEntry> = (recorded.iter())
+    let mut entries: Vec<Arc<SnapshotEntry>> = (recorded.iter())
         .filter(|e| !fresh.contains(e.id.as_str()))
         .cloned()
         .collect();
     for entry in &catalog.entries {
         let (published, updated) = (entry.published.timestamp(), entry.updated.timestamp());
         let page = article_fingerprint(&site, &entry.source_hash, published, updated);
-        entries.push(snapshot_entry(entry, &page));
+        entries.push(Arc::new(snapshot_entry(entry, &page)));
     }
     // Nearly sorted already: a stable sort finds the runs.
     entries.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
@@ -738,12 +738,12 @@ fn plan_changed(
     Ok(Ok((prepared, plan, pages)))
 }
 
-fn id_title(entries: &[SnapshotEntry], i: usize) -> (&str, &str) {
+fn id_title(entries: &[Arc<SnapshotEntry>], i: usize) -> (&str, &str) {
     (entries[i].id.as_str(), entries[i].title.as_str())
 }
 
 /// The [`page_fingerprint`] of `entries[i]`, whose neighbours are in `entries`.
-fn page_of(entries: &[SnapshotEntry], i: usize) -> String {
+fn page_of(entries: &[Arc<SnapshotEntry>], i: usize) -> String {
     let older = (i + 1 < entries.len()).then(|| id_title(entries, i + 1));
     let newer = i.checked_sub(1).map(|k| id_title(entries, k));
     page_fingerprint(&entries[i].article, older, newer)
@@ -751,7 +751,7 @@ fn page_of(entries: &[SnapshotEntry], i: usize) -> String {
 
 /// Where the article `id` published at `published` is in `entries` (newest first,
 /// then by id, as the catalog orders them).
-fn position_of(entries: &[SnapshotEntry], id: &str, published: i64) -> Option<usize> {
+fn position_of(entries: &[Arc<SnapshotEntry>], id: &str, published: i64) -> Option<usize> {
     (entries.binary_search_by(|e| {
         published
             .cmp(&e.published)
@@ -802,8 +802,8 @@ fn stale_article_pages(merged: &Merged, is_fresh: &[bool]) -> Vec<(usize, String
 mod tests {
     use super::*;
 
-    fn entry(id: &str) -> SnapshotEntry {
-        SnapshotEntry {
+    fn entry(id: &str) -> Arc<SnapshotEntry> {
+        Arc::new(SnapshotEntry {
             id: id.into(),
             title: id.into(),
             published: 0,
@@ -811,7 +811,7 @@ mod tests {
             article: String::new(),
             has_column_intro: false,
             tags: Vec::new(),
-        }
+        })
     }
 
     #[test]

@@ -32,6 +32,7 @@
 //! an incremental build lists the output folders instead of trusting their stamps.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -165,8 +166,9 @@ pub(crate) struct CatalogSnapshot {
     /// Every seed file, by name (see
     /// [`SeedListing::manifest`](crate::content::catalog::SeedListing::manifest)).
     pub seeds: Vec<(String, Option<FileVersion>)>,
-    /// The published articles, newest first.
-    pub entries: Vec<SnapshotEntry>,
+    /// The published articles, newest first. Shared: an incremental build keeps
+    /// the recorded list beside the merged one, which holds all but a few of them.
+    pub entries: Vec<Arc<SnapshotEntry>>,
     /// The subject every published edition is listed under, by week (`2026-W04`).
     pub subjects: Vec<(String, String)>,
 }
@@ -253,7 +255,7 @@ impl CatalogSnapshot {
             .collect::<Option<_>>()?;
         let entries = (0..reader.u32()?)
             .map(|_| {
-                Some(SnapshotEntry {
+                Some(Arc::new(SnapshotEntry {
                     id: reader.string()?,
                     title: reader.string()?,
                     published: reader.i64()?,
@@ -263,7 +265,7 @@ impl CatalogSnapshot {
                     tags: (0..reader.u32()?)
                         .map(|_| reader.string())
                         .collect::<Option<_>>()?,
-                })
+                }))
             })
             .collect::<Option<_>>()?;
         let subjects = (0..reader.u32()?)
@@ -367,7 +369,7 @@ mod tests {
         let snapshot = CatalogSnapshot {
             site: "site".into(),
             seeds: vec![("001_a.txt".into(), version), ("b\n.txt".into(), None)],
-            entries: vec![SnapshotEntry {
+            entries: vec![Arc::new(SnapshotEntry {
                 id: "a".into(),
                 published: -5,
                 first_seen: 7,
@@ -375,7 +377,7 @@ mod tests {
                 article: "article".into(),
                 has_column_intro: true,
                 tags: vec!["AI".into(), "晶片".into()],
-            }],
+            })],
             subjects: vec![("2026-W04".into(), "第 4 週：標題".into())],
         };
         let bytes = snapshot.encode();

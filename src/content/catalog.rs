@@ -614,9 +614,7 @@ fn read_candidate(
     {
         Some(head) => Ok(Parsed::Stored(head)),
         None => parse_seed_with_warnings(name, &bytes, &config.seed, config.site.timezone)
-            .map(|parsed| {
-                Parsed::Fresh(Box::new(FreshArticle::new(parsed, bytes.len(), spill)))
-            }),
+            .map(|parsed| Parsed::Fresh(Box::new(FreshArticle::new(parsed, bytes.len(), spill)))),
     };
     Ok(Candidate {
         name: name.to_string(),
