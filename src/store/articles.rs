@@ -211,8 +211,12 @@ impl State {
         let query = if self.layout.bodies_in_articles {
             "SELECT article_json FROM articles WHERE id = ?1 AND content_hash = ?2"
         } else {
-            "SELECT b.article_json FROM article_bodies b JOIN articles a ON a.id = b.id
-             WHERE b.id = ?1 AND a.content_hash = ?2"
+            // Not a join: taken from rusqlite's statement cache, the join on `id`
+            // was prepared again on every use (its parameters are cleared between
+            // uses, and SQLite's planner had marked it as depending on their
+            // values), a third of the time of fetching a body.
+            "SELECT article_json FROM article_bodies
+             WHERE id = ?1 AND (SELECT content_hash FROM articles WHERE id = ?1) = ?2"
         };
         Ok(Some(BodyReader {
             conn: std::sync::Mutex::new(conn),
@@ -379,5 +383,44 @@ impl BodyReader {
                 path: self.path.clone(),
                 source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, hash: &str, json: &str) -> StoredArticle {
+        StoredArticle {
+            id: id.into(),
+            source_file: format!("001_{id}.txt"),
+            content_hash: hash.into(),
+            stat_key: String::new(),
+            head: None,
+            article: Some(RowBody::Json(json.into())),
+            first_seen: 1,
+            modified: None,
+            removed: None,
+        }
+    }
+
+    #[test]
+    fn a_body_is_fetched_only_for_the_version_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("state.sqlite")).unwrap();
+        let rows = [
+            row("a", "hash-a", "{\"a\":1}"),
+            row("b", "hash-b", "{\"b\":2}"),
+        ];
+        state.save_articles(&rows).unwrap();
+        let reader = state.body_reader().unwrap().unwrap();
+        // Several rounds: the statement comes from the cache after the first.
+        for _ in 0..3 {
+            let body = |id, hash| reader.article_json(id, hash).unwrap();
+            assert_eq!(body("a", "hash-a").as_deref(), Some("{\"a\":1}"));
+            assert_eq!(body("b", "hash-b").as_deref(), Some("{\"b\":2}"));
+            assert_eq!(body("a", "hash-b"), None, "another version's fingerprint");
+            assert_eq!(body("c", "hash-a"), None, "an unknown id");
+        }
     }
 }
