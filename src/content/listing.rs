@@ -243,17 +243,15 @@ pub(super) fn list_seed_files(dir: &Path) -> Result<Vec<SeedFile>, CatalogError>
         source,
     };
     let entries = std::fs::read_dir(dir).map_err(wrap)?;
-    let mut seeds = stat_while_listing(entries, worker_count() - 1).map_err(wrap)?;
-    // Names in a folder are unique, so an unstable sort gives the same order.
-    seeds.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(seeds)
+    stat_while_listing(entries, worker_count() - 1).map_err(wrap)
 }
 
 /// Reading a large folder takes a while (the kernel hands out a few hundred names
 /// per call), so `helpers` threads `stat` the names already read while this one
 /// reads the rest, then joins them (with no helpers, it `stat`s them all itself
 /// once the folder is read). Runs of names, not single ones: a `stat` is too short
-/// to hand out one at a time.
+/// to hand out one at a time. Each thread sorts what it `stat`ed by name and the
+/// sorted parts are merged: sorting 10,000 names at once was a tenth of a listing.
 fn stat_while_listing(entries: std::fs::ReadDir, helpers: usize) -> std::io::Result<Vec<SeedFile>> {
     const RUN: usize = 256;
     let (sender, receiver) = std::sync::mpsc::channel::<Vec<(String, std::fs::DirEntry)>>();
@@ -264,6 +262,8 @@ fn stat_while_listing(entries: std::fs::ReadDir, helpers: usize) -> std::io::Res
         while let Some(run) = next_run() {
             done.extend(run.into_iter().map(seed_file));
         }
+        // Names in a folder are unique, so an unstable sort gives the same order.
+        done.sort_unstable_by(|a: &SeedFile, b| a.name.cmp(&b.name));
         done
     };
     std::thread::scope(|scope| {
@@ -289,15 +289,29 @@ fn stat_while_listing(entries: std::fs::ReadDir, helpers: usize) -> std::io::Res
             let theirs = worker
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            seeds.extend(theirs);
+            seeds = merge_by_name(seeds, theirs);
         }
         failure.map_or(Ok(seeds), Err)
     })
 }
 
+/// Two lists sorted by name, as one.
+fn merge_by_name(a: Vec<SeedFile>, b: Vec<SeedFile>) -> Vec<SeedFile> {
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        let next = if x.name <= y.name { a.next() } else { b.next() };
+        merged.extend(next);
+    }
+    merged.extend(a);
+    merged.extend(b);
+    merged
+}
+
 /// The entry with its name, when the name is a seed's; other names are logged.
 fn seed_entry(entry: std::fs::DirEntry) -> Option<(String, std::fs::DirEntry)> {
-    let name = entry.file_name().to_string_lossy().into_owned();
+    let name = (entry.file_name().into_string())
+        .unwrap_or_else(|name| name.to_string_lossy().into_owned());
     if is_seed_name(&name) {
         Some((name, entry))
     } else {
@@ -404,5 +418,42 @@ mod tests {
             sizes.collect()
         };
         assert_eq!(sizes(list_seed_files(dir.path()).unwrap()), expected);
+        for helpers in [0, 3] {
+            let listed = stat_while_listing(std::fs::read_dir(dir.path()).unwrap(), helpers);
+            assert_eq!(sizes(listed.unwrap()), expected, "{helpers} helpers");
+        }
+    }
+
+    #[test]
+    fn sorted_parts_merge_in_name_order() {
+        let files = |names: &[&str]| -> Vec<SeedFile> {
+            (names.iter())
+                .map(|name| SeedFile {
+                    name: name.to_string(),
+                    stat: Err(std::io::Error::other("not stated")),
+                    stat_key: String::new(),
+                })
+                .collect()
+        };
+        let names =
+            |files: Vec<SeedFile>| -> Vec<String> { files.into_iter().map(|f| f.name).collect() };
+        let merged = merge_by_name(
+            files(&["001_a.txt", "004_d.txt"]),
+            files(&["002_b.txt", "003_c.txt", "005_e.txt"]),
+        );
+        assert_eq!(
+            names(merged),
+            [
+                "001_a.txt",
+                "002_b.txt",
+                "003_c.txt",
+                "004_d.txt",
+                "005_e.txt"
+            ]
+        );
+        assert_eq!(
+            names(merge_by_name(files(&[]), files(&["001_a.txt"]))),
+            ["001_a.txt"]
+        );
     }
 }
