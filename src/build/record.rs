@@ -241,36 +241,28 @@ impl CatalogSnapshot {
             return None;
         }
         let site = reader.string()?;
-        let seeds = (0..reader.u32()?)
-            .map(|_| {
-                let name = reader.string()?;
-                let version = match reader.byte()? {
-                    0 => None,
-                    _ => Some(FileVersion::from_bytes(
-                        reader.take(FileVersion::BYTES)?.try_into().ok()?,
-                    )),
-                };
-                Some((name, version))
-            })
-            .collect::<Option<_>>()?;
-        let entries = (0..reader.u32()?)
-            .map(|_| {
-                Some(Arc::new(SnapshotEntry {
-                    id: reader.string()?,
-                    title: reader.string()?,
-                    published: reader.i64()?,
-                    first_seen: reader.i64()?,
-                    article: reader.string()?,
-                    has_column_intro: reader.byte()? != 0,
-                    tags: (0..reader.u32()?)
-                        .map(|_| reader.string())
-                        .collect::<Option<_>>()?,
-                }))
-            })
-            .collect::<Option<_>>()?;
-        let subjects = (0..reader.u32()?)
-            .map(|_| Some((reader.string()?, reader.string()?)))
-            .collect::<Option<_>>()?;
+        let seeds = reader.list(|reader| {
+            let name = reader.string()?;
+            let version = match reader.byte()? {
+                0 => None,
+                _ => Some(FileVersion::from_bytes(
+                    reader.take(FileVersion::BYTES)?.try_into().ok()?,
+                )),
+            };
+            Some((name, version))
+        })?;
+        let entries = reader.list(|reader| {
+            Some(Arc::new(SnapshotEntry {
+                id: reader.string()?,
+                title: reader.string()?,
+                published: reader.i64()?,
+                first_seen: reader.i64()?,
+                article: reader.string()?,
+                has_column_intro: reader.byte()? != 0,
+                tags: reader.list(SnapshotReader::string)?,
+            }))
+        })?;
+        let subjects = reader.list(|reader| Some((reader.string()?, reader.string()?)))?;
         reader.rest.is_empty().then_some(CatalogSnapshot {
             site,
             seeds,
@@ -289,6 +281,18 @@ impl<'a> SnapshotReader<'a> {
         let (taken, rest) = self.rest.split_at_checked(n)?;
         self.rest = rest;
         Some(taken)
+    }
+
+    /// A count, then that many items. The list is sized once from the count (a
+    /// snapshot's lists run to tens of thousands: growing them would copy each
+    /// several times), as far as the bytes left could hold.
+    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        let count = self.u32()? as usize;
+        let mut items = Vec::with_capacity(count.min(self.rest.len()));
+        for _ in 0..count {
+            items.push(item(self)?);
+        }
+        Some(items)
     }
 
     fn byte(&mut self) -> Option<u8> {
