@@ -138,8 +138,11 @@ def bench_builds(work, results, ratios):
         template = f.read()
     add_one = []
     for i in range(REBUILD_RUNS):
-        # Days before the bench's clock (NOW), so every added article is published.
-        text = template.replace(template.split()[1], "2026-01-%02d" % (1 + i % 25), 1)
+        # Each added article is the newest (as a new column is), published by the bench's
+        # clock (NOW). The first five go to the week the digest and the sends use, as they
+        # always did; the rest to the next week, so the sent edition stays the same.
+        day = "2026-01-2%d" % (i + 1) if i < 5 else "2026-01-26"
+        text = template.replace(template.split()[1], day, 1)
         with open(os.path.join(site, "seeds", f"99{i:03d}_added{i}.txt"), "w", encoding="utf-8") as f:
             f.write(text)
         cmd, env = herald(site, "build")
