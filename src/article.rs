@@ -162,19 +162,15 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
 fn grapheme_start(text: &str, n: usize) -> Option<usize> {
     // Cluster `n` starts at character `n` when characters `0..=n` all stand alone: a
     // boundary between two characters depends only on the pair.
-    let mut chars = text.char_indices();
-    for _ in 0..n {
-        match chars.next() {
-            Some((_, c)) if stands_alone(c) => {}
-            Some(_) => return text.grapheme_indices(true).nth(n).map(|(at, _)| at),
-            None => return None,
+    for (i, (at, c)) in text.char_indices().enumerate() {
+        if !stands_alone(c) {
+            return text.grapheme_indices(true).nth(n).map(|(at, _)| at);
+        }
+        if i == n {
+            return Some(at);
         }
     }
-    match chars.next() {
-        Some((at, c)) if stands_alone(c) => Some(at),
-        Some(_) => text.grapheme_indices(true).nth(n).map(|(at, _)| at),
-        None => None,
-    }
+    None
 }
 
 /// Characters that never join a neighbour in a grapheme cluster (Unicode's rules
