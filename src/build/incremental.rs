@@ -373,7 +373,7 @@ fn reconcile_changed(
     for entry in &catalog.entries {
         let (published, updated) = (entry.published.timestamp(), entry.updated.timestamp());
         let page = article_fingerprint(&site, &entry.source_hash, published, updated);
-        entries.push(Arc::new(snapshot_entry(entry, &page)));
+        entries.push(snapshot_entry(entry, &page));
     }
     // Nearly sorted already: a stable sort finds the runs.
     entries.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));

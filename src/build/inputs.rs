@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -75,9 +76,10 @@ impl BuildInputs {
     }
 }
 
-/// What the record's snapshot keeps of `entry`, whose page has fingerprint `page`.
-pub(super) fn snapshot_entry(entry: &Entry, article: &str) -> SnapshotEntry {
-    SnapshotEntry {
+/// What the record's snapshot keeps of `entry`, whose page has fingerprint `page`
+/// (shared, as the snapshot's entries are).
+pub(super) fn snapshot_entry(entry: &Entry, article: &str) -> Arc<SnapshotEntry> {
+    Arc::new(SnapshotEntry {
         id: entry.article.id.clone(),
         title: entry.article.title.clone(),
         published: entry.published.timestamp(),
@@ -85,7 +87,7 @@ pub(super) fn snapshot_entry(entry: &Entry, article: &str) -> SnapshotEntry {
         article: article.to_string(),
         has_column_intro: entry.article.has_column_intro,
         tags: entry.article.tags.clone(),
-    }
+    })
 }
 
 /// Each listed edition's week and subject, for the record's snapshot.

@@ -1,7 +1,5 @@
 //! The `build` and `check` commands: seeds → catalog → rendered outputs → `public/`.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 
 use crate::build::output::{WriteSummary, delete_stale, scan_outputs};
@@ -168,7 +166,7 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         let snapshot = CatalogSnapshot {
             site: prepared.site_fingerprint.clone(),
             seeds: std::mem::take(&mut inputs.manifest),
-            entries: (entries.map(|(e, page)| Arc::new(snapshot_entry(e, page)))).collect(),
+            entries: entries.map(|(e, page)| snapshot_entry(e, page)).collect(),
             subjects: subjects(&plan.listings),
         };
         let snapshot = state.snapshot_saver().save(&snapshot.encode())?;
