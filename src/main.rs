@@ -15,6 +15,16 @@ use herald::newsletter::send::DispatchError;
 use herald::newsletter::token::TokenError;
 use herald::store::subscribers::{Status, SubscriberError};
 
+/// mimalloc instead of the system allocator: a build allocates and frees many small
+/// strings on several threads, and glibc grows each thread's arena a page at a time
+/// (an `mprotect` per page). Measured on 10,000 articles, alternating with glibc:
+/// rebuilds with nothing changed and with one article added take a fifth less
+/// time; a full build's time is unchanged. Version 2 (the `v2` feature), because
+/// version 3 keeps freed memory for a second, longer than a build, which raised a
+/// full build's peak RSS from 55 MB to 95 MB (version 2: 60 MB).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Publishes a weekly column: feeds, a static site and an e-mail digest.
 #[derive(Parser)]
 #[command(version, about)]
