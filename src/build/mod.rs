@@ -64,9 +64,6 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
     let (templates, survey) = match applying {
         None => (templates, Survey::of_pending(listing, &state)?),
         Some(memo) => {
-            // Read while the seeds are listed: the listing waits on the file system.
-            // A build that finds nothing changed does not wait for it.
-            let reading = std::thread::spawn(incremental::recorded_reader(&state, root, &memo)?);
             let listing = listing.wait()?;
             let seeds = listing.seeds_print().filter(|seeds| seeds.settled);
             let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
@@ -78,6 +75,11 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
                 drop_in_background(listing);
                 return Ok(memo_report(&memo, config));
             }
+            // Read only now, not while the seeds are listed: the listing keeps
+            // every core busy, and a build that finds nothing changed never needs
+            // the record (with it read alongside, such a build took 27 ms instead
+            // of 23 on 10,000 seeds; one adding an article, 45 ms either way).
+            let reading = std::thread::spawn(incremental::recorded_reader(&state, root, &memo)?);
             state.save_build_memo(None)?;
             let recorded = reading.join().ok().flatten().map(|mut recorded| {
                 recorded.judge_by_stamps(outputs.fingerprint == memo.outputs);
