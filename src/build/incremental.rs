@@ -253,7 +253,7 @@ impl Recorded {
 }
 
 /// What reads the record's [`Recorded`] parts, on a thread of its own (the build
-/// clears its record meanwhile).
+/// lists the seeds or clears its record meanwhile).
 pub(super) fn recorded_reader(
     state: &State,
     root: &Path,
