@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::render::paths::TAGS_DIR;
 
@@ -28,32 +29,129 @@ pub(crate) fn write_if_changed(
     bytes: &[u8],
     durable: bool,
 ) -> Result<bool, WriteError> {
-    let wrap = |source| WriteError {
-        path: path.to_path_buf(),
-        source,
-    };
     let exists = match std::fs::read(path) {
         Ok(existing) if existing == bytes => return Ok(false),
         Ok(_) => true,
         Err(_) => false,
     };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(wrap)?;
-    if !exists && create_new_atomically(dir, path, bytes, durable).map_err(wrap)? {
-        return Ok(true);
+    let dir = create_parent(path)?;
+    let created = !exists
+        && create_new_atomically(dir, path, bytes, durable).map_err(|e| write_error(path, e))?;
+    if !created {
+        let temp = replacement(dir, path, bytes)?;
+        if durable {
+            temp.as_file()
+                .sync_data()
+                .map_err(|e| write_error(path, e))?;
+        }
+        put_in_place(temp, path)?;
     }
+    Ok(true)
+}
+
+/// A durable replacement of a file, written but not yet in place: a temporary file
+/// beside it, whose data the disk starts writing when it is staged. Flushing waits
+/// for the disk, not the processor, so a build stages the files it rewrites on
+/// every run, renders the pages they link to meanwhile, and only then puts them in
+/// place ([`StagedFile::put_in_place`]: flush, then rename), when the flush has
+/// little left to wait for. Dropped instead, the temporary file is deleted.
+pub(crate) struct StagedFile {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+    flushed: AtomicBool,
+}
+
+impl StagedFile {
+    /// Waits until the new bytes are on disk. May run on another thread than the
+    /// one that puts the file in place.
+    pub(crate) fn flush(&self) -> Result<(), WriteError> {
+        self.temp
+            .as_file()
+            .sync_data()
+            .map_err(|e| write_error(&self.path, e))?;
+        self.flushed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Renames the new bytes over the file, flushed first (if [`StagedFile::flush`]
+    /// has not done it), as [`write_if_changed`] with `durable` does.
+    pub(crate) fn put_in_place(self) -> Result<(), WriteError> {
+        if !self.flushed.load(Ordering::Acquire) {
+            self.flush()?;
+        }
+        put_in_place(self.temp, &self.path)
+    }
+}
+
+/// Stages what [`write_if_changed`] with `durable` would write; `None` when `path`
+/// already holds exactly `bytes`.
+pub(crate) fn stage_if_changed(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Option<StagedFile>, WriteError> {
+    if std::fs::read(path).is_ok_and(|existing| existing == bytes) {
+        return Ok(None);
+    }
+    let temp = replacement(create_parent(path)?, path, bytes)?;
+    start_writeback(temp.as_file());
+    Ok(Some(StagedFile {
+        temp,
+        path: path.to_path_buf(),
+        flushed: AtomicBool::new(false),
+    }))
+}
+
+/// Asks the kernel to start writing `file`'s data to disk without waiting for it.
+/// Only a head start for a later flush, so a failure is ignored: the flush reports
+/// any real one.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File) {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: the descriptor is open (owned by `file`, borrowed for the call); the
+    // call only reads its arguments.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &std::fs::File) {}
+
+/// `path`'s folder, created if missing.
+fn create_parent(path: &Path) -> Result<&Path, WriteError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| write_error(path, e))?;
+    Ok(dir)
+}
+
+/// `bytes` in a new temporary file in `dir` (readable by a web server, as
+/// published files must be), to be renamed over `path`.
+fn replacement(
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<tempfile::NamedTempFile, WriteError> {
+    let wrap = |source| write_error(path, source);
     let mut temp = tempfile::Builder::new()
         .prefix(".herald-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(wrap)?;
     temp.write_all(bytes).map_err(wrap)?;
-    if durable {
-        temp.as_file().sync_data().map_err(wrap)?;
-    }
     set_readable(temp.as_file()).map_err(wrap)?;
-    temp.persist(path).map_err(|e| wrap(e.error))?;
-    Ok(true)
+    Ok(temp)
+}
+
+fn put_in_place(temp: tempfile::NamedTempFile, path: &Path) -> Result<(), WriteError> {
+    temp.persist(path).map_err(|e| write_error(path, e.error))?;
+    Ok(())
+}
+
+fn write_error(path: &Path, source: std::io::Error) -> WriteError {
+    WriteError {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// [`write_if_changed`] for a file that a listing made earlier in this run did not
@@ -64,10 +162,7 @@ pub(crate) fn write_if_changed(
 pub(crate) fn write_new(path: &Path, bytes: &[u8], durable: bool) -> Result<bool, WriteError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let created =
-        create_new_atomically(dir, path, bytes, durable).map_err(|source| WriteError {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        create_new_atomically(dir, path, bytes, durable).map_err(|e| write_error(path, e))?;
     if created {
         return Ok(true);
     }
@@ -317,6 +412,50 @@ mod tests {
         assert!(write_if_changed(&path, b"two", false).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(names_in(&dir.path().join("a")), ["b.xml"]);
+    }
+
+    #[test]
+    fn a_staged_file_replaces_the_old_one_only_when_put_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feeds/atom.xml");
+        assert!(write_if_changed(&path, b"old", true).unwrap());
+        assert!(
+            stage_if_changed(&path, b"old").unwrap().is_none(),
+            "same bytes"
+        );
+
+        let staged = stage_if_changed(&path, b"new").unwrap().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old", "not in place yet");
+        assert_eq!(names_in(&dir.path().join("feeds")).len(), 2, "a temp file");
+        staged.put_in_place().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+
+        // Flushed on another thread, then put in place.
+        let staged = stage_if_changed(&path, b"newer").unwrap().unwrap();
+        std::thread::scope(|s| s.spawn(|| staged.flush()).join().unwrap()).unwrap();
+        staged.put_in_place().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"newer");
+
+        // Abandoned: the old file stays and the temp file goes.
+        drop(stage_if_changed(&path, b"never").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"newer");
+        assert_eq!(names_in(&dir.path().join("feeds")), ["atom.xml"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_staged_file_creates_its_folder_and_is_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/index.html");
+        stage_if_changed(&path, b"page")
+            .unwrap()
+            .unwrap()
+            .put_in_place()
+            .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"page");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::inputs::REWRITTEN;
 use super::prepared::Prepared;
 use super::report::BuildError;
 use super::sink::{Claim, Sink};
-use crate::build::output::{write_if_changed, write_new};
+use crate::build::output::{StagedFile, stage_if_changed, write_if_changed, write_new};
 use crate::config::{Config, FeedArchives};
 use crate::content::edition::Week;
 use crate::render::digest::{EditionListing, render_archive_index};
@@ -309,12 +309,76 @@ pub(super) fn render_outputs(
         ..
     } = prepared;
     let Plan {
-        stale,
         years,
         listings,
         archived,
+        ..
+    } = plan;
+    let root = sink.root.clone();
+    let current = FeedPlace::Current {
+        archived: *archived,
+    };
+    let feed_entries: Vec<usize> = (0..catalog.entries.len().min(config.site.feed_items)).collect();
+    let newest: Vec<PreparedArticle> = map_in_parallel(&feed_entries, |&i| prepared.article(i))
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let render_rewritten = |path: &str| -> Result<Vec<u8>, BuildError> {
+        Ok(match path {
+            INDEX_PAGE => {
+                let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
+                render_index(meta, shown, years, templates)?
+            }
+            RSS_FEED => render_rss_at(meta, &newest, current)?,
+            ATOM_FEED => render_atom_at(meta, &newest, current)?,
+            JSON_FEED => render_json_feed(meta, &newest)?,
+            NEWSLETTER_INDEX => render_archive_index(meta, listings, templates)?.into_bytes(),
+            other => unreachable!("{other} is not in REWRITTEN"),
+        })
+    };
+    // These outputs are flushed to disk before they replace the old ones. They are
+    // staged first and flushed on a thread of their own (a flush waits for the
+    // disk, not the processor) while the stale pages render, and put in place
+    // after those pages, so a feed never names a page that is not there yet.
+    let staged = map_in_parallel(&REWRITTEN, |&path| {
+        let bytes = render_rewritten(path)?;
+        Ok::<_, BuildError>(match &root {
+            Some(root) => stage_if_changed(&root.join(path), &bytes)?,
+            None => None,
+        })
+    });
+    let staged = staged.into_iter().collect::<Result<Vec<_>, _>>()?;
+    std::thread::scope(|scope| {
+        let flushing = scope.spawn(|| staged.iter().flatten().try_for_each(StagedFile::flush));
+        render_stale(config, prepared, sink, plan)?;
+        flushing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok::<_, BuildError>(())
+    })?;
+    for (path, staged) in REWRITTEN.iter().zip(staged) {
+        let written = staged.is_some();
+        staged.map(StagedFile::put_in_place).transpose()?;
+        sink.count(path, written);
+        if written && FEEDS.contains(path) {
+            sink.summary.feeds_written.push(path.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Renders the stale pages of `plan` into `sink`.
+fn render_stale(
+    config: &Config,
+    prepared: &Prepared,
+    sink: &mut Sink,
+    plan: &Plan,
+) -> Result<(), BuildError> {
+    let Plan {
+        stale,
+        years,
         tags,
         tag_index,
+        ..
     } = plan;
     // Pages are independent: render and write them on every core, then record
     // them in the sink in order. Each worker writes as it goes, so memory holds one
@@ -370,40 +434,6 @@ pub(super) fn render_outputs(
             matches!(stale.page, StalePage::Tag { output, .. } if output != TagOutput::Page);
         if written && is_feed {
             sink.summary.feeds_written.push(stale.path.clone());
-        }
-    }
-
-    let current = FeedPlace::Current {
-        archived: *archived,
-    };
-    let feed_entries: Vec<usize> = (0..catalog.entries.len().min(config.site.feed_items)).collect();
-    let newest: Vec<PreparedArticle> = map_in_parallel(&feed_entries, |&i| prepared.article(i))
-        .into_iter()
-        .collect::<Result<_, _>>()?;
-    // Independent of each other, and each flushed to disk: rendered and written on
-    // every core.
-    let rewritten = map_in_parallel(&REWRITTEN, |&path| {
-        let bytes = match path {
-            INDEX_PAGE => {
-                let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
-                render_index(meta, shown, years, templates)?
-            }
-            RSS_FEED => render_rss_at(meta, &newest, current)?,
-            ATOM_FEED => render_atom_at(meta, &newest, current)?,
-            JSON_FEED => render_json_feed(meta, &newest)?,
-            NEWSLETTER_INDEX => render_archive_index(meta, listings, templates)?.into_bytes(),
-            other => unreachable!("{other} is not in REWRITTEN"),
-        };
-        Ok::<_, BuildError>(match &root {
-            Some(root) => write_if_changed(&root.join(path), &bytes, true)?,
-            None => false,
-        })
-    });
-    for (path, written) in REWRITTEN.iter().zip(rewritten) {
-        let written = written?;
-        sink.count(path, written);
-        if written && FEEDS.contains(path) {
-            sink.summary.feeds_written.push(path.to_string());
         }
     }
     Ok(())
