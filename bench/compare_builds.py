@@ -2,13 +2,17 @@
 """Before/after comparison of two Herald binaries on the same generated corpus.
 
 Usage: OLD=path/to/old/herald NEW=path/to/new/herald [ARTICLES=10000] [ROUNDS=5] \\
-       python3 bench/compare_builds.py
+       [REBUILDS=10] python3 bench/compare_builds.py
 
-Each round times, for each binary in turn (the order alternates between rounds), a full
-build into an empty output folder (earlier outputs are moved aside, not deleted: see the
-README's Benchmarks), a rebuild with nothing changed, and a rebuild after adding one
-article. It prints medians and the per-round ratios new/old: this machine's speed drifts
-between runs minutes apart, so only ratios within a round are compared.
+Each round gives each binary its own site, timed as `bench/run.py` times it: a full build
+into an empty output folder (earlier outputs are moved aside, not deleted: see the README's
+Benchmarks; the order of the two binaries alternates between rounds), then REBUILDS
+rebuilds with nothing changed and REBUILDS rebuilds after adding one article each (dated
+and named as `bench/run.py` adds them, so each enters the feeds), the two binaries taking
+turns build by build. One untimed build after the full build settles its record first,
+as a run of rebuilds would. It prints medians and, per round, new/old of the two medians:
+this machine's speed drifts between runs minutes apart, so only builds timed side by side
+are compared.
 """
 import os, sys, subprocess, time, shutil, statistics, tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,22 +37,41 @@ for name in ('old','new'):
     shutil.copy(f'{REPO}/config.toml',f'{site}/config.toml')
     sites[name]=site
 trash=f'{work}/trash'; os.makedirs(trash)
+REBUILDS = int(os.environ.get('REBUILDS', '10'))
 res={k:{'old':[], 'new':[]} for k in ('full','nochange','addone')}
+rounds={k:[] for k in res}
+first=sorted(os.listdir(f'{work}/corpus/seeds'))[0]
+template=open(f'{work}/corpus/seeds/{first}',encoding='utf-8').read()
 for r in range(ROUNDS):
-    for name,binary in (('old',OLD),('new',NEW)) if r%2==0 else (('new',NEW),('old',OLD)):
+    order=(('old',OLD),('new',NEW)) if r%2==0 else (('new',NEW),('old',OLD))
+    timed={k:{'old':[], 'new':[]} for k in res}
+    for name,binary in order:
         site=sites[name]
+        for added in [f for f in os.listdir(f'{site}/seeds') if '_added' in f]:
+            os.remove(f'{site}/seeds/{added}')
         for d in ('public','state'):
             if os.path.exists(f'{site}/{d}'): os.rename(f'{site}/{d}', f'{trash}/{name}{r}{d}')
         subprocess.run(['sync'])
-        res['full'][name].append(measure(binary, site, 'build'))
-        res['nochange'][name].append(measure(binary, site, 'build'))
-        first=sorted(os.listdir(f'{site}/seeds'))[0]
-        text=open(f'{site}/seeds/{first}',encoding='utf-8').read()
-        text=text.replace(text.split()[1], '2026-01-2%d'%(r+1),1)
-        open(f'{site}/seeds/99{r:03d}_added{r}.txt','w',encoding='utf-8').write(text)
-        res['addone'][name].append(measure(binary, site, 'build'))
+        timed['full'][name].append(measure(binary, site, 'build'))
+    for name,binary in order:
+        measure(binary, sites[name], 'build')
+    for _ in range(REBUILDS):
+        for name,binary in order:
+            timed['nochange'][name].append(measure(binary, sites[name], 'build'))
+    for i in range(REBUILDS):
+        day='2026-01-2%d'%(i+1) if i<5 else '2026-01-26'
+        text=template.replace(template.split()[1], day, 1)
+        for name,binary in order:
+            with open(f'{sites[name]}/seeds/99{i:03d}_added{i}.txt','w',encoding='utf-8') as f:
+                f.write(text)
+            timed['addone'][name].append(measure(binary, sites[name], 'build'))
+    for k,v in timed.items():
+        for name in ('old','new'):
+            res[k][name].extend(v[name])
+        medians={name: statistics.median(t for t,_ in v[name]) for name in ('old','new')}
+        rounds[k].append(medians['new']/medians['old'])
 for k,v in res.items():
     o=[t for t,_ in v['old']]; n=[t for t,_ in v['new']]
-    ratios=[b/a for a,b in zip(o,n)]
+    ratios=rounds[k]
     print(f"{k}: old median {statistics.median(o):.3f}s (peak {max(m for _,m in v['old']):.0f} MB), new median {statistics.median(n):.3f}s (peak {max(m for _,m in v['new']):.0f} MB), new/old per round median {statistics.median(ratios):.3f} rounds {[round(x,2) for x in ratios]}")
 shutil.rmtree(work, ignore_errors=True)
