@@ -322,8 +322,12 @@ pub(super) fn render_outputs(
     let newest: Vec<PreparedArticle> = map_in_parallel(&feed_entries, |&i| prepared.article(i))
         .into_iter()
         .collect::<Result<_, _>>()?;
-    let render_rewritten = |path: &str| -> Result<Vec<u8>, BuildError> {
-        Ok(match path {
+    // These outputs are flushed to disk before they replace the old ones. They are
+    // staged first and flushed on a thread of their own (a flush waits for the
+    // disk, not the processor) while the stale pages render, and put in place
+    // after those pages, so a feed never names a page that is not there yet.
+    let staged = map_in_parallel(&REWRITTEN, |&path| {
+        let bytes = match path {
             INDEX_PAGE => {
                 let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
                 render_index(meta, shown, years, templates)?
@@ -333,14 +337,7 @@ pub(super) fn render_outputs(
             JSON_FEED => render_json_feed(meta, &newest)?,
             NEWSLETTER_INDEX => render_archive_index(meta, listings, templates)?.into_bytes(),
             other => unreachable!("{other} is not in REWRITTEN"),
-        })
-    };
-    // These outputs are flushed to disk before they replace the old ones. They are
-    // staged first and flushed on a thread of their own (a flush waits for the
-    // disk, not the processor) while the stale pages render, and put in place
-    // after those pages, so a feed never names a page that is not there yet.
-    let staged = map_in_parallel(&REWRITTEN, |&path| {
-        let bytes = render_rewritten(path)?;
+        };
         Ok::<_, BuildError>(match &root {
             Some(root) => stage_if_changed(&root.join(path), &bytes)?,
             None => None,
