@@ -8,7 +8,8 @@
 //! and newsletter index), fetches only the articles those pages show, and renders
 //! them with the same code as a full build. The pages are the ones a full build
 //! would write, byte for byte: the record proves every other output current (its
-//! output stamps when it was settled, a listing of the output folders when not).
+//! output stamps when its folders' were settled, a listing of the output folders
+//! when not).
 //!
 //! Whatever it is not sure of (a seed gone or renamed, a seed problem, an article
 //! held back, a second file for an id, a new article that changes the site
@@ -230,23 +231,23 @@ fn tag_outputs_as_recorded(root: &Path, recorded: &HashMap<String, String>) -> b
 
 /// What the incremental build reads from the record besides its row: the catalog
 /// snapshot, the recorded fingerprints of the year and edition pages, and, for a
-/// record whose stamps were not settled, whether the output folders (listed) hold
-/// what it says.
+/// record whose output folders' stamps were not settled, whether the folders
+/// (listed) hold what it says.
 pub(super) struct Recorded {
     snapshot: CatalogSnapshot,
     archive: HashMap<String, String>,
     newsletter: HashMap<String, String>,
     feeds: HashMap<String, String>,
     tags: HashMap<String, String>,
-    /// Whether the output folders are as the record says: listed for a record that
-    /// was not settled, told by the output stamps for one that was
-    /// ([`Recorded::judge_by_stamps`]); `None` (taken as no) until known.
+    /// Whether the output folders are as the record says: listed for a record whose
+    /// folders' stamps were not settled, told by the output stamps for one whose
+    /// were ([`Recorded::judge_by_stamps`]); `None` (taken as no) until known.
     as_recorded: Option<bool>,
 }
 
 impl Recorded {
-    /// For a settled record: the output folders are as it says when their stamps
-    /// are `unchanged`.
+    /// For a record whose folders' stamps were settled: the output folders are as
+    /// it says when the output stamps are `unchanged`.
     pub(super) fn judge_by_stamps(&mut self, unchanged: bool) {
         self.as_recorded.get_or_insert(unchanged);
     }
@@ -264,7 +265,7 @@ pub(super) fn recorded_reader(
     let newsletter = state.output_fingerprints_in(NEWSLETTER_DIR)?;
     let feeds = state.output_fingerprints_in(FEED_ARCHIVE_DIR)?;
     let tags = state.output_fingerprints_in(TAGS_DIR)?;
-    let (root, list) = (root.to_path_buf(), !memo.settled);
+    let (root, list) = (root.to_path_buf(), !memo.folders_settled);
     Ok(move || {
         let snapshot = CatalogSnapshot::decode(read_snapshot()?.as_bytes())?;
         let as_recorded = list.then(|| {

@@ -19,7 +19,7 @@ use crate::render::paths::{
 };
 
 use crate::store::State;
-use crate::support::stamp::FileVersion;
+use crate::support::stamp::{FileVersion, StampClock};
 
 /// The outputs rendered on every build (and written when their bytes changed).
 pub(super) const REWRITTEN: [&str; 5] =
@@ -31,6 +31,8 @@ pub(super) struct BuildInputs {
     pub(super) seeds: SeedsPrint,
     /// Every seed's name and version, for the record's snapshot.
     pub(super) manifest: Vec<(String, Option<FileVersion>)>,
+    /// The seeds folder's own version (see [`BuildMemo::seeds_folder`]).
+    pub(super) seeds_folder: Option<FileVersion>,
 }
 
 impl BuildInputs {
@@ -45,6 +47,7 @@ impl BuildInputs {
             settings,
             seeds,
             manifest,
+            seeds_folder: listing.folder,
         })
     }
 
@@ -60,8 +63,11 @@ impl BuildInputs {
         root: &Path,
         now: DateTime<Utc>,
     ) -> Result<(), BuildError> {
+        // Read before the stamps: a change made after it gets a later stamp.
+        let clock = StampClock::read_for(root);
         let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
-        let settled = self.seeds.settled && outputs.is_settled(std::time::SystemTime::now());
+        let settled = self.seeds.settled && outputs.is_settled(clock);
+        let folders_settled = outputs.folders_settled(clock);
         let memo = BuildMemo {
             settings: self.settings,
             seeds: self.seeds.fingerprint,
@@ -70,6 +76,10 @@ impl BuildInputs {
             valid_until,
             summary,
             settled,
+            folders_settled,
+            seeds_folder: self
+                .seeds_folder
+                .map_or_else(String::new, |v| v.to_string()),
         };
         state.save_build_memo(Some((&memo.to_stored(), snapshot)))?;
         Ok(())

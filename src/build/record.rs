@@ -25,11 +25,15 @@
 //!
 //! File systems stamp changes with a clock that ticks every few milliseconds, so a
 //! change made in the same tick as one recorded would look like no change (Git's
-//! "racily clean" files). A stamp younger than [`SETTLED`](crate::support::stamp::SETTLED)
-//! is therefore not trusted: such a seed is recorded without a version (the next
-//! build reads it again), and a record whose output stamps are that young is marked
-//! not [`settled`](BuildMemo::settled): it never lets a build skip everything, and
-//! an incremental build lists the output folders instead of trusting their stamps.
+//! "racily clean" files). A stamp that could still be shared with a later change
+//! (younger than a tick of the clock that made it, where that clock is known; younger
+//! than [`SETTLED`](crate::support::stamp::SETTLED) where not: see
+//! [`is_settled`](crate::support::stamp::is_settled)) is therefore not trusted: such
+//! a seed is recorded without a version (the next build reads it again), and a
+//! record whose output stamps are that young is marked not
+//! [`settled`](BuildMemo::settled): it never lets a build skip everything, and when
+//! its output folders' stamps are that young too, an incremental build lists the
+//! output folders instead of trusting their stamps.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -67,10 +71,21 @@ pub(crate) struct BuildMemo {
     /// The first instant at which the clock alone changes the outputs.
     pub valid_until: DateTime<Utc>,
     pub summary: MemoSummary,
-    /// Every stamp `seeds` and `outputs` cover was [`SETTLED`](crate::support::stamp::SETTLED)
-    /// when the record was saved. A record that is not does not let a build skip
-    /// everything: a change made in the same clock tick could hide behind a stamp.
+    /// Every stamp `seeds` and `outputs` cover was settled
+    /// ([`is_settled`](crate::support::stamp::is_settled)) when the record was saved.
+    /// A record that is not does not let a build skip everything: a change made in
+    /// the same clock tick could hide behind a stamp.
     pub settled: bool,
+    /// The stamps of the output folders were settled: unchanged, they show that no
+    /// page was added, removed or renamed since. The files rendered on every build
+    /// may not have been (they are written last), but an incremental build renders
+    /// them again and compares their bytes.
+    pub folders_settled: bool,
+    /// The seeds folder's own version when it was listed
+    /// ([`SeedListing::folder`](crate::content::catalog::SeedListing::folder)), empty
+    /// when unknown. Only a hint: another one means seeds were added, removed or
+    /// renamed, so the build will not find everything unchanged.
+    pub seeds_folder: String,
 }
 
 impl BuildMemo {
@@ -84,6 +99,8 @@ impl BuildMemo {
             valid_until: Utc.timestamp_opt(stored.valid_until, 0).single()?,
             summary: serde_json::from_str(&stored.summary).ok()?,
             settled: stored.settled,
+            folders_settled: stored.folders_settled,
+            seeds_folder: stored.seeds_folder.clone(),
         })
     }
 
@@ -96,6 +113,8 @@ impl BuildMemo {
             valid_until: self.valid_until.timestamp(),
             summary: serde_json::to_string(&self.summary).unwrap_or_default(),
             settled: self.settled,
+            folders_settled: self.folders_settled,
+            seeds_folder: self.seeds_folder.clone(),
         }
     }
 
@@ -137,21 +156,28 @@ pub(crate) fn settings_fingerprint(
 /// `root`, of its sub-folders `dirs` and of the files `files` (relative to
 /// `root`), or that one is missing.
 pub(crate) fn outputs_print(root: &Path, dirs: &[&str], files: &[&str]) -> StatPrint {
-    let mut newest_change = 0;
-    let keys: Vec<String> = std::iter::once("")
-        .chain(dirs.iter().copied())
-        .chain(files.iter().copied())
-        .map(|relative| match std::fs::metadata(root.join(relative)) {
-            Ok(metadata) => {
-                newest_change = newest_change.max(changed_at(&metadata));
-                format!("{relative}:{}", file_version(&metadata))
-            }
-            Err(e) => format!("{relative}: {}", e.kind()),
-        })
+    let (mut newest_change, mut newest_folder_change) = (0, 0);
+    let folders = std::iter::once("").chain(dirs.iter().copied());
+    let keys: Vec<String> = (folders.map(|relative| (relative, true)))
+        .chain(files.iter().map(|relative| (*relative, false)))
+        .map(
+            |(relative, folder)| match std::fs::metadata(root.join(relative)) {
+                Ok(metadata) => {
+                    let changed = changed_at(&metadata);
+                    newest_change = newest_change.max(changed);
+                    if folder {
+                        newest_folder_change = newest_folder_change.max(changed);
+                    }
+                    format!("{relative}:{}", file_version(&metadata))
+                }
+                Err(e) => format!("{relative}: {}", e.kind()),
+            },
+        )
         .collect();
     StatPrint {
         fingerprint: fingerprint(keys.iter().map(String::as_bytes)),
         newest_change,
+        newest_folder_change,
     }
 }
 
@@ -330,6 +356,8 @@ mod tests {
                 files: 12,
             },
             settled: true,
+            folders_settled: true,
+            seeds_folder: "folder".into(),
         }
     }
 
@@ -415,8 +443,15 @@ mod tests {
         let removed = print();
         assert_ne!(removed, added, "a file removed");
         settle();
+        let folders = outputs_print(dir.path(), &["pages"], &["index.html"]).newest_folder_change;
         std::fs::write(dir.path().join("index.html"), "two!").unwrap();
         assert_ne!(print(), removed, "a rewritten file");
+        let rewritten = outputs_print(dir.path(), &["pages"], &["index.html"]);
+        assert_eq!(
+            rewritten.newest_folder_change, folders,
+            "files are not folders"
+        );
+        assert!(rewritten.newest_change > folders);
         std::fs::remove_dir_all(dir.path().join("pages")).unwrap();
         assert!(
             print().len() == 64,

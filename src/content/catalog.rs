@@ -20,7 +20,7 @@ use crate::content::seed::{Parsed as ParsedSeed, SeedError, parse_seed_with_warn
 use crate::store::{RowBody, RowSaver, State, StoredArticle};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
 use crate::support::spill::{Spill, SpillRef};
-use crate::support::stamp::is_settled;
+use crate::support::stamp::{StampClock, is_settled};
 
 /// An article that is published, with the times every output agrees on.
 #[derive(Debug, Clone)]
@@ -220,7 +220,7 @@ pub(crate) fn collect(
             SeedListing {
                 files,
                 rules,
-                listed_from,
+                listed_at,
                 ..
             },
         known,
@@ -251,7 +251,7 @@ pub(crate) fn collect(
     for batch in groups.chunks(BATCH_GROUPS) {
         let indexes: Vec<usize> = batch.iter().flat_map(|g| g.iter().map(|k| k.1)).collect();
         let mut read = map_in_parallel(&indexes, |&index| {
-            read_candidate(config, &rules, &known, &files[index], listed_from, spill)
+            read_candidate(config, &rules, &known, &files[index], listed_at, spill)
         })
         .into_iter();
         for group in batch {
@@ -538,7 +538,7 @@ fn read_candidate(
     rules: &str,
     known: &HashMap<String, StoredArticle>,
     file: &SeedFile,
-    listed_from: std::time::SystemTime,
+    listed_at: StampClock,
     spill: Option<&Spill>,
 ) -> Result<Candidate, SeedError> {
     let name = file.name.as_str();
@@ -578,7 +578,7 @@ fn read_candidate(
     }
     // A seed changed within a clock tick of its `stat` could change again with the
     // same stamps: it gets no key (so the next build reads it) until it settles.
-    let stat_key = if is_settled(stat.changed, listed_from) {
+    let stat_key = if is_settled(stat.changed, listed_at) {
         file.stat_key.as_str()
     } else {
         ""

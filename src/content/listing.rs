@@ -9,7 +9,7 @@ use crate::content::seed::{is_seed_name, seed_id};
 use crate::store::StateError;
 use crate::support::fingerprint::Fingerprinter;
 use crate::support::parallel::worker_count;
-use crate::support::stamp::{FileVersion, changed_at, is_settled};
+use crate::support::stamp::{FileVersion, StampClock, changed_at, is_settled};
 
 /// Why the seeds could not be surveyed: the folder, or the state beside it.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +39,11 @@ impl PendingListing {
 pub(crate) struct SeedListing {
     pub(super) files: Vec<SeedFile>,
     pub(super) rules: String,
-    /// The wall clock just before the seeds were `stat`ed.
-    pub(super) listed_from: std::time::SystemTime,
+    /// The clocks just before the seeds were `stat`ed.
+    pub(super) listed_at: StampClock,
+    /// The seeds folder's own version just before it was read: a new one means
+    /// a seed was added, removed or renamed since.
+    pub(crate) folder: Option<FileVersion>,
     /// [`SeedListing::seeds_print`], worked out once: a build asks for it several
     /// times, and it hashes every seed.
     print: std::sync::OnceLock<Option<SeedsPrint>>,
@@ -54,21 +57,23 @@ impl SeedListing {
         let dir = config.paths.seeds.clone();
         let rules = rules_fingerprint(config);
         PendingListing(std::thread::spawn(move || {
-            let listed_from = std::time::SystemTime::now();
+            let folder = std::fs::metadata(&dir)
+                .ok()
+                .and_then(|m| FileVersion::of(&m));
+            let listed_at = StampClock::read_for(&dir);
             let files = list_seed_files(&dir)?;
-            Ok(SeedListing::new(files, rules, listed_from))
+            let mut listing = SeedListing::new(files, rules, listed_at);
+            listing.folder = folder;
+            Ok(listing)
         }))
     }
 
-    pub(super) fn new(
-        files: Vec<SeedFile>,
-        rules: String,
-        listed_from: std::time::SystemTime,
-    ) -> Self {
+    pub(super) fn new(files: Vec<SeedFile>, rules: String, listed_at: StampClock) -> Self {
         SeedListing {
             files,
             rules,
-            listed_from,
+            listed_at,
+            folder: None,
             print: std::sync::OnceLock::new(),
         }
     }
@@ -89,7 +94,7 @@ impl SeedListing {
     /// that compares with this reads such a seed again.
     pub(crate) fn manifest(&self) -> impl Iterator<Item = (&str, Option<FileVersion>)> {
         self.files.iter().map(|f| {
-            let settled = (f.stat.as_ref()).is_ok_and(|s| is_settled(s.changed, self.listed_from));
+            let settled = (f.stat.as_ref()).is_ok_and(|s| is_settled(s.changed, self.listed_at));
             (f.name.as_str(), f.version().filter(|_| settled))
         })
     }
@@ -122,7 +127,7 @@ impl SeedListing {
     /// A listing of only the files at `indexes` (of this listing), keyed.
     pub(crate) fn subset(&self, indexes: &[usize]) -> SeedListing {
         let files = indexes.iter().map(|&i| self.files[i].copy()).collect();
-        SeedListing::new(files, self.rules.clone(), self.listed_from).keyed()
+        SeedListing::new(files, self.rules.clone(), self.listed_at).keyed()
     }
 
     /// The article ids and names of the files at `indexes`; `None` when one has
@@ -368,8 +373,8 @@ mod tests {
         }
         let listing = |dir: &Path| {
             let files = list_seed_files(dir).unwrap();
-            let listed_from = std::time::SystemTime::now() + crate::support::stamp::SETTLED;
-            SeedListing::new(files, String::new(), listed_from)
+            let later = std::time::SystemTime::now() + crate::support::stamp::SETTLED;
+            SeedListing::new(files, String::new(), StampClock::wall(later))
         };
         let first = listing(dir.path());
         let manifest: Vec<(String, Option<FileVersion>)> = first

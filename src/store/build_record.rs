@@ -19,6 +19,8 @@ pub(crate) struct StoredMemo {
     /// JSON.
     pub summary: String,
     pub settled: bool,
+    pub folders_settled: bool,
+    pub seeds_folder: String,
 }
 
 /// A catalog snapshot as read from its file: the bytes after the id that ties it
@@ -39,7 +41,8 @@ impl State {
     pub(crate) fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
         self.conn
             .query_row(
-                "SELECT settings, seeds, outputs, valid_from, valid_until, summary, settled
+                "SELECT settings, seeds, outputs, valid_from, valid_until, summary, settled,
+                        folders_settled, seeds_folder
                  FROM build_record WHERE id = 1",
                 [],
                 |r| {
@@ -51,6 +54,8 @@ impl State {
                         valid_until: r.get(4)?,
                         summary: r.get(5)?,
                         settled: r.get(6)?,
+                        folders_settled: r.get(7)?,
+                        seeds_folder: r.get(8)?,
                     })
                 },
             )
@@ -111,8 +116,8 @@ impl State {
             Some((m, snapshot)) => self.conn.execute(
                 "INSERT OR REPLACE INTO build_record
                      (id, settings, seeds, outputs, valid_from, valid_until, summary, settled,
-                      snapshot_id)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      folders_settled, seeds_folder, snapshot_id)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     m.settings,
                     m.seeds,
@@ -121,6 +126,8 @@ impl State {
                     m.valid_until,
                     m.summary,
                     m.settled,
+                    m.folders_settled,
+                    m.seeds_folder,
                     snapshot
                 ],
             ),
