@@ -134,3 +134,19 @@ fn an_edit_moves_an_article_between_tags_incrementally_as_a_full_build_would() {
 
     site.assert_a_full_build_agrees(NOW);
 }
+
+#[test]
+fn a_tag_page_or_feed_removed_after_a_settled_build_is_restored() {
+    let site = site();
+    build(&site);
+    let before = site.snapshot("public");
+    for lost in ["public/tags/ai/atom.xml", "public/tags/聯準會/index.html"] {
+        // Settled: the next build trusts the stamps it recorded.
+        std::thread::sleep(herald::support::stamp::SETTLED * 2);
+        build(&site);
+        std::fs::remove_file(site.path(lost)).unwrap();
+        build(&site);
+        assert!(site.path(lost).exists(), "{lost} was not restored");
+        assert_eq!(site.snapshot("public"), before);
+    }
+}

@@ -42,8 +42,8 @@ use crate::render::digest::{EditionListing, edition_view};
 
 use crate::render::feeds::{FeedFormat, archive_path};
 use crate::render::paths::{
-    ARCHIVE_DIR, ARTICLES_DIR, FEED_ARCHIVE_DIR, NEWSLETTER_DIR, OUTPUT_EXTENSIONS, TAGS_DIR,
-    TAGS_INDEX, archive_page_path, article_page_path, edition_page_path,
+    ARCHIVE_DIR, ARTICLES_DIR, FEED_ARCHIVE_DIR, NEWSLETTER_DIR, OUTPUT_DIRS, OUTPUT_EXTENSIONS,
+    TAGS_DIR, TAGS_INDEX, archive_page_path, article_page_path, edition_page_path,
 };
 use crate::render::site::{Neighbours, SiteMeta, archive_years_of};
 use crate::render::tags::{TagGroup, tag_paths};
@@ -166,19 +166,20 @@ struct Merged {
     tags: HashMap<String, String>,
 }
 
-/// True when the output folders hold exactly the pages the recorded build wrote
-/// (its `entries`' article pages, the year and edition pages of `archive` and
-/// `newsletter`, the feed archive documents of `feeds`), as far as a full build
-/// would check: that each exists and no other page does. The outputs rendered on
-/// every build are rendered again anyway.
+/// True when the output folders of `listed` hold exactly the pages the recorded
+/// build wrote in them (its `entries`' article pages, the year and edition pages
+/// of `archive` and `newsletter`, the feed archive documents of `feeds`), as far as
+/// a full build would check: that each exists and no other page does. The outputs
+/// rendered on every build are rendered again anyway.
 fn outputs_as_recorded(
     root: &Path,
+    listed: &[String],
     entries: &[Arc<SnapshotEntry>],
     archive: &HashMap<String, String>,
     newsletter: &HashMap<String, String>,
     feeds: &HashMap<String, String>,
 ) -> bool {
-    let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    let listed = |dir: &str| listed.iter().any(|folder| folder == dir);
     // The names are distinct, so as many expected pages as expected is all of them.
     let holds = |dir: &str, count: usize, expected: &dyn Fn(&str) -> bool| {
         let suffix = if dir == FEED_ARCHIVE_DIR {
@@ -210,16 +211,17 @@ fn outputs_as_recorded(
         pages.contains_key(&format!("{dir}/{page}.html"))
             || pages.contains_key(&format!("{dir}/{page}.xml"))
     };
-    holds(ARTICLES_DIR, ids.len(), &|id| ids.contains(id))
-        && holds(ARCHIVE_DIR, archive.len(), &|page| {
-            recorded(archive, ARCHIVE_DIR, page)
-        })
-        && holds(NEWSLETTER_DIR, newsletter.len(), &|page| {
-            recorded(newsletter, NEWSLETTER_DIR, page)
-        })
-        && holds(FEED_ARCHIVE_DIR, feeds.len(), &|page| {
-            recorded(feeds, FEED_ARCHIVE_DIR, page)
-        })
+    let articles_hold = || {
+        let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        holds(ARTICLES_DIR, ids.len(), &|id| ids.contains(id))
+    };
+    let pages_hold = |dir: &str, pages: &HashMap<String, String>| {
+        !listed(dir) || holds(dir, pages.len(), &|page| recorded(pages, dir, page))
+    };
+    (!listed(ARTICLES_DIR) || articles_hold())
+        && pages_hold(ARCHIVE_DIR, archive)
+        && pages_hold(NEWSLETTER_DIR, newsletter)
+        && pages_hold(FEED_ARCHIVE_DIR, feeds)
 }
 
 /// True when `tags/` holds exactly the files of `recorded` (the tags' outputs and
@@ -230,24 +232,23 @@ fn tag_outputs_as_recorded(root: &Path, recorded: &HashMap<String, String>) -> b
 }
 
 /// What the incremental build reads from the record besides its row: the catalog
-/// snapshot, the recorded fingerprints of the year and edition pages, and, for a
-/// record whose output folders' stamps were not settled, whether the folders
-/// (listed) hold what it says.
+/// snapshot, the recorded fingerprints of the year and edition pages, and whether
+/// the output folders whose stamps were not settled (listed) hold what it says.
 pub(super) struct Recorded {
     snapshot: CatalogSnapshot,
     archive: HashMap<String, String>,
     newsletter: HashMap<String, String>,
     feeds: HashMap<String, String>,
     tags: HashMap<String, String>,
-    /// Whether the output folders are as the record says: listed for a record whose
-    /// folders' stamps were not settled, told by the output stamps for one whose
-    /// were ([`Recorded::judge_by_stamps`]); `None` (taken as no) until known.
+    /// Whether the output folders are as the record says: the folders whose stamps
+    /// were not settled are listed, the others told by the output stamps
+    /// ([`Recorded::judge_by_stamps`]); `None` (taken as no) until known.
     as_recorded: Option<bool>,
 }
 
 impl Recorded {
-    /// For a record whose folders' stamps were settled: the output folders are as
-    /// it says when the output stamps are `unchanged`.
+    /// For the folders not listed: they are as the record says when the output
+    /// stamps are `unchanged`.
     pub(super) fn judge_by_stamps(&mut self, unchanged: bool) {
         self.as_recorded.get_or_insert(unchanged);
     }
@@ -265,13 +266,17 @@ pub(super) fn recorded_reader(
     let newsletter = state.output_fingerprints_in(NEWSLETTER_DIR)?;
     let feeds = state.output_fingerprints_in(FEED_ARCHIVE_DIR)?;
     let tags = state.output_fingerprints_in(TAGS_DIR)?;
-    let (root, list) = (root.to_path_buf(), !memo.folders_settled);
+    let (root, listed) = (root.to_path_buf(), memo.unsettled_folders.clone());
     Ok(move || {
         let snapshot = CatalogSnapshot::decode(read_snapshot()?.as_bytes())?;
-        let as_recorded = list.then(|| {
-            outputs_as_recorded(&root, &snapshot.entries, &archive, &newsletter, &feeds)
-                && tag_outputs_as_recorded(&root, &tags)
-        });
+        let (entries, tags_listed) = (&snapshot.entries, listed.iter().any(|f| f == TAGS_DIR));
+        let hold = outputs_as_recorded(&root, &listed, entries, &archive, &newsletter, &feeds)
+            && (!tags_listed || tag_outputs_as_recorded(&root, &tags));
+        // Whether the folders not listed are as recorded is for their stamps to say.
+        let every_folder_listed = OUTPUT_DIRS
+            .iter()
+            .all(|dir| listed.iter().any(|f| f == dir));
+        let as_recorded = (!hold || every_folder_listed).then_some(hold);
         Some(Recorded {
             snapshot,
             archive,
@@ -840,8 +845,19 @@ mod tests {
             pages("newsletter/2026-W04.html"),
         );
         let feeds = HashMap::new();
-        let holds = || outputs_as_recorded(root.path(), &entries, &archive, &newsletter, &feeds);
+        let all: Vec<String> = OUTPUT_DIRS.iter().map(|d| d.to_string()).collect();
+        let listed = |dirs: &[String]| {
+            outputs_as_recorded(root.path(), dirs, &entries, &archive, &newsletter, &feeds)
+        };
+        let holds = || listed(&all);
         assert!(holds(), "every page there; other files do not count");
+        write("articles/stray.html");
+        assert!(!holds(), "a page no build wrote");
+        assert!(
+            listed(&["archive".to_string(), "newsletter".to_string()]),
+            "folders not listed are not looked at"
+        );
+        std::fs::remove_file(root.path().join("articles/stray.html")).unwrap();
 
         std::fs::remove_file(root.path().join("articles/b.html")).unwrap();
         assert!(!holds(), "a recorded page is missing");

@@ -15,15 +15,20 @@ use crate::content::catalog::{Changes, Entry, SeedListing, SeedsPrint};
 use crate::content::edition::{Edition, Schedule, Week};
 use crate::render::digest::EditionListing;
 use crate::render::paths::{
-    ATOM_FEED, INDEX_PAGE, JSON_FEED, NEWSLETTER_INDEX, OUTPUT_DIRS, RSS_FEED,
+    ATOM_FEED, INDEX_PAGE, JSON_FEED, NEWSLETTER_INDEX, OUTPUT_DIRS, RSS_FEED, TAGS_DIR,
 };
 
 use crate::store::State;
-use crate::support::stamp::{FileVersion, StampClock};
+use crate::support::stamp::{FileVersion, StampClock, StatPrint};
 
 /// The outputs rendered on every build (and written when their bytes changed).
 pub(super) const REWRITTEN: [&str; 5] =
     [INDEX_PAGE, RSS_FEED, ATOM_FEED, JSON_FEED, NEWSLETTER_INDEX];
+
+/// The output folder's stamps as the record keeps them ([`outputs_print`]).
+pub(super) fn output_stamps(root: &Path) -> StatPrint {
+    outputs_print(root, &OUTPUT_DIRS, &[TAGS_DIR], &REWRITTEN)
+}
 
 /// What a build compares with the last clean build's record ([`crate::build::record`]).
 pub(super) struct BuildInputs {
@@ -65,9 +70,9 @@ impl BuildInputs {
     ) -> Result<(), BuildError> {
         // Read before the stamps: a change made after it gets a later stamp.
         let clock = StampClock::read_for(root);
-        let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
+        let outputs = output_stamps(root);
         let settled = self.seeds.settled && outputs.is_settled(clock);
-        let folders_settled = outputs.folders_settled(clock);
+        let unsettled_folders = outputs.unsettled_folders(clock);
         let memo = BuildMemo {
             settings: self.settings,
             seeds: self.seeds.fingerprint,
@@ -76,7 +81,7 @@ impl BuildInputs {
             valid_until,
             summary,
             settled,
-            folders_settled,
+            unsettled_folders,
             seeds_folder: self
                 .seeds_folder
                 .map_or_else(String::new, |v| v.to_string()),

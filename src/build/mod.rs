@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::build::output::{WriteSummary, delete_stale, scan_outputs};
-use crate::build::record::{
-    BuildMemo, CatalogSnapshot, MemoSummary, outputs_print, settings_fingerprint,
-};
+use crate::build::record::{BuildMemo, CatalogSnapshot, MemoSummary, settings_fingerprint};
 use crate::config::Config;
 use crate::content::catalog::{SeedListing, Survey};
 use crate::render::paths::{OUTPUT_DIRS, OUTPUT_EXTENSIONS};
@@ -15,7 +13,7 @@ use crate::support::parallel::drop_in_background;
 use crate::support::spill::Spill;
 use crate::support::stamp::FileVersion;
 
-use inputs::{BuildInputs, REWRITTEN, memo_report, snapshot_entry, subjects, valid_until};
+use inputs::{BuildInputs, memo_report, output_stamps, snapshot_entry, subjects, valid_until};
 use plan::{plan_all, render_outputs};
 pub(crate) use prepared::Prepared;
 use prepared::load_templates;
@@ -82,7 +80,7 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
                 .transpose()?;
             let listing = listing.wait()?;
             let seeds = listing.seeds_print().filter(|seeds| seeds.settled);
-            let outputs = outputs_print(root, &OUTPUT_DIRS, &REWRITTEN);
+            let outputs = output_stamps(root);
             if seeds.is_some_and(|seeds| memo.holds(&seeds.fingerprint, &outputs.fingerprint)) {
                 tracing::debug!(
                     "nothing changed since the last build: outputs are current ({:?})",

@@ -76,11 +76,12 @@ pub(crate) struct BuildMemo {
     /// A record that is not does not let a build skip everything: a change made in
     /// the same clock tick could hide behind a stamp.
     pub settled: bool,
-    /// The stamps of the output folders were settled: unchanged, they show that no
-    /// page was added, removed or renamed since. The files rendered on every build
-    /// may not have been (they are written last), but an incremental build renders
-    /// them again and compares their bytes.
-    pub folders_settled: bool,
+    /// The output folders whose stamps were not settled: an incremental build lists
+    /// them. The others' stamps, unchanged, show that no page was added, removed or
+    /// renamed in them since. (The files rendered on every build, written last, are
+    /// often not settled, and the folders they are in with them; an incremental
+    /// build renders those files again and compares their bytes.)
+    pub unsettled_folders: Vec<String>,
     /// The seeds folder's own version when it was listed
     /// ([`SeedListing::folder`](crate::content::catalog::SeedListing::folder)), empty
     /// when unknown. Only a hint: another one means seeds were added, removed or
@@ -99,7 +100,10 @@ impl BuildMemo {
             valid_until: Utc.timestamp_opt(stored.valid_until, 0).single()?,
             summary: serde_json::from_str(&stored.summary).ok()?,
             settled: stored.settled,
-            folders_settled: stored.folders_settled,
+            unsettled_folders: (stored.unsettled_folders.split('\n'))
+                .filter(|folder| !folder.is_empty())
+                .map(str::to_string)
+                .collect(),
             seeds_folder: stored.seeds_folder.clone(),
         })
     }
@@ -113,7 +117,7 @@ impl BuildMemo {
             valid_until: self.valid_until.timestamp(),
             summary: serde_json::to_string(&self.summary).unwrap_or_default(),
             settled: self.settled,
-            folders_settled: self.folders_settled,
+            unsettled_folders: self.unsettled_folders.join("\n"),
             seeds_folder: self.seeds_folder.clone(),
         }
     }
@@ -153,32 +157,68 @@ pub(crate) fn settings_fingerprint(
 }
 
 /// The output folder `root` as far as a build cares: inode, size and times of
-/// `root`, of its sub-folders `dirs` and of the files `files` (relative to
-/// `root`), or that one is missing.
-pub(crate) fn outputs_print(root: &Path, dirs: &[&str], files: &[&str]) -> StatPrint {
-    let (mut newest_change, mut newest_folder_change) = (0, 0);
-    let folders = std::iter::once("").chain(dirs.iter().copied());
-    let keys: Vec<String> = (folders.map(|relative| (relative, true)))
-        .chain(files.iter().map(|relative| (*relative, false)))
-        .map(
-            |(relative, folder)| match std::fs::metadata(root.join(relative)) {
-                Ok(metadata) => {
-                    let changed = changed_at(&metadata);
-                    newest_change = newest_change.max(changed);
-                    if folder {
-                        newest_folder_change = newest_folder_change.max(changed);
-                    }
-                    format!("{relative}:{}", file_version(&metadata))
-                }
-                Err(e) => format!("{relative}: {}", e.kind()),
-            },
-        )
-        .collect();
+/// `root`, of its sub-folders `dirs` (and of the folders in those of `nested`: a
+/// file removed from one changes its stamps, not its parent's) and of the files
+/// `files` (relative to `root`), or that one is missing.
+pub(crate) fn outputs_print(
+    root: &Path,
+    dirs: &[&str],
+    nested: &[&str],
+    files: &[&str],
+) -> StatPrint {
+    let mut newest_change = 0;
+    let mut folder_changes = Vec::new();
+    let mut keys = Vec::new();
+    let mut add = |relative: &str, metadata: std::io::Result<std::fs::Metadata>| {
+        let key = match metadata {
+            Ok(metadata) => {
+                let changed = changed_at(&metadata);
+                newest_change = newest_change.max(changed);
+                format!("{relative}:{}", file_version(&metadata))
+            }
+            Err(e) => format!("{relative}: {}", e.kind()),
+        };
+        keys.push(key);
+    };
+    add("", std::fs::metadata(root));
+    for dir in dirs {
+        let path = root.join(dir);
+        let metadata = std::fs::metadata(&path);
+        let mut changed = metadata.as_ref().map_or(0, changed_at);
+        add(dir, metadata);
+        if nested.contains(dir) {
+            for (name, metadata) in sub_folders(&path) {
+                changed = changed.max(changed_at(&metadata));
+                add(&format!("{dir}/{name}"), Ok(metadata));
+            }
+        }
+        folder_changes.push((dir.to_string(), changed));
+    }
+    for file in files {
+        add(file, std::fs::metadata(root.join(file)));
+    }
     StatPrint {
         fingerprint: fingerprint(keys.iter().map(String::as_bytes)),
         newest_change,
-        newest_folder_change,
+        folder_changes,
     }
+}
+
+/// The folders in `dir` with their metadata, by name (none when it cannot be read).
+fn sub_folders(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut folders: Vec<_> = listing
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|entry| {
+            let metadata = entry.metadata().ok()?;
+            Some((entry.file_name().to_string_lossy().into_owned(), metadata))
+        })
+        .collect();
+    folders.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    folders
 }
 
 /// What the record keeps of the recorded build's catalog: every seed's version,
@@ -356,7 +396,7 @@ mod tests {
                 files: 12,
             },
             settled: true,
-            folders_settled: true,
+            unsettled_folders: vec!["pages".into(), "more".into()],
             seeds_folder: "folder".into(),
         }
     }
@@ -431,7 +471,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("pages")).unwrap();
         std::fs::write(dir.path().join("index.html"), "one").unwrap();
-        let print = || outputs_print(dir.path(), &["pages"], &["index.html"]).fingerprint;
+        let print = || outputs_print(dir.path(), &["pages"], &[], &["index.html"]).fingerprint;
         let first = print();
         assert_eq!(print(), first, "nothing changed");
         settle();
@@ -443,15 +483,13 @@ mod tests {
         let removed = print();
         assert_ne!(removed, added, "a file removed");
         settle();
-        let folders = outputs_print(dir.path(), &["pages"], &["index.html"]).newest_folder_change;
+        let folders = outputs_print(dir.path(), &["pages"], &[], &["index.html"]).folder_changes;
+        assert_eq!(folders.len(), 1);
         std::fs::write(dir.path().join("index.html"), "two!").unwrap();
         assert_ne!(print(), removed, "a rewritten file");
-        let rewritten = outputs_print(dir.path(), &["pages"], &["index.html"]);
-        assert_eq!(
-            rewritten.newest_folder_change, folders,
-            "files are not folders"
-        );
-        assert!(rewritten.newest_change > folders);
+        let rewritten = outputs_print(dir.path(), &["pages"], &[], &["index.html"]);
+        assert_eq!(rewritten.folder_changes, folders, "files are not folders");
+        assert!(rewritten.newest_change > folders[0].1);
         std::fs::remove_dir_all(dir.path().join("pages")).unwrap();
         assert!(
             print().len() == 64,

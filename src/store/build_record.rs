@@ -19,7 +19,8 @@ pub(crate) struct StoredMemo {
     /// JSON.
     pub summary: String,
     pub settled: bool,
-    pub folders_settled: bool,
+    /// Folder names, one per line.
+    pub unsettled_folders: String,
     pub seeds_folder: String,
 }
 
@@ -42,7 +43,7 @@ impl State {
         self.conn
             .query_row(
                 "SELECT settings, seeds, outputs, valid_from, valid_until, summary, settled,
-                        folders_settled, seeds_folder
+                        unsettled_folders, seeds_folder
                  FROM build_record WHERE id = 1",
                 [],
                 |r| {
@@ -54,7 +55,7 @@ impl State {
                         valid_until: r.get(4)?,
                         summary: r.get(5)?,
                         settled: r.get(6)?,
-                        folders_settled: r.get(7)?,
+                        unsettled_folders: r.get(7)?,
                         seeds_folder: r.get(8)?,
                     })
                 },
@@ -116,7 +117,7 @@ impl State {
             Some((m, snapshot)) => self.conn.execute(
                 "INSERT OR REPLACE INTO build_record
                      (id, settings, seeds, outputs, valid_from, valid_until, summary, settled,
-                      folders_settled, seeds_folder, snapshot_id)
+                      unsettled_folders, seeds_folder, snapshot_id)
                  VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     m.settings,
@@ -126,7 +127,7 @@ impl State {
                     m.valid_until,
                     m.summary,
                     m.settled,
-                    m.folders_settled,
+                    m.unsettled_folders,
                     m.seeds_folder,
                     snapshot
                 ],

@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS build_record (
     valid_until  INTEGER NOT NULL,
     summary      TEXT NOT NULL,
     settled      INTEGER NOT NULL,
-    folders_settled INTEGER NOT NULL,
+    unsettled_folders TEXT NOT NULL,
     seeds_folder TEXT NOT NULL,
     snapshot_id  TEXT NOT NULL
 );
@@ -218,7 +218,9 @@ impl State {
         }
         // The build record is only a cache: one of another layout is dropped.
         if (self.conn)
-            .prepare("SELECT folders_settled, seeds_folder, snapshot_id FROM build_record LIMIT 0")
+            .prepare(
+                "SELECT unsettled_folders, seeds_folder, snapshot_id FROM build_record LIMIT 0",
+            )
             .is_err()
         {
             (self.conn)

@@ -100,8 +100,8 @@ pub(crate) struct StatPrint {
     /// The latest modification or change time among the files, in nanoseconds since
     /// the Unix epoch.
     pub newest_change: i128,
-    /// The same among the folders alone.
-    pub newest_folder_change: i128,
+    /// The same for each sub-folder it covers, by name.
+    pub folder_changes: Vec<(String, i128)>,
 }
 
 impl StatPrint {
@@ -111,9 +111,12 @@ impl StatPrint {
         is_settled(self.newest_change, clock)
     }
 
-    /// [`StatPrint::is_settled`] for the folders it covers alone.
-    pub(crate) fn folders_settled(&self, clock: StampClock) -> bool {
-        is_settled(self.newest_folder_change, clock)
+    /// The sub-folders whose stamps are not settled ([`is_settled`]).
+    pub(crate) fn unsettled_folders(&self, clock: StampClock) -> Vec<String> {
+        (self.folder_changes.iter())
+            .filter(|(_, changed)| !is_settled(*changed, clock))
+            .map(|(folder, _)| folder.clone())
+            .collect()
     }
 }
 
@@ -241,7 +244,7 @@ mod tests {
         let print = StatPrint {
             fingerprint: String::new(),
             newest_change: 100_000_000_000,
-            newest_folder_change: 0,
+            folder_changes: Vec::new(),
         };
         assert!(!print.is_settled(StampClock::wall(at)));
         assert!(!print.is_settled(StampClock::wall(at + SETTLED / 2)));
