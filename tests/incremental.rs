@@ -309,6 +309,58 @@ fn pages_removed_right_after_the_build_that_wrote_them_come_back() {
 }
 
 #[test]
+fn the_feeds_bodies_are_kept_for_the_next_build_and_never_used_stale() {
+    let site = site_with_articles();
+    let kept = site.path("state/herald.sqlite-feed-bodies");
+    assert!(kept.exists(), "the build kept the bodies its feeds showed");
+    // The added article's body is rendered, the others' are taken from the file, and
+    // the feeds are what a full build that renders every body writes.
+    site.write_seed(
+        "004_gulls.txt",
+        &simple_seed("2026-01-22", "Gulls", "Gulls over the market."),
+    );
+    incremental(&site);
+    assert!(
+        site.read("public/atom.xml")
+            .contains("Gulls over the market.")
+    );
+    assert_a_full_build_agrees(&site);
+
+    // A template change reaches every body the feeds show.
+    std::fs::create_dir_all(site.path("templates")).unwrap();
+    let template = std::fs::read_to_string(common::repo().join("templates/content.html")).unwrap();
+    std::fs::write(
+        site.path("templates/content.html"),
+        format!("<p>edited template</p>\n{template}"),
+    )
+    .unwrap();
+    full(&site);
+    let atom = site.read("public/atom.xml");
+    let entries = atom.matches("<entry>").count();
+    assert!(entries >= 4, "{atom}");
+    assert_eq!(
+        atom.matches("&lt;p&gt;edited template&lt;/p&gt;").count(),
+        entries
+    );
+
+    // A damaged file is not used: one body's text altered, its length kept.
+    let bytes = std::fs::read(&kept).unwrap();
+    let (text, altered) = (b"Snow on the harbour", b"Snow on the harbouR");
+    let at = (bytes.windows(text.len()))
+        .position(|w| w == text)
+        .expect("the winter article's body is kept");
+    let mut bytes = bytes;
+    bytes[at..at + text.len()].copy_from_slice(altered);
+    std::fs::write(&kept, bytes).unwrap();
+    site.write_seed(
+        "005_kites.txt",
+        &simple_seed("2026-01-23", "Kites", "Kites on the breakwater."),
+    );
+    incremental(&site);
+    assert_a_full_build_agrees(&site);
+}
+
+#[test]
 fn a_touched_seed_changes_no_page() {
     let site = site_with_articles();
     let before = site.snapshot("public");

@@ -22,6 +22,7 @@ pub(crate) use report::BuildReport;
 use report::report;
 use sink::Sink;
 
+mod feed_bodies;
 mod fingerprints;
 mod incremental;
 mod inputs;
