@@ -15,25 +15,87 @@
 //! next build the time to render them.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::fingerprints::article_fingerprint;
+use super::prepared::Prepared;
+use super::report::BuildError;
 use crate::content::catalog::Entry;
+use crate::render::site::PreparedArticle;
+use crate::store::companion::{companion_path, replace_companion};
 use crate::support::fingerprint::fingerprint;
+use crate::support::parallel::map_in_parallel;
 
 /// Bumped whenever the file's layout changes.
 const FORMAT: u32 = 1;
 
-/// The bodies the last build's feeds showed, by [`body_key`].
-#[derive(Debug, Default)]
-pub(super) struct FeedBodies {
-    bodies: HashMap<String, String>,
+/// The newest articles as the feeds show them, and where their bodies are to be
+/// kept for the next build.
+pub(super) struct FeedItems {
+    pub(super) items: Vec<PreparedArticle>,
+    /// Each item's [`body_key`].
+    keys: Vec<String>,
+    /// Where to keep the bodies; `None` when what is kept there already holds
+    /// exactly these (or nothing is to be kept).
+    keep_at: Option<PathBuf>,
+}
+
+/// The first `count` entries of `prepared` as the feeds show them. A build that
+/// writes (`state`: its state file) takes each body kept beside the state under
+/// its key and renders the others; without `state` (a dry run) every body is
+/// rendered.
+pub(super) fn feed_items(
+    prepared: &Prepared,
+    count: usize,
+    state: Option<&Path>,
+) -> Result<FeedItems, BuildError> {
+    let path = state.map(|state| companion_path(state, "-feed-bodies"));
+    let kept = path.as_deref().map_or_else(HashMap::new, read_bodies);
+    let indexes: Vec<usize> = (0..count.min(prepared.catalog.entries.len())).collect();
+    let prepare = |&i: &usize| {
+        let key = body_key(&prepared.site_fingerprint, &prepared.catalog.entries[i]);
+        let item = match kept.get(&key) {
+            Some(body) => PreparedArticle {
+                content_html: body.clone(),
+                ..prepared.listing(i)?
+            },
+            None => prepared.article(i)?,
+        };
+        Ok::<_, BuildError>((key, item))
+    };
+    let prepared: Vec<_> = map_in_parallel(&indexes, prepare)
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let (keys, items): (Vec<String>, Vec<PreparedArticle>) = prepared.into_iter().unzip();
+    let unchanged = keys.len() == kept.len() && keys.iter().all(|key| kept.contains_key(key));
+    Ok(FeedItems {
+        items,
+        keys,
+        keep_at: path.filter(|_| !unchanged),
+    })
+}
+
+impl FeedItems {
+    /// Keeps the items' bodies for the next build, where that changes what is kept.
+    /// A failure only costs the next build the time to render them, so it is a
+    /// warning.
+    pub(super) fn keep_bodies(&self) {
+        let Some(path) = &self.keep_at else { return };
+        let bodies: Vec<(&str, &str)> = (self.keys.iter().zip(&self.items))
+            .map(|(key, item)| (key.as_str(), item.content_html.as_str()))
+            .collect();
+        if let Err(e) = replace_companion(path, &[&encode(&bodies)]) {
+            tracing::warn!(
+                "{}: {e} (the next build renders the feeds' bodies again)",
+                path.display()
+            );
+        }
+    }
 }
 
 /// The key of `entry`'s rendered body: its article fingerprint under the site's
 /// fingerprint `site`, and its id.
-pub(super) fn body_key(site: &str, entry: &Entry) -> String {
+fn body_key(site: &str, entry: &Entry) -> String {
     let article = article_fingerprint(
         site,
         &entry.source_hash,
@@ -43,46 +105,12 @@ pub(super) fn body_key(site: &str, entry: &Entry) -> String {
     fingerprint([article.as_bytes(), entry.article.id.as_bytes()])
 }
 
-/// Where the bodies are kept for the state file `state`.
-pub(super) fn feed_bodies_path(state: &Path) -> PathBuf {
-    let mut name = state.as_os_str().to_owned();
-    name.push("-feed-bodies");
-    PathBuf::from(name)
-}
-
-impl FeedBodies {
-    /// The bodies in `path`; none when it is missing or cannot be trusted.
-    pub(super) fn read(path: &Path) -> FeedBodies {
-        let bodies = std::fs::read(path)
-            .ok()
-            .and_then(|bytes| decode(&bytes))
-            .unwrap_or_default();
-        FeedBodies { bodies }
-    }
-
-    pub(super) fn get(&self, key: &str) -> Option<&str> {
-        self.bodies.get(key).map(String::as_str)
-    }
-
-    /// True when `keys` are exactly the keys held: saving them would change nothing.
-    pub(super) fn holds_exactly<'a>(&self, keys: impl ExactSizeIterator<Item = &'a str>) -> bool {
-        keys.len() == self.bodies.len() && {
-            let mut keys = keys;
-            keys.all(|key| self.bodies.contains_key(key))
-        }
-    }
-}
-
-/// Replaces the file at `path` with `bodies` (key, rendered body), atomically.
-pub(super) fn save_feed_bodies(path: &Path, bodies: &[(&str, &str)]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(&encode(bodies))?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+/// The bodies kept in `path`, by key; none when it is missing or cannot be trusted.
+fn read_bodies(path: &Path) -> HashMap<String, String> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| decode(&bytes))
+        .unwrap_or_default()
 }
 
 fn encode(bodies: &[(&str, &str)]) -> Vec<u8> {
@@ -134,25 +162,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn saved_bodies_read_back_and_a_damaged_file_reads_as_none() {
+    fn kept_bodies_read_back_and_a_damaged_file_reads_as_none() {
         let dir = tempfile::tempdir().unwrap();
-        let path = feed_bodies_path(&dir.path().join("herald.sqlite"));
-        assert!(FeedBodies::read(&path).get("a").is_none(), "no file yet");
-        save_feed_bodies(&path, &[("a", "<p>甲</p>"), ("b", "")]).unwrap();
-        let read = FeedBodies::read(&path);
-        assert_eq!(read.get("a"), Some("<p>甲</p>"));
-        assert_eq!(read.get("b"), Some(""));
-        assert!(read.holds_exactly(["b", "a"].into_iter()));
-        assert!(!read.holds_exactly(["a"].into_iter()));
-        assert!(!read.holds_exactly(["a", "c"].into_iter()));
+        let path = companion_path(&dir.path().join("herald.sqlite"), "-feed-bodies");
+        assert!(read_bodies(&path).is_empty(), "no file yet");
+        replace_companion(&path, &[&encode(&[("a", "<p>甲</p>"), ("b", "")])]).unwrap();
+        let read = read_bodies(&path);
+        assert_eq!(read.len(), 2);
+        assert_eq!(read["a"], "<p>甲</p>");
+        assert_eq!(read["b"], "");
 
         let mut bytes = std::fs::read(&path).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        assert!(FeedBodies::read(&path).get("a").is_none(), "damaged");
+        assert!(read_bodies(&path).is_empty(), "damaged");
         std::fs::write(&path, &bytes[..10]).unwrap();
-        assert!(FeedBodies::read(&path).get("a").is_none(), "cut short");
+        assert!(read_bodies(&path).is_empty(), "cut short");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(names.len(), 1, "no temporary file is left behind");
     }

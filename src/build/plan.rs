@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::feed_bodies::{FeedBodies, body_key, feed_bodies_path, save_feed_bodies};
+use super::feed_bodies::feed_items;
 use super::fingerprints::{
     article_fingerprint, edition_fingerprint, feed_archive_fingerprint, page_fingerprint,
     tag_fingerprint, tags_index_fingerprint, year_fingerprint, years_key,
@@ -319,31 +319,9 @@ pub(super) fn render_outputs(
     let current = FeedPlace::Current {
         archived: *archived,
     };
-    let feed_entries: Vec<usize> = (0..catalog.entries.len().min(config.site.feed_items)).collect();
-    // A build that writes takes the bodies the last one's feeds showed from where
-    // it kept them; a dry run renders every body.
-    let bodies_path = root
-        .is_some()
-        .then(|| feed_bodies_path(&config.paths.state));
-    let known = (bodies_path.as_deref()).map_or_else(FeedBodies::default, FeedBodies::read);
-    let newest = map_in_parallel(&feed_entries, |&i| {
-        let key = body_key(&prepared.site_fingerprint, &catalog.entries[i]);
-        let item = match known.get(&key) {
-            Some(body) => PreparedArticle {
-                content_html: body.to_string(),
-                ..prepared.listing(i)?
-            },
-            None => prepared.article(i)?,
-        };
-        Ok::<_, BuildError>((key, item))
-    });
-    let (keys, newest): (Vec<String>, Vec<PreparedArticle>) = newest
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .unzip();
-    let bodies_to_save =
-        bodies_path.filter(|_| !known.holds_exactly(keys.iter().map(String::as_str)));
+    let state = root.is_some().then_some(config.paths.state.as_path());
+    let feed = feed_items(prepared, config.site.feed_items, state)?;
+    let newest = &feed.items;
     // These outputs are flushed to disk before they replace the old ones. They are
     // staged first and flushed on a thread of their own (a flush waits for the
     // disk, not the processor) while the stale pages render, and put in place
@@ -354,9 +332,9 @@ pub(super) fn render_outputs(
                 let shown = &catalog.entries[..catalog.entries.len().min(config.site.index_items)];
                 render_index(meta, shown, years, templates)?
             }
-            RSS_FEED => render_rss_at(meta, &newest, current)?,
-            ATOM_FEED => render_atom_at(meta, &newest, current)?,
-            JSON_FEED => render_json_feed(meta, &newest)?,
+            RSS_FEED => render_rss_at(meta, newest, current)?,
+            ATOM_FEED => render_atom_at(meta, newest, current)?,
+            JSON_FEED => render_json_feed(meta, newest)?,
             NEWSLETTER_INDEX => render_archive_index(meta, listings, templates)?.into_bytes(),
             other => unreachable!("{other} is not in REWRITTEN"),
         };
@@ -368,17 +346,7 @@ pub(super) fn render_outputs(
     let staged = staged.into_iter().collect::<Result<Vec<_>, _>>()?;
     std::thread::scope(|scope| {
         let flushing = scope.spawn(|| {
-            if let Some(path) = &bodies_to_save {
-                let bodies: Vec<(&str, &str)> = (keys.iter().zip(&newest))
-                    .map(|(key, item)| (key.as_str(), item.content_html.as_str()))
-                    .collect();
-                if let Err(e) = save_feed_bodies(path, &bodies) {
-                    tracing::warn!(
-                        "{}: {e} (the next build renders the feeds' bodies again)",
-                        path.display()
-                    );
-                }
-            }
+            feed.keep_bodies();
             staged.iter().flatten().try_for_each(StagedFile::flush)
         });
         render_stale(config, prepared, sink, plan)?;

@@ -1,10 +1,11 @@
 //! The `build_record` table and the catalog snapshot beside the state file: the
 //! last clean build's record, which lets an unchanged build stop early.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, params};
 
+use super::companion::{companion_path, replace_companion};
 use super::{State, StateError};
 
 /// The stored form of a [`BuildMemo`](crate::build::record::BuildMemo).
@@ -69,9 +70,7 @@ impl State {
     /// because SQLite writes a blob of a megabyte through its log and a checkpoint,
     /// several times slower than a plain file.
     fn snapshot_path(&self) -> PathBuf {
-        let mut name = self.path.clone().into_os_string();
-        name.push("-catalog");
-        PathBuf::from(name)
+        companion_path(&self.path, "-catalog")
     }
 
     /// The catalog snapshot saved with the build record (see
@@ -154,22 +153,15 @@ pub(crate) struct SnapshotSaver {
 impl SnapshotSaver {
     /// Replaces the snapshot file with `snapshot`; returns its new id.
     pub(crate) fn save(&self, snapshot: &[u8]) -> Result<String, StateError> {
-        use std::io::Write;
-        let path = &self.path;
         let wrap = |source| StateError::Snapshot {
-            path: path.clone(),
+            path: self.path.clone(),
             source,
         };
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
         let id = crate::support::fingerprint::to_hex(&random);
-        let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(wrap)?;
-        temp.write_all(&(id.len() as u32).to_le_bytes())
-            .and_then(|()| temp.write_all(id.as_bytes()))
-            .and_then(|()| temp.write_all(snapshot))
-            .map_err(wrap)?;
-        temp.persist(path).map_err(|e| wrap(e.error))?;
+        let len = (id.len() as u32).to_le_bytes();
+        replace_companion(&self.path, &[&len, id.as_bytes(), snapshot]).map_err(wrap)?;
         Ok(id)
     }
 }

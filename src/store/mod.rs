@@ -9,6 +9,7 @@
 mod articles;
 pub(crate) mod bounces;
 mod build_record;
+pub(crate) mod companion;
 mod editions;
 pub(crate) mod journal;
 mod outputs;
