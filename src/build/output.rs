@@ -307,31 +307,31 @@ fn is_temp_file(name: &str) -> bool {
     name.starts_with(".herald-") && name.ends_with(".tmp")
 }
 
+/// The folders in `dir` (none when it cannot be read), in no particular order.
+pub(crate) fn folders_in(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> + use<> {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    entries.filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+}
+
 /// The regular files in each tag's folder (`tags/<slug>/<file>`), each with its
 /// output path.
 fn tag_folder_files(root: &Path) -> impl Iterator<Item = (String, std::fs::DirEntry)> {
-    let folders = std::fs::read_dir(root.join(TAGS_DIR))
-        .into_iter()
-        .flatten()
-        .flatten();
-    folders
-        .filter(|folder| folder.file_type().is_ok_and(|t| t.is_dir()))
-        .flat_map(|folder| {
-            let slug = folder.file_name().to_string_lossy().into_owned();
-            let files = std::fs::read_dir(folder.path())
-                .into_iter()
-                .flatten()
-                .flatten();
-            files
-                .filter(|file| file.file_type().is_ok_and(|t| t.is_file()))
-                .map(move |file| {
-                    let name = file.file_name();
-                    (
-                        format!("{TAGS_DIR}/{slug}/{}", name.to_string_lossy()),
-                        file,
-                    )
-                })
-        })
+    folders_in(&root.join(TAGS_DIR)).flat_map(|folder| {
+        let slug = folder.file_name().to_string_lossy().into_owned();
+        let files = std::fs::read_dir(folder.path())
+            .into_iter()
+            .flatten()
+            .flatten();
+        files
+            .filter(|file| file.file_type().is_ok_and(|t| t.is_file()))
+            .map(move |file| {
+                let name = file.file_name();
+                (
+                    format!("{TAGS_DIR}/{slug}/{}", name.to_string_lossy()),
+                    file,
+                )
+            })
+    })
 }
 
 /// The outputs in `root/tags` (the tags index and each tag's files) as a build

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::build::output::folders_in;
 use crate::config::Config;
 use crate::render::templates::Templates;
 use crate::store::{FrozenEdition, StoredMemo};
@@ -206,12 +207,7 @@ pub(crate) fn outputs_print(
 
 /// The folders in `dir` with their metadata, by name (none when it cannot be read).
 fn sub_folders(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
-    let Ok(listing) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut folders: Vec<_> = listing
-        .flatten()
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+    let mut folders: Vec<_> = folders_in(dir)
         .filter_map(|entry| {
             let metadata = entry.metadata().ok()?;
             Some((entry.file_name().to_string_lossy().into_owned(), metadata))
