@@ -12,7 +12,8 @@ and named as `bench/run.py` adds them, so each enters the feeds), the two binari
 turns build by build. One untimed build after the full build settles its record first,
 as a run of rebuilds would. It prints medians and, per round, new/old of the two medians:
 this machine's speed drifts between runs minutes apart, so only builds timed side by side
-are compared.
+are compared. The work folder is left in place (its path is printed last): delete it when
+nothing will be timed in the next five minutes.
 """
 import os, sys, subprocess, time, shutil, statistics, tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,4 +75,6 @@ for k,v in res.items():
     o=[t for t,_ in v['old']]; n=[t for t,_ in v['new']]
     ratios=rounds[k]
     print(f"{k}: old median {statistics.median(o):.3f}s (peak {max(m for _,m in v['old']):.0f} MB), new median {statistics.median(n):.3f}s (peak {max(m for _,m in v['new']):.0f} MB), new/old per round median {statistics.median(ratios):.3f} rounds {[round(x,2) for x in ratios]}")
-shutil.rmtree(work, ignore_errors=True)
+# Not deleted here: deleting its 40,000 files would slow the file creation of whatever
+# is timed next for minutes (see the README's Benchmarks), a second comparison included.
+print(f"work folder left at {work}: delete it when nothing is timed for the next five minutes")
