@@ -166,16 +166,75 @@ fn the_clock_ends_the_record_when_something_falls_due() {
     assert!(run.stdout.contains("scheduled: later"), "{}", run.stdout);
 }
 
+/// What a build said about its seeds on stderr: its `error:` lines and the line
+/// counting the skipped seeds, without the debug log.
+fn seed_errors(run: &common::Run) -> Vec<&str> {
+    (run.stderr.lines())
+        .filter(|l| {
+            l.starts_with("error:") || l.starts_with("  hint:") || l.contains("seed(s) skipped")
+        })
+        .collect()
+}
+
 #[test]
 fn a_broken_seed_is_reported_by_every_build() {
     let site = Site::with_shipped_seed();
     site.write_seed("009_broken.txt", "no date line here\n");
-    for _ in 0..3 {
-        std::thread::sleep(herald::support::stamp::SETTLED * 2);
-        let run = full_build(&site, NOW);
-        assert_eq!(run.code, 1);
-        assert!(run.stderr.contains("009_broken.txt"), "{}", run.stderr);
-    }
+    site.write_seed("010_twin.txt", &simple_seed("2026-01-20", "Twin", "One."));
+    site.write_seed(
+        "011_twin.txt",
+        &simple_seed("2026-01-21", "Twin again", "Two."),
+    );
+    let first = full_build(&site, NOW);
+    assert_eq!(first.code, 1);
+    let reported = seed_errors(&first);
+    assert!(
+        reported.iter().any(|l| l.contains("009_broken.txt")),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        reported
+            .iter()
+            .any(|l| l.contains("011_twin.txt") && l.contains("already used")),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("2 seed(s) skipped"),
+        "{}",
+        first.stderr
+    );
+
+    // With nothing changed, the record says it all again, without a build: a cron
+    // job beside a broken seed stays cheap, and still fails until it is mended.
+    let short = settle(&site, NOW);
+    assert_eq!(short.code, 1);
+    assert_eq!(seed_errors(&short), reported);
+
+    // A change beside them gets a full build (an incremental one could not tell
+    // which of the twins owns the id), which reports them too.
+    site.write_seed(
+        "010_twin.txt",
+        &simple_seed("2026-01-20", "Twin", "One, edited."),
+    );
+    let edited = full_build(&site, NOW);
+    assert_eq!(edited.code, 1);
+    assert!(edited.stdout.contains("updated: twin"), "{}", edited.stdout);
+    assert_eq!(seed_errors(&edited), reported);
+
+    // Mended, they are published, and the record reports nothing any more.
+    site.write_seed(
+        "009_broken.txt",
+        &simple_seed("2026-01-22", "Mended", "Fixed."),
+    );
+    std::fs::remove_file(site.path("seeds/011_twin.txt")).unwrap();
+    let mended = full_build(&site, NOW);
+    assert_eq!(mended.code, 0, "{}", mended.stderr);
+    assert!(mended.stdout.contains("new: broken"), "{}", mended.stdout);
+    let short = settle(&site, NOW);
+    assert_eq!(short.code, 0);
+    assert!(seed_errors(&short).is_empty(), "{}", short.stderr);
 }
 
 #[test]

@@ -115,6 +115,7 @@ pub(super) fn build_changed(
         published: n,
         scheduled: memo.summary.scheduled.clone(),
         files,
+        problems: Vec::new(),
     };
     let scheduled = memo.summary.scheduled.iter().map(|(_, at)| *at);
     let until = valid_until(scheduled, &pages.editions, &prepared.schedule, now);

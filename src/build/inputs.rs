@@ -1,4 +1,4 @@
-//! What a build compares with the last clean build's record, and what it records.
+//! What a build compares with the last complete build's record, and what it records.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,7 +30,7 @@ pub(super) fn output_stamps(root: &Path) -> StatPrint {
     outputs_print(root, &OUTPUT_DIRS, &[TAGS_DIR], &REWRITTEN)
 }
 
-/// What a build compares with the last clean build's record ([`crate::build::record`]).
+/// What a build compares with the last complete build's record ([`crate::build::record`]).
 pub(super) struct BuildInputs {
     pub(super) settings: String,
     pub(super) seeds: SeedsPrint,
@@ -56,8 +56,8 @@ impl BuildInputs {
         })
     }
 
-    /// Saves the record of a build from these inputs that wrote everything and had
-    /// no seed problems; as not settled if a stamp it covers is from this very clock
+    /// Saves the record of a build from these inputs that wrote everything; as not
+    /// settled if a stamp it covers is from this very clock
     /// tick (and could hide a change made right after).
     pub(super) fn save_record(
         self,
@@ -144,7 +144,7 @@ pub(super) fn memo_report(memo: &BuildMemo, config: &Config) -> BuildReport {
             ..Changes::default()
         },
         published: summary.published,
-        problems: Vec::new(),
+        problems: summary.problems.clone(),
         warnings: Vec::new(),
         scheduled: recorded_schedule(summary, config),
         files: WriteSummary {

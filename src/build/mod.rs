@@ -43,7 +43,7 @@ mod sink;
 /// the next build re-renders those pages from the stored articles: a page is never
 /// recorded as current before it is written.
 ///
-/// A build whose inputs, clock and outputs match the last clean build's record
+/// A build whose inputs, clock and outputs match the last complete build's record
 /// ([`crate::build::record`]) stops after reading the seeds folder: it would change
 /// nothing. One whose only change is a few added or edited seeds builds just what
 /// they change ([`incremental`]); anything else gets the full build.
@@ -76,7 +76,8 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
             let seeds_folder = std::fs::metadata(&config.paths.seeds).ok();
             let seeds_folder = seeds_folder.as_ref().and_then(FileVersion::of);
             let seeds_moved = seeds_folder.is_none_or(|v| v.to_string() != memo.seeds_folder);
-            let reading = (!memo.settled || seeds_moved)
+            let incremental = memo.summary.problems.is_empty();
+            let reading = (incremental && (!memo.settled || seeds_moved))
                 .then(start_reading)
                 .transpose()?;
             let listing = listing.wait()?;
@@ -90,26 +91,34 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
                 drop_in_background(listing);
                 return Ok(memo_report(&memo, config));
             }
-            let reading = match reading {
-                Some(reading) => reading,
-                None => start_reading()?,
-            };
-            state.save_build_memo(None)?;
-            let recorded = reading.join().ok().flatten().map(|mut recorded| {
-                recorded.judge_by_stamps(outputs.fingerprint == memo.outputs);
-                recorded
-            });
-            let changed = incremental::build_changed(
-                config, &mut state, templates, &listing, &memo, recorded, now,
-            )?;
-            match changed {
-                incremental::Outcome::Built(report) => {
-                    tracing::debug!("changed seeds built after {:?}", started.elapsed());
-                    drop_in_background(listing);
-                    return Ok(report);
-                }
-                incremental::Outcome::Declined(templates) => {
-                    (*templates, Survey::of_listing(listing, &state)?)
+            if !incremental {
+                tracing::debug!("the last build found broken seeds: a full build");
+                state.save_build_memo(None)?;
+                (templates, Survey::of_listing(listing, &state)?)
+            } else {
+                // The reader takes the record's snapshot: started before the record
+                // is deleted.
+                let reading = match reading {
+                    Some(reading) => reading,
+                    None => start_reading()?,
+                };
+                state.save_build_memo(None)?;
+                let recorded = reading.join().ok().flatten().map(|mut recorded| {
+                    recorded.judge_by_stamps(outputs.fingerprint == memo.outputs);
+                    recorded
+                });
+                let changed = incremental::build_changed(
+                    config, &mut state, templates, &listing, &memo, recorded, now,
+                )?;
+                match changed {
+                    incremental::Outcome::Built(report) => {
+                        tracing::debug!("changed seeds built after {:?}", started.elapsed());
+                        drop_in_background(listing);
+                        return Ok(report);
+                    }
+                    incremental::Outcome::Declined(templates) => {
+                        (*templates, Survey::of_listing(listing, &state)?)
+                    }
                 }
             }
         }
@@ -161,7 +170,7 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
     if !sink.changed.is_empty() || !sink.previous.is_empty() {
         state.save_outputs(&sink.changed, sink.previous.keys().map(String::as_str))?;
     }
-    if let Some(mut inputs) = inputs.filter(|_| prepared.catalog.problems.is_empty()) {
+    if let Some(mut inputs) = inputs {
         let catalog = &prepared.catalog;
         let summary = MemoSummary {
             published: catalog.entries.len(),
@@ -171,6 +180,7 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
                 .map(|(id, at)| (id.clone(), at.timestamp()))
                 .collect(),
             files: sink.summary.written + sink.summary.unchanged,
+            problems: catalog.problems.clone(),
         };
         let until = valid_until(
             catalog.scheduled.iter().map(|(_, at)| at.timestamp()),

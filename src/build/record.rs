@@ -1,4 +1,4 @@
-//! The record of the last clean build, which lets a build that has nothing to do
+//! The record of the last complete build, which lets a build that has nothing to do
 //! finish without loading the catalog or rendering anything, and one that has a
 //! few new or edited seeds render only what they change.
 //!
@@ -19,9 +19,11 @@
 //! loading every article (`publish::incremental`).
 //!
 //! The record is deleted before a build writes anything and saved only after a
-//! clean build has written everything, so a crash never leaves a record that claims
-//! more than is true; a build with seed problems saves none, so every run reports
-//! them.
+//! build has written everything, so a crash never leaves a record that claims more
+//! than is true. A build that skipped broken seeds saves their problems with it:
+//! the next build with nothing to do reports them as a full build would (a cron job
+//! beside a broken seed stays as cheap as one without), and one with changes gets
+//! a full build.
 //!
 //! File systems stamp changes with a clock that ticks every few milliseconds, so a
 //! change made in the same tick as one recorded would look like no change (Git's
@@ -43,6 +45,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::output::folders_in;
 use crate::config::Config;
+use crate::content::seed::SeedError;
 use crate::render::templates::Templates;
 use crate::store::{FrozenEdition, StoredMemo};
 use crate::support::fingerprint::fingerprint;
@@ -56,6 +59,12 @@ pub(crate) struct MemoSummary {
     pub scheduled: Vec<(String, i64)>,
     /// Output files the build claimed (all of them current afterwards).
     pub files: usize,
+    /// The seeds it skipped, with why: a build with nothing to do reports them
+    /// again (every run reports a broken seed until it is mended), and a record
+    /// with any never lets a build go incremental (a broken seed can hide a second
+    /// file for an id, which the snapshot cannot tell).
+    #[serde(default)]
+    pub problems: Vec<SeedError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -390,6 +399,12 @@ mod tests {
                 published: 3,
                 scheduled: vec![("later".into(), 2_000)],
                 files: 12,
+                problems: vec![SeedError::new(
+                    "009_broken.txt",
+                    Some(3),
+                    "no date line",
+                    "add one",
+                )],
             },
             settled: true,
             unsettled_folders: vec!["pages".into(), "more".into()],

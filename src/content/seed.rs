@@ -32,7 +32,7 @@ use crate::article::{Article, Section};
 use crate::config::SeedRules;
 
 /// Why one seed could not be published. Always names the file; `line` when known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, Deserialize)]
 #[error("{}: {message}\n  hint: {hint}", location(file, *line))]
 pub struct SeedError {
     pub file: String,

@@ -1,5 +1,5 @@
 //! The `build_record` table and the catalog snapshot beside the state file: the
-//! last clean build's record, which lets an unchanged build stop early.
+//! last complete build's record, which lets an unchanged build stop early.
 
 use std::path::PathBuf;
 
@@ -39,7 +39,7 @@ impl StoredSnapshot {
 }
 
 impl State {
-    /// The last clean build's record, if there is one.
+    /// The last complete build's record, if there is one.
     pub(crate) fn build_memo(&self) -> Result<Option<StoredMemo>, StateError> {
         self.conn
             .query_row(

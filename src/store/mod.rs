@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS editions (
     article_ids  TEXT NOT NULL,
     frozen_at    INTEGER NOT NULL
 );
--- The last clean build's record (see build_memo.rs): one row, or none. Its
+-- The last complete build's record (see build_memo.rs): one row, or none. Its
 -- catalog snapshot (a megabyte) is a file beside the state, named by snapshot_id.
 DROP TABLE IF EXISTS build_memo;
 CREATE TABLE IF NOT EXISTS build_record (
