@@ -68,7 +68,7 @@ fn render_and_check(article: herald::article::Article) {
         updated: published,
         first_seen: Utc.timestamp_opt(0, 0).unwrap(),
         source_hash: String::new(),
-        spilled: None,
+        written: None,
     };
     let templates = Templates::load(Path::new("/nonexistent")).unwrap();
     let meta = SiteMeta::new(&config, article.column_intro.as_deref());

@@ -463,6 +463,7 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     let state = site.path("state/herald.sqlite");
     // Turn the state back into schema version 2: the whole article in `articles`,
     // no heads, no bodies table.
+    move_bodies_into_the_database(&state);
     {
         let conn = rusqlite::Connection::open(&state).unwrap();
         conn.execute_batch(
@@ -485,7 +486,7 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     assert!(run.stdout.contains("0 written"), "{}", run.stdout);
     assert_eq!(site.snapshot("public"), before);
     let conn = rusqlite::Connection::open(&state).unwrap();
-    assert_eq!(schema_version(&conn), 4);
+    assert_eq!(schema_version(&conn), 5);
     let head: String = conn
         .query_row("SELECT head_json FROM articles", [], |r| r.get(0))
         .unwrap();
@@ -510,6 +511,60 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     std::fs::remove_file(site.path("public/articles/1bd5276be7ff4f0b.html")).unwrap();
     assert_eq!(site.run(&["build"]).code, 0);
     assert_eq!(site.snapshot("public"), before);
+    // An edit's text goes to the body file beside the state, and the old one
+    // leaves the table.
+    let seed = site.path("seeds/000_1bd5276be7ff4f0b.txt");
+    let text = std::fs::read_to_string(&seed).unwrap();
+    let edited = text.replacen(BODY_SENTENCE, "改過的一段。", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&seed, edited).unwrap();
+    let run = site.run(&["build"]);
+    assert!(run.stdout.contains("1 updated"), "{}", run.stdout);
+    let left: i64 = conn
+        .query_row("SELECT COUNT(*) FROM article_bodies", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    let bodies = std::fs::read_to_string(site.path("state/herald.sqlite-bodies")).unwrap();
+    assert!(bodies.contains("改過的一段"));
+    assert!(
+        site.read("public/articles/1bd5276be7ff4f0b.html")
+            .contains("改過的一段")
+    );
+}
+
+/// Turns a state file of this version back into version 4's layout: the bodies in
+/// the `article_bodies` table, no body file beside it.
+fn move_bodies_into_the_database(state: &std::path::Path) {
+    let file = state.with_file_name("herald.sqlite-bodies");
+    let bodies = std::fs::read(&file).unwrap();
+    let conn = rusqlite::Connection::open(state).unwrap();
+    let rows: Vec<(String, i64, i64)> = conn
+        .prepare("SELECT id, body_at, body_len FROM articles WHERE body_at IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!rows.is_empty());
+    for (id, at, len) in rows {
+        let (at, len) = (at as usize, len as usize);
+        let record = &bodies[at..at + len];
+        let header = record.iter().position(|&b| b == b'\n').unwrap();
+        assert!(record.starts_with(format!("{id} ").as_bytes()));
+        let json = std::str::from_utf8(&record[header + 1..]).unwrap();
+        conn.execute(
+            "INSERT INTO article_bodies (id, article_json) VALUES (?1, ?2)",
+            rusqlite::params![id, json],
+        )
+        .unwrap();
+    }
+    conn.execute_batch(
+        "ALTER TABLE articles DROP COLUMN body_at;
+         ALTER TABLE articles DROP COLUMN body_len;
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    std::fs::remove_file(file).unwrap();
 }
 
 /// Version 3 heads lacked the listing details that summary-only outputs show: an
@@ -527,6 +582,7 @@ fn a_state_file_from_before_listing_details_is_upgraded_in_place() {
     assert_eq!(build.code, 0, "{}", build.stderr);
     let before = site.snapshot("public");
     let state = site.path("state/herald.sqlite");
+    move_bodies_into_the_database(&state);
     {
         let conn = rusqlite::Connection::open(&state).unwrap();
         conn.execute_batch(
@@ -554,7 +610,7 @@ fn a_state_file_from_before_listing_details_is_upgraded_in_place() {
     assert_eq!(build.code, 0, "{}", build.stderr);
     assert_eq!(site.snapshot("public"), before);
     let conn = rusqlite::Connection::open(&state).unwrap();
-    assert_eq!(schema_version(&conn), 4);
+    assert_eq!(schema_version(&conn), 5);
     let heads: Vec<String> = conn
         .prepare("SELECT head_json FROM articles")
         .unwrap()

@@ -706,7 +706,7 @@ fn plan_changed(
         schedule,
         site_fingerprint: site.clone(),
         bodies: state.body_reader()?,
-        spill: None,
+        written: None,
     };
     let mut listings = Vec::new();
     for edition in editions

@@ -10,7 +10,6 @@ use crate::render::paths::{OUTPUT_DIRS, OUTPUT_EXTENSIONS};
 
 use crate::store::{RowSaver, State};
 use crate::support::parallel::drop_in_background;
-use crate::support::spill::Spill;
 use crate::support::stamp::FileVersion;
 
 use inputs::{BuildInputs, memo_report, output_stamps, snapshot_entry, subjects, valid_until};
@@ -36,8 +35,9 @@ mod sink;
 /// Builds the site and feeds into the output folder and records what was published.
 ///
 /// The article rows (what was parsed) are saved while the seeds are read, a batch at
-/// a time on a thread of their own, and pages render from the run's spill file, so a
-/// full build holds the catalog's heads but never every article's text. The output
+/// a time on a thread of their own, and pages render from the texts this run wrote
+/// to the state's body file, so a full build holds the catalog's heads but never
+/// every article's text. The output
 /// fingerprints (what was written) are saved only after every file is in place. A
 /// crash in between leaves rows that are current and fingerprints that are not, so
 /// the next build re-renders those pages from the stored articles: a page is never
@@ -124,16 +124,9 @@ pub(crate) fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport, 
         }
     };
     let inputs = BuildInputs::of(settings, survey.listing());
-    let state_dir = match config.paths.state.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => std::path::Path::new("."),
-    };
-    let spill = Spill::create_in(state_dir).map_err(|source| BuildError::Spill {
-        dir: state_dir.to_path_buf(),
-        source,
-    })?;
-    let mut saver = RowSaver::start(&config.paths.state);
-    let streamed = Some((&saver, spill));
+    let bodies = state.open_body_file()?;
+    let mut saver = RowSaver::start(&config.paths.state, std::sync::Arc::clone(&bodies));
+    let streamed = Some((&saver, bodies));
     let prepared = match Prepared::from_survey(config, &state, templates, survey, now, streamed) {
         Ok(prepared) => prepared,
         Err(error) => {

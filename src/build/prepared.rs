@@ -18,9 +18,8 @@ use crate::render::digest::{
 };
 use crate::render::site::{PreparedArticle, SiteMeta, listed_article, listing_view, prepare_one};
 use crate::render::templates::Templates;
-use crate::store::{BodyReader, RowSaver, State};
-use crate::support::spill::Spill;
-use crate::support::utf8::str_from_utf8;
+use crate::store::bodies::BodyFile;
+use crate::store::{BodyReader, RowSaver, State, StateError};
 
 /// The catalog ready for rendering: the common first half of `build`, `check`,
 /// `digest`, `send` and the server's preview. Article bodies are rendered on demand,
@@ -36,8 +35,9 @@ pub(crate) struct Prepared {
     pub site_fingerprint: String,
     /// Where the bodies of articles this run did not parse come from.
     pub(super) bodies: Option<BodyReader>,
-    /// Where the bodies of articles this run parsed wait, in a streamed build.
-    pub(super) spill: Option<Spill>,
+    /// Where the bodies of articles this run parsed are, in a streamed build: the
+    /// state's body file, open for this run.
+    pub(super) written: Option<Arc<BodyFile>>,
 }
 
 impl Prepared {
@@ -51,27 +51,29 @@ impl Prepared {
         Prepared::from_survey(config, state, templates, survey, now, None)
     }
 
-    /// With `streamed`, the articles parsed in this run go to the saver's state
-    /// rows as they are read and wait for rendering in the spill file; without, the
-    /// catalog keeps them.
+    /// With `streamed`, the articles parsed in this run go to the body file (and
+    /// their rows to the saver) as they are read, and rendering reads them back
+    /// from there; without, the catalog keeps them.
     pub(super) fn from_survey(
         config: &Config,
         state: &State,
         templates: Templates,
         survey: Survey,
         now: DateTime<Utc>,
-        streamed: Option<(&RowSaver, Spill)>,
+        streamed: Option<(&RowSaver, Arc<BodyFile>)>,
     ) -> Result<Prepared, BuildError> {
-        let (saver, spill) = streamed.unzip();
+        let (saver, written) = streamed.unzip();
         let streaming = saver
-            .zip(spill.as_ref())
-            .map(|(saver, spill)| Streaming { saver, spill });
+            .zip(written.as_deref())
+            .map(|(saver, bodies)| Streaming { saver, bodies });
         let catalog = collect(config, state, survey, now, streaming)?;
         let bodies = state.body_reader()?;
         let column_intro = match catalog.column_intro_entry() {
-            Some(index) => full_article(&catalog.entries[index], bodies.as_ref(), spill.as_ref())?
-                .column_intro
-                .clone(),
+            Some(index) => {
+                full_article(&catalog.entries[index], bodies.as_ref(), written.as_deref())?
+                    .column_intro
+                    .clone()
+            }
             None => None,
         };
         let meta = SiteMeta::new(config, column_intro.as_deref());
@@ -86,14 +88,14 @@ impl Prepared {
             schedule,
             site_fingerprint,
             bodies,
-            spill,
+            written,
         })
     }
 
     /// Entry `index` with its view and rendered body.
     pub(crate) fn article(&self, index: usize) -> Result<PreparedArticle, BuildError> {
         let entry = &self.catalog.entries[index];
-        let article = full_article(entry, self.bodies.as_ref(), self.spill.as_ref())?;
+        let article = full_article(entry, self.bodies.as_ref(), self.written.as_deref())?;
         Ok(prepare_one(&self.meta, entry, &article, &self.templates)?)
     }
 
@@ -105,7 +107,7 @@ impl Prepared {
         let view = match &entry.article.listing {
             Some(details) => listing_view(&self.meta, entry, details),
             None => {
-                let article = full_article(entry, self.bodies.as_ref(), self.spill.as_ref())?;
+                let article = full_article(entry, self.bodies.as_ref(), self.written.as_deref())?;
                 listing_view(&self.meta, entry, &article.listing_details())
             }
         };
@@ -203,33 +205,28 @@ pub(super) fn load_templates(config: &Config) -> Result<Templates, BuildError> {
     Ok(templates)
 }
 
-/// The whole article of `entry`: parsed in this run (kept or spilled), or the
-/// stored version.
+/// The whole article of `entry`: parsed in this run (kept, or written to the body
+/// file `written`), or the stored version.
 fn full_article(
     entry: &Entry,
     bodies: Option<&BodyReader>,
-    spill: Option<&Spill>,
+    written: Option<&BodyFile>,
 ) -> Result<Arc<Article>, BuildError> {
     if let Some(full) = &entry.full {
         return Ok(Arc::clone(full));
     }
-    if let Some((place, spill)) = entry.spilled.zip(spill) {
-        let json = spill.get(place).map_err(|source| BuildError::Spill {
-            dir: spill.dir().to_path_buf(),
-            source,
-        })?;
-        // Checked once as a whole: `from_slice` would check every string it holds
-        // on its own, which costs more than the rest of the decoding.
-        let json = str_from_utf8(&json).unwrap_or_default();
-        return serde_json::from_str(json)
-            .map(Arc::new)
-            .map_err(|_| BuildError::MissingBody {
-                id: entry.article.id.clone(),
-            });
-    }
-    let json = match bodies {
-        Some(reader) => reader.article_json(&entry.article.id, &entry.source_hash)?,
-        None => None,
+    let id = &entry.article.id;
+    // Read back from where this run wrote it, without asking the state where that is.
+    let json = match (entry.written.zip(written), bodies) {
+        (Some((place, file)), _) => {
+            file.read(place, id, &entry.source_hash)
+                .map_err(|source| StateError::Bodies {
+                    path: file.path().to_path_buf(),
+                    source,
+                })?
+        }
+        (None, Some(reader)) => reader.article_json(id, &entry.source_hash)?,
+        (None, None) => None,
     };
     json.and_then(|json| serde_json::from_str(&json).ok())
         .map(Arc::new)

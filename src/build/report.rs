@@ -27,17 +27,9 @@ pub enum BuildError {
     #[error(transparent)]
     Digest(#[from] DigestError),
     #[error(
-        "the stored text of article `{id}` changed while this run was using it\n  hint: another Herald run wrote the state at the same time; run this command again"
+        "the stored text of article `{id}` is not where the state says\n  hint: another Herald run may have written the state meanwhile: run this command again; if it fails again, the articles' texts beside the state file (herald.sqlite-bodies) are not the ones it was saved with: restore the two from the same backup"
     )]
     MissingBody { id: String },
-    #[error(
-        "cannot set article texts aside in a temporary file in {}: {source}\n  hint: a full build needs about the seeds' size free there (the state file's folder); check that it is writable and has free space",
-        dir.display()
-    )]
-    Spill {
-        dir: std::path::PathBuf,
-        source: std::io::Error,
-    },
 }
 
 /// What a build (or a check) found and did.

@@ -17,9 +17,9 @@ pub use crate::content::listing::CatalogError;
 use crate::content::listing::{FileKind, PendingListing, SeedFile};
 pub(crate) use crate::content::listing::{SeedListing, SeedsPrint};
 use crate::content::seed::{Parsed as ParsedSeed, SeedError, parse_seed_with_warnings, seed_id};
+use crate::store::bodies::{BodyFile, BodyRef, start_record};
 use crate::store::{RowBody, RowSaver, State, StoredArticle};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
-use crate::support::spill::{Spill, SpillRef};
 use crate::support::stamp::{StampClock, is_settled};
 
 /// An article that is published, with the times every output agrees on.
@@ -29,11 +29,11 @@ pub struct Entry {
     pub article: Arc<ArticleHead>,
     /// The whole article when this run parsed it and kept it; `None` when it is the
     /// stored version (whose body the state keeps, fetched only for what is
-    /// rendered) or set aside in the run's spill file (`spilled`).
+    /// rendered) or was written to the body file in this run (`written`).
     pub full: Option<Arc<Article>>,
-    /// Where in the run's spill file ([`Streaming::spill`]) the article parsed in
-    /// this run waits, as the state stores it.
-    pub spilled: Option<SpillRef>,
+    /// Where in the state's body file ([`Streaming::bodies`]) this run put the
+    /// article it parsed (rendering reads it back from there).
+    pub written: Option<BodyRef>,
     pub published: DateTime<Tz>,
     /// `published`, or the time an edit was first seen if that is later.
     pub updated: DateTime<Tz>,
@@ -93,41 +93,65 @@ struct FreshArticle {
 enum FreshBody {
     /// In memory, in the catalog.
     Kept(Article),
-    /// Serialised (what the state stores) and put in the run's spill file; the JSON
-    /// goes on to the saver, so it is made once.
-    Spilled { json: String, place: SpillRef },
+    /// Serialised (what the state stores) and written to the state's body file;
+    /// the record is kept until the article is reconciled (an edit is told by
+    /// comparing it with the stored one).
+    Written {
+        record: Vec<u8>,
+        /// Where the JSON starts in `record`.
+        json_at: usize,
+        place: BodyRef,
+    },
 }
 
 impl FreshBody {
     /// The article as the state stores it.
-    fn json(&self) -> std::borrow::Cow<'_, str> {
+    fn json(&self) -> std::borrow::Cow<'_, [u8]> {
         match self {
-            FreshBody::Kept(article) => serde_json::to_string(article).unwrap_or_default().into(),
-            FreshBody::Spilled { json, .. } => json.as_str().into(),
+            FreshBody::Kept(article) => serde_json::to_vec(article).unwrap_or_default().into(),
+            FreshBody::Written {
+                record, json_at, ..
+            } => record[*json_at..].into(),
         }
     }
 }
 
 impl FreshArticle {
-    /// With a `spill`, the body is set aside there; if that fails (a full disk), it
-    /// stays in memory: the build goes on, only bigger. `seed_len`: the size of the
-    /// seed file, which the article's JSON is about (its text less the boilerplate,
-    /// plus the field names).
-    fn new(parsed: ParsedSeed, seed_len: usize, spill: Option<&Spill>) -> FreshArticle {
+    /// With `bodies`, the body (of article `id`'s version `hash`) is written there;
+    /// if that fails (a full disk), it stays in memory: the build goes on, only
+    /// bigger. `seed_len`: the size of the seed file, which the article's JSON is
+    /// about (its text less the boilerplate, plus the field names).
+    fn new(
+        parsed: ParsedSeed,
+        (id, hash): (&str, &str),
+        seed_len: usize,
+        bodies: Option<&BodyFile>,
+    ) -> FreshArticle {
         let article = parsed.article;
         let head = Arc::new(article.head());
-        let body = match spill {
+        let body = match bodies {
             None => FreshBody::Kept(article),
-            Some(spill) => match article_json(&article, seed_len) {
-                Ok(json) => match spill.put(json.as_bytes()) {
-                    Ok(place) => FreshBody::Spilled { json, place },
+            Some(bodies) => {
+                let mut record = start_record(id, hash, seed_len + 512);
+                let json_at = record.len();
+                let written = serde_json::to_writer(&mut record, &article)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| bodies.append(&record));
+                match written {
+                    Ok(place) => FreshBody::Written {
+                        record,
+                        json_at,
+                        place,
+                    },
                     Err(error) => {
-                        tracing::warn!("keeping an article in memory: cannot spill it: {error}");
+                        tracing::warn!(
+                            "keeping an article in memory: cannot write it to {}: {error}",
+                            bodies.path().display()
+                        );
                         FreshBody::Kept(article)
                     }
-                },
-                Err(_) => FreshBody::Kept(article),
-            },
+                }
+            }
         };
         FreshArticle {
             body,
@@ -135,15 +159,6 @@ impl FreshArticle {
             warnings: parsed.warnings,
         }
     }
-}
-
-/// `article` as the state stores it, in one allocation of about `size_hint` bytes
-/// rather than the doublings a growing buffer takes.
-fn article_json(article: &Article, size_hint: usize) -> serde_json::Result<String> {
-    let mut json = Vec::with_capacity(size_hint + 512);
-    serde_json::to_writer(&mut json, article)?;
-    crate::support::utf8::string_from_utf8(json)
-        .ok_or_else(|| serde::ser::Error::custom("the JSON is not UTF-8"))
 }
 
 struct Candidate {
@@ -214,7 +229,7 @@ pub(crate) fn collect(
     streaming: Option<Streaming<'_>>,
 ) -> Result<Catalog, CatalogError> {
     let saver = streaming.as_ref().map(|s| s.saver);
-    let spill = streaming.as_ref().map(|s| s.spill);
+    let bodies = streaming.as_ref().map(|s| s.bodies);
     let Survey {
         listing:
             SeedListing {
@@ -251,7 +266,7 @@ pub(crate) fn collect(
     for batch in groups.chunks(BATCH_GROUPS) {
         let indexes: Vec<usize> = batch.iter().flat_map(|g| g.iter().map(|k| k.1)).collect();
         let mut read = map_in_parallel(&indexes, |&index| {
-            read_candidate(config, &rules, &known, &files[index], listed_at, spill)
+            read_candidate(config, &rules, &known, &files[index], listed_at, bodies)
         })
         .into_iter();
         for group in batch {
@@ -313,12 +328,12 @@ pub(crate) fn collect(
 }
 
 /// How a full build reads the seeds with memory that does not grow with the
-/// archive's text: each article parsed is serialised once, set aside in `spill`
-/// (rendering reads it back from there) and handed to `saver` with its row, a batch
-/// at a time.
+/// archive's text: each article parsed is serialised once and written to the
+/// state's body file `bodies` (rendering reads it back from there), and its row,
+/// which names it, is handed to `saver`, a batch at a time.
 pub(crate) struct Streaming<'a> {
     pub saver: &'a RowSaver,
-    pub spill: &'a Spill,
+    pub bodies: &'a BodyFile,
 }
 
 /// Seeds read and reconciled at a time: a batch of ~11 KB articles is a few MB.
@@ -413,7 +428,8 @@ impl Reconciler<'_> {
                         row.first_seen = old.first_seen;
                         row.modified = old.modified;
                         let json = body.json();
-                        if state.article_json(&id)?.as_deref() != Some(json.as_ref()) {
+                        let stored = state.article_json(&id)?;
+                        if stored.as_ref().map(String::as_bytes) != Some(json.as_ref()) {
                             row.modified = Some(self.edit_instants.next());
                             catalog.changes.updated.push(id.clone());
                         } else {
@@ -427,10 +443,10 @@ impl Reconciler<'_> {
                         row.article = Some(RowBody::Parsed(Arc::clone(&article)));
                         entry_from(head, Some(article), &row, published, tz)
                     }
-                    FreshBody::Spilled { json, place } => {
-                        row.article = Some(RowBody::Json(json));
+                    FreshBody::Written { place, .. } => {
+                        row.article = Some(RowBody::Stored(place));
                         Entry {
-                            spilled: Some(place),
+                            written: Some(place),
                             ..entry_from(head, None, &row, published, tz)
                         }
                     }
@@ -529,7 +545,7 @@ fn entry_from(
         article,
         full,
         source_hash: row.content_hash.clone(),
-        spilled: None,
+        written: None,
     }
 }
 
@@ -539,7 +555,7 @@ fn read_candidate(
     known: &HashMap<String, StoredArticle>,
     file: &SeedFile,
     listed_at: StampClock,
-    spill: Option<&Spill>,
+    bodies: Option<&BodyFile>,
 ) -> Result<Candidate, SeedError> {
     let name = file.name.as_str();
     let id = seed_id(name)?;
@@ -613,8 +629,12 @@ fn read_candidate(
         .and_then(|s| s.head.clone())
     {
         Some(head) => Ok(Parsed::Stored(head)),
-        None => parse_seed_with_warnings(name, &bytes, &config.seed, config.site.timezone)
-            .map(|parsed| Parsed::Fresh(Box::new(FreshArticle::new(parsed, bytes.len(), spill)))),
+        None => parse_seed_with_warnings(name, &bytes, &config.seed, config.site.timezone).map(
+            |parsed| {
+                let fresh = FreshArticle::new(parsed, (&id, &hash), bytes.len(), bodies);
+                Parsed::Fresh(Box::new(fresh))
+            },
+        ),
     };
     Ok(Candidate {
         name: name.to_string(),

@@ -254,7 +254,7 @@ mod tests {
         Entry {
             article: article.into(),
             full: None,
-            spilled: None,
+            written: None,
             published,
             updated: published,
             first_seen: first_seen.parse().unwrap(),

@@ -9,6 +9,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::article::{Article, ArticleHead};
 
+use super::bodies::{BODIES_SUFFIX, BodyFile, BodyRef, open_for_reading, read_body, start_record};
+use super::companion::companion_path;
 use super::{State, StateError};
 
 /// One article as the state remembers it. Times are Unix seconds.
@@ -41,28 +43,48 @@ pub(crate) struct StoredArticle {
 /// build never holds the text twice.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RowBody {
-    /// The catalog's own copy, serialised when the row is saved (on the saver's
-    /// thread).
+    /// The catalog's own copy, serialised and appended to the body file when the
+    /// row is saved.
     Parsed(Arc<crate::article::Article>),
-    /// Serialised already, by the reader that parsed it.
-    Json(String),
+    /// Appended to the body file already, by the reader that parsed it.
+    Stored(BodyRef),
 }
 
-fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> rusqlite::Result<()> {
-    let mut article = tx.prepare(
-        "INSERT INTO articles (id, source_file, content_hash, first_seen, modified, removed, stat_key, head_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+/// Saves `rows`; a row's body (if it carries one) goes to `bodies` first, which
+/// must be flushed before the transaction commits. `legacy`: the state still has
+/// bodies in the `article_bodies` table (an older version's), which a new body
+/// replaces.
+fn upsert_articles(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[StoredArticle],
+    bodies: Option<&BodyFile>,
+    legacy: bool,
+) -> Result<(), SaveError> {
+    let mut article = tx.prepare_cached(
+        "INSERT INTO articles (id, source_file, content_hash, first_seen, modified, removed, stat_key, head_json, body_at, body_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(id) DO UPDATE SET source_file = ?2, content_hash = ?3,
-             first_seen = ?4, modified = ?5, removed = ?6, stat_key = ?7, head_json = ?8",
+             first_seen = ?4, modified = ?5, removed = ?6, stat_key = ?7, head_json = ?8,
+             body_at = COALESCE(?9, body_at), body_len = COALESCE(?10, body_len)",
     )?;
-    let mut body =
-        tx.prepare("INSERT OR REPLACE INTO article_bodies (id, article_json) VALUES (?1, ?2)")?;
     for a in rows {
         let head_json = a
             .head
             .as_ref()
             .and_then(|h| serde_json::to_string(h.as_ref()).ok())
             .unwrap_or_default();
+        let body = match &a.article {
+            Some(RowBody::Parsed(full)) => {
+                let bodies = bodies.ok_or(SaveError::NoBodyFile)?;
+                let mut record = start_record(&a.id, &a.content_hash, 4096);
+                serde_json::to_writer(&mut record, full.as_ref())
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                Some(bodies.append(&record).map_err(SaveError::Bodies)?)
+            }
+            Some(RowBody::Stored(place)) => Some(*place),
+            None => None,
+        };
+        let (at, len) = body.map(BodyRef::columns).unzip();
         article.execute(params![
             a.id,
             a.source_file,
@@ -71,21 +93,88 @@ fn upsert_articles(tx: &rusqlite::Transaction<'_>, rows: &[StoredArticle]) -> ru
             a.modified,
             a.removed,
             a.stat_key,
-            head_json
+            head_json,
+            at,
+            len
         ])?;
-        match &a.article {
-            Some(RowBody::Parsed(full)) => {
-                let json = serde_json::to_string(full.as_ref())
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                body.execute(params![a.id, json])?;
-            }
-            Some(RowBody::Json(json)) => {
-                body.execute(params![a.id, json])?;
-            }
-            None => {}
+        if legacy && body.is_some() {
+            tx.prepare_cached("DELETE FROM article_bodies WHERE id = ?1")?
+                .execute([&a.id])?;
         }
     }
     Ok(())
+}
+
+/// Why rows could not be saved: SQLite, or the body file beside it.
+enum SaveError {
+    Sqlite(rusqlite::Error),
+    Bodies(std::io::Error),
+    /// A row carried a body to append and no body file was open (a bug).
+    NoBodyFile,
+}
+
+impl From<rusqlite::Error> for SaveError {
+    fn from(e: rusqlite::Error) -> SaveError {
+        SaveError::Sqlite(e)
+    }
+}
+
+impl State {
+    fn wrap_save(&self, error: SaveError) -> StateError {
+        match error {
+            SaveError::Sqlite(e) => self.wrap(e),
+            SaveError::Bodies(source) => self.bodies_error(source),
+            SaveError::NoBodyFile => self.bodies_error(std::io::Error::other(
+                "no body file open for an article to save",
+            )),
+        }
+    }
+
+    pub(crate) fn bodies_error(&self, source: std::io::Error) -> StateError {
+        StateError::Bodies {
+            path: companion_path(&self.path, BODIES_SUFFIX),
+            source,
+        }
+    }
+
+    /// Whether bodies remain in the `article_bodies` table (from an older version).
+    fn has_legacy_bodies(&self) -> Result<bool, StateError> {
+        self.conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM article_bodies)", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// The body file, open for appending (waiting for another process appending to
+    /// it): emptied first when no row names a body in it.
+    pub(crate) fn open_body_file(&self) -> Result<Arc<BodyFile>, StateError> {
+        let referenced = || {
+            self.conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM articles WHERE body_at IS NOT NULL)",
+                    [],
+                    |r| r.get::<_, bool>(0),
+                )
+                .map_err(|e| self.wrap(e))
+        };
+        let opened = BodyFile::open(&self.path, || referenced().map_err(OpenError::State));
+        opened.map(Arc::new).map_err(|e| match e {
+            OpenError::State(e) => e,
+            OpenError::Io(e) => self.bodies_error(e),
+        })
+    }
+}
+
+enum OpenError {
+    State(StateError),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for OpenError {
+    fn from(e: std::io::Error) -> OpenError {
+        OpenError::Io(e)
+    }
 }
 
 /// A row of [`State::article_columns`]; `old_layout`: the head column holds the
@@ -208,43 +297,45 @@ impl State {
             .map_err(|e| self.wrap(e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| self.wrap(e))?;
-        let query = if self.layout.bodies_in_articles {
-            "SELECT article_json FROM articles WHERE id = ?1 AND content_hash = ?2"
-        } else {
-            // Not a join: taken from rusqlite's statement cache, the join on `id`
-            // was prepared again on every use (49 times in 50 fetches, by
-            // `sqlite3_stmt_status`), a third of the time of fetching a body; this
-            // one-table form was not.
-            "SELECT article_json FROM article_bodies
-             WHERE id = ?1 AND (SELECT content_hash FROM articles WHERE id = ?1) = ?2"
-        };
         Ok(Some(BodyReader {
             conn: std::sync::Mutex::new(conn),
             path: self.path.clone(),
-            query,
+            layout: self.layout,
+            file: std::sync::Mutex::new(None),
         }))
     }
 
     /// The stored article JSON of `id` (removed articles included).
     pub(crate) fn article_json(&self, id: &str) -> Result<Option<String>, StateError> {
-        let sql = if self.layout.bodies_in_articles {
-            "SELECT article_json FROM articles WHERE id = ?1"
-        } else {
-            "SELECT article_json FROM article_bodies WHERE id = ?1"
-        };
-        self.conn
-            .query_row(sql, [id], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.wrap(e))
+        let stored = stored_body(&self.conn, self.layout, id, None).map_err(|e| self.wrap(e))?;
+        match stored {
+            None => Ok(None),
+            Some(StoredBody::Json(json)) => Ok(Some(json)),
+            Some(StoredBody::InFile { place, hash }) => {
+                let file = open_for_reading(&self.path).map_err(|e| self.bodies_error(e))?;
+                let Some(file) = file else { return Ok(None) };
+                read_body(&file, place, id, &hash).map_err(|e| self.bodies_error(e))
+            }
+        }
     }
 
-    /// Saves article rows (what a build parsed) in one transaction.
+    /// Saves article rows (what a build parsed) in one transaction; the bodies they
+    /// carry are appended to the body file and flushed first.
     pub(crate) fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
         if rows.is_empty() {
             return Ok(());
         }
+        let bodies = rows
+            .iter()
+            .any(|r| matches!(r.article, Some(RowBody::Parsed(_))))
+            .then(|| self.open_body_file())
+            .transpose()?;
+        let legacy = self.has_legacy_bodies()?;
         let tx = self.write_transaction()?;
-        upsert_articles(&tx, rows).map_err(|e| self.wrap(e))?;
+        upsert_articles(&tx, rows, bodies.as_deref(), legacy).map_err(|e| self.wrap_save(e))?;
+        if let Some(bodies) = &bodies {
+            bodies.flush().map_err(|e| self.bodies_error(e))?;
+        }
         tx.commit().map_err(|e| self.wrap(e))
     }
 
@@ -276,8 +367,9 @@ impl State {
 
 /// Saves article rows on a thread of its own while the catalog is still being read,
 /// so a build holds only the batches in flight, not every parsed article: each row
-/// carries its article, serialised and written as it arrives, and dropped once
-/// written. Everything goes into one transaction, committed by [`RowSaver::finish`];
+/// carries its article (appended to the body file already by whoever parsed it, or
+/// appended here), and is dropped once written. Everything goes into one
+/// transaction, committed by [`RowSaver::finish`] once the body file is flushed;
 /// from then on a [`BodyReader`] finds the bodies.
 pub(crate) struct RowSaver {
     sender: Option<std::sync::mpsc::SyncSender<Vec<StoredArticle>>>,
@@ -291,8 +383,9 @@ pub(crate) struct RowSaver {
 const BATCHES_IN_FLIGHT: usize = 2;
 
 impl RowSaver {
-    /// Starts a saver on its own connection to the state file at `path`.
-    pub(crate) fn start(path: &Path) -> RowSaver {
+    /// Starts a saver on its own connection to the state file at `path`, whose
+    /// body file `bodies` is (opened, and so locked, by the caller).
+    pub(crate) fn start(path: &Path, bodies: Arc<BodyFile>) -> RowSaver {
         let (sender, batches) =
             std::sync::mpsc::sync_channel::<Vec<StoredArticle>>(BATCHES_IN_FLIGHT);
         let path = path.to_path_buf();
@@ -300,13 +393,16 @@ impl RowSaver {
         let abandoning = Arc::clone(&abandoned);
         let thread = std::thread::spawn(move || {
             let state = State::open(&path)?;
+            let legacy = state.has_legacy_bodies()?;
             let tx = state.write_transaction()?;
             for rows in batches {
-                upsert_articles(&tx, &rows).map_err(|e| state.wrap(e))?;
+                upsert_articles(&tx, &rows, Some(&bodies), legacy)
+                    .map_err(|e| state.wrap_save(e))?;
             }
             if abandoning.load(std::sync::atomic::Ordering::Acquire) {
                 return Ok(());
             }
+            bodies.flush().map_err(|e| state.bodies_error(e))?;
             tx.commit().map_err(|e| state.wrap(e))
         });
         RowSaver {
@@ -353,13 +449,75 @@ impl RowSaver {
     }
 }
 
+/// Where a stored body is.
+enum StoredBody {
+    /// In the body file, as version `hash` of the article.
+    InFile { place: BodyRef, hash: String },
+    /// In the database (a state from before the body file).
+    Json(String),
+}
+
+/// Where the body of `id` is, if the state has it (and, with `hash`, only if the
+/// stored version is that one).
+fn stored_body(
+    conn: &Connection,
+    layout: super::Layout,
+    id: &str,
+    hash: Option<&str>,
+) -> rusqlite::Result<Option<StoredBody>> {
+    if layout.bodies_in_articles {
+        let json: Option<String> = conn
+            .prepare_cached(
+                "SELECT article_json FROM articles WHERE id = ?1 AND (?2 IS NULL OR content_hash = ?2)",
+            )?
+            .query_row(params![id, hash], |r| r.get(0))
+            .optional()?;
+        return Ok(json.map(StoredBody::Json));
+    }
+    let located = if layout.bodies_in_file {
+        let row = conn
+            .prepare_cached(
+                "SELECT content_hash, body_at, body_len FROM articles
+                 WHERE id = ?1 AND (?2 IS NULL OR content_hash = ?2)",
+            )?
+            .query_row(params![id, hash], |r| {
+                let at: Option<i64> = r.get(1)?;
+                Ok((r.get::<_, String>(0)?, BodyRef::from_columns(at, r.get(2)?)))
+            })
+            .optional()?;
+        match row {
+            None => return Ok(None),
+            Some((hash, Some(place))) => return Ok(Some(StoredBody::InFile { place, hash })),
+            Some((_, None)) => true,
+        }
+    } else {
+        false
+    };
+    // Not a join: taken from rusqlite's statement cache, the join on `id` was
+    // prepared again on every use (49 times in 50 fetches, by
+    // `sqlite3_stmt_status`), a third of the time of fetching a body.
+    let json: Option<String> = if located || hash.is_none() {
+        conn.prepare_cached("SELECT article_json FROM article_bodies WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+    } else {
+        conn.prepare_cached(
+            "SELECT article_json FROM article_bodies
+             WHERE id = ?1 AND (SELECT content_hash FROM articles WHERE id = ?1) = ?2",
+        )?
+        .query_row(params![id, hash], |r| r.get(0))
+        .optional()?
+    };
+    Ok(json.map(StoredBody::Json))
+}
+
 /// Fetches stored article bodies by id; shareable between rendering threads.
 pub(crate) struct BodyReader {
     conn: std::sync::Mutex<Connection>,
     path: PathBuf,
-    /// Bodies are in `article_bodies`, or (a state file older than version 3 opened
-    /// read-only) in `articles`.
-    query: &'static str,
+    layout: super::Layout,
+    /// The body file, opened when first needed (a state may have none yet).
+    file: std::sync::Mutex<Option<Arc<std::fs::File>>>,
 }
 
 impl BodyReader {
@@ -370,19 +528,41 @@ impl BodyReader {
         id: &str,
         content_hash: &str,
     ) -> Result<Option<String>, StateError> {
-        let conn = self
-            .conn
+        let stored = {
+            let conn = self
+                .conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            stored_body(&conn, self.layout, id, Some(content_hash))
+        };
+        let bodies_error = |source| StateError::Bodies {
+            path: companion_path(&self.path, BODIES_SUFFIX),
+            source,
+        };
+        match stored.map_err(|source| StateError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })? {
+            None => Ok(None),
+            Some(StoredBody::Json(json)) => Ok(Some(json)),
+            Some(StoredBody::InFile { place, hash }) => {
+                let Some(file) = self.file().map_err(bodies_error)? else {
+                    return Ok(None);
+                };
+                read_body(&file, place, id, &hash).map_err(bodies_error)
+            }
+        }
+    }
+
+    fn file(&self) -> std::io::Result<Option<Arc<std::fs::File>>> {
+        let mut file = self
+            .file
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        conn.prepare_cached(self.query)
-            .and_then(|mut stmt| {
-                stmt.query_row(params![id, content_hash], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(|source| StateError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })
+        if file.is_none() {
+            *file = open_for_reading(&self.path)?.map(Arc::new);
+        }
+        Ok(file.clone())
     }
 }
 
@@ -390,37 +570,126 @@ impl BodyReader {
 mod tests {
     use super::*;
 
-    fn row(id: &str, hash: &str, json: &str) -> StoredArticle {
+    fn article(id: &str, title: &str) -> Arc<Article> {
+        Arc::new(Article {
+            id: id.into(),
+            title: title.into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+            time: None,
+            author: None,
+            tags: vec![],
+            summary: format!("{title}的摘要"),
+            column_intro: None,
+            link: None,
+            intro: vec!["第一段。".into()],
+            sections: vec![],
+        })
+    }
+
+    fn row(id: &str, hash: &str, body: Option<RowBody>) -> StoredArticle {
         StoredArticle {
             id: id.into(),
             source_file: format!("001_{id}.txt"),
             content_hash: hash.into(),
             stat_key: String::new(),
             head: None,
-            article: Some(RowBody::Json(json.into())),
+            article: body,
             first_seen: 1,
             modified: None,
             removed: None,
         }
     }
 
+    fn json(article: &Article) -> String {
+        serde_json::to_string(article).unwrap()
+    }
+
     #[test]
     fn a_body_is_fetched_only_for_the_version_asked_for() {
         let dir = tempfile::tempdir().unwrap();
         let mut state = State::open(&dir.path().join("state.sqlite")).unwrap();
+        let (a, b) = (article("a", "甲"), article("b", "乙"));
         let rows = [
-            row("a", "hash-a", "{\"a\":1}"),
-            row("b", "hash-b", "{\"b\":2}"),
+            row("a", "hash-a", Some(RowBody::Parsed(Arc::clone(&a)))),
+            row("b", "hash-b", Some(RowBody::Parsed(Arc::clone(&b)))),
         ];
         state.save_articles(&rows).unwrap();
         let reader = state.body_reader().unwrap().unwrap();
-        // Several rounds: the statement comes from the cache after the first.
+        // Several rounds: the statements come from the cache after the first.
         for _ in 0..3 {
             let body = |id, hash| reader.article_json(id, hash).unwrap();
-            assert_eq!(body("a", "hash-a").as_deref(), Some("{\"a\":1}"));
-            assert_eq!(body("b", "hash-b").as_deref(), Some("{\"b\":2}"));
+            assert_eq!(body("a", "hash-a"), Some(json(&a)));
+            assert_eq!(body("b", "hash-b"), Some(json(&b)));
             assert_eq!(body("a", "hash-b"), None, "another version's fingerprint");
             assert_eq!(body("c", "hash-a"), None, "an unknown id");
         }
+        assert_eq!(state.article_json("b").unwrap(), Some(json(&b)));
+        // A row saved without a body keeps the one it has.
+        state.save_articles(&[row("a", "hash-a", None)]).unwrap();
+        assert_eq!(reader.article_json("a", "hash-a").unwrap(), Some(json(&a)));
+        let stored: i64 = (state.conn)
+            .query_row("SELECT COUNT(*) FROM article_bodies", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 0, "no body is kept in the database");
+    }
+
+    #[test]
+    fn a_body_an_older_version_kept_in_the_database_is_read_until_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("state.sqlite")).unwrap();
+        state.save_articles(&[row("a", "hash-1", None)]).unwrap();
+        let old = article("a", "舊版");
+        (state.conn)
+            .execute(
+                "INSERT INTO article_bodies (id, article_json) VALUES ('a', ?1)",
+                [json(&old)],
+            )
+            .unwrap();
+        let reader = state.body_reader().unwrap().unwrap();
+        assert_eq!(
+            reader.article_json("a", "hash-1").unwrap(),
+            Some(json(&old))
+        );
+        assert_eq!(reader.article_json("a", "hash-2").unwrap(), None);
+        assert_eq!(state.article_json("a").unwrap(), Some(json(&old)));
+
+        let new = article("a", "新版");
+        let saved = row("a", "hash-2", Some(RowBody::Parsed(Arc::clone(&new))));
+        state.save_articles(&[saved]).unwrap();
+        assert_eq!(
+            reader.article_json("a", "hash-2").unwrap(),
+            Some(json(&new))
+        );
+        assert_eq!(reader.article_json("a", "hash-1").unwrap(), None);
+        assert_eq!(state.article_json("a").unwrap(), Some(json(&new)));
+        let legacy: i64 = (state.conn)
+            .query_row("SELECT COUNT(*) FROM article_bodies", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(legacy, 0, "the replaced body left the database");
+    }
+
+    #[test]
+    fn a_body_appended_by_the_reader_that_parsed_it_is_saved_by_the_saver() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let state = State::open(&path).unwrap();
+        let bodies = state.open_body_file().unwrap();
+        let a = article("a", "甲");
+        let mut record = start_record("a", "hash-a", 0);
+        record.extend_from_slice(json(&a).as_bytes());
+        let place = bodies.append(&record).unwrap();
+        let saver = RowSaver::start(&path, Arc::clone(&bodies));
+        saver.save(vec![
+            row("a", "hash-a", Some(RowBody::Stored(place))),
+            row("b", "hash-b", Some(RowBody::Parsed(article("b", "乙")))),
+        ]);
+        saver.finish().unwrap();
+        drop(bodies);
+        let reader = state.body_reader().unwrap().unwrap();
+        assert_eq!(reader.article_json("a", "hash-a").unwrap(), Some(json(&a)));
+        assert_eq!(
+            reader.article_json("b", "hash-b").unwrap(),
+            Some(json(&article("b", "乙")))
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! share the file.
 
 mod articles;
+pub(crate) mod bodies;
 pub(crate) mod bounces;
 mod build_record;
 pub(crate) mod companion;
@@ -45,6 +46,13 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error(
+        "cannot use {path} (the articles' texts, kept beside the state file): {source}\n  hint: check that the state's folder is writable and the disk is not full; this file belongs with the state file: restore both from the same backup"
+    )]
+    Bodies {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
         "state file {path} was written by a newer Herald (schema {found}, this one knows {known}); upgrade Herald"
     )]
     TooNew {
@@ -54,7 +62,7 @@ pub enum StateError {
     },
 }
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS articles (
@@ -65,9 +73,12 @@ CREATE TABLE IF NOT EXISTS articles (
     head_json    TEXT NOT NULL DEFAULT '',
     first_seen   INTEGER NOT NULL,
     modified     INTEGER,
-    removed      INTEGER
+    removed      INTEGER,
+    -- Where the body is in the body file beside the state (store/bodies.rs).
+    body_at      INTEGER,
+    body_len     INTEGER
 );
--- Bodies live apart so that listing every article reads small rows only.
+-- Versions 3 and 4 kept the bodies here; a body saved since is in the body file.
 CREATE TABLE IF NOT EXISTS article_bodies (
     id           TEXT PRIMARY KEY,
     article_json TEXT NOT NULL
@@ -113,6 +124,8 @@ struct Layout {
     bodies_in_articles: bool,
     /// Version 1 had no stat keys.
     has_stat_key: bool,
+    /// Version 5 on: bodies are in the body file, where the rows say.
+    bodies_in_file: bool,
 }
 
 impl Layout {
@@ -120,6 +133,7 @@ impl Layout {
         Layout {
             bodies_in_articles: has_article_column(conn, "article_json"),
             has_stat_key: has_article_column(conn, "stat_key"),
+            bodies_in_file: has_article_column(conn, "body_at"),
         }
     }
 }
@@ -149,6 +163,7 @@ impl State {
             layout: Layout {
                 bodies_in_articles: false,
                 has_stat_key: true,
+                bodies_in_file: true,
             },
         };
         state.init()?;
@@ -245,6 +260,14 @@ impl State {
         if !has_article_column(&self.conn, "head_json") {
             self.conn
                 .execute_batch("ALTER TABLE articles ADD COLUMN head_json TEXT NOT NULL DEFAULT ''")
+                .map_err(|e| self.wrap(e))?;
+        }
+        if !has_article_column(&self.conn, "body_at") {
+            self.conn
+                .execute_batch(
+                    "ALTER TABLE articles ADD COLUMN body_at INTEGER;
+                     ALTER TABLE articles ADD COLUMN body_len INTEGER;",
+                )
                 .map_err(|e| self.wrap(e))?;
         }
         let journal_columns = (crate::store::bounces::JOURNAL_COLUMNS.iter())

@@ -3,6 +3,5 @@
 pub(crate) mod fingerprint;
 pub(crate) mod parallel;
 pub(crate) mod permissions;
-pub mod spill;
 pub mod stamp;
 pub(crate) mod utf8;

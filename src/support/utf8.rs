@@ -1,5 +1,5 @@
 //! UTF-8 checks done with SIMD instructions (`simdutf8`). A build checks every
-//! article's text several times over (the seed, the spilled article, each rendered
+//! article's text several times over (the seed, the stored article, each rendered
 //! page); on CJK text, where no byte is ASCII, the standard library's check is a
 //! visible part of a build and this one is several times faster.
 
