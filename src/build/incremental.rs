@@ -48,7 +48,7 @@ use crate::render::paths::{
 use crate::render::site::{Neighbours, SiteMeta, archive_years_of};
 use crate::render::tags::{TagGroup, tag_paths};
 use crate::render::templates::Templates;
-use crate::store::State;
+use crate::store::{State, write_bodies};
 use crate::support::parallel::drop_in_background;
 
 /// More changed seeds than this get a full build: reconciling them one by one
@@ -93,18 +93,26 @@ pub(super) fn build_changed(
     let root = &config.paths.output;
     let mut sink = Sink::writer(root, HashMap::new(), HashSet::new());
     let saver = state.snapshot_saver();
-    // The snapshot is written while the pages render: the record that names it is
-    // saved only after them.
-    let (rendered, snapshot) = std::thread::scope(|scope| {
+    let rows = &mut merged.catalog.state_updates;
+    let bodies = state.body_file_for(rows)?;
+    // The snapshot and the new bodies are written while the pages render: the
+    // record that names the one and the rows that name the others are saved only
+    // after them.
+    let (rendered, snapshot, written) = std::thread::scope(|scope| {
         let saving = scope.spawn(|| saver.save(&snapshot_contents.encode()));
+        let writing = (bodies.as_deref()).map(|bodies| scope.spawn(|| write_bodies(bodies, rows)));
         let rendered = render_outputs(config, &prepared, &mut sink, &plan);
-        let saved = saving
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (rendered, saved)
+        fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }
+        let written = writing.map(join).transpose();
+        (rendered, join(saving), written)
     });
     rendered?;
     let snapshot = snapshot?;
+    written.map_err(|e| state.bodies_error(e))?;
     let gone: HashSet<String> = pages.gone.iter().cloned().collect();
     sink.summary.deleted = delete_stale(root, &gone, &OUTPUT_EXTENSIONS)?;
     state.save_articles(&merged.catalog.state_updates)?;

@@ -319,17 +319,25 @@ impl State {
         }
     }
 
+    /// The body file open for the bodies `rows` carry in memory, if any do: for a
+    /// caller that writes them ([`write_bodies`]) before it saves the rows.
+    pub(crate) fn body_file_for(
+        &self,
+        rows: &[StoredArticle],
+    ) -> Result<Option<Arc<BodyFile>>, StateError> {
+        rows.iter()
+            .any(|r| matches!(r.article, Some(RowBody::Parsed(_))))
+            .then(|| self.open_body_file())
+            .transpose()
+    }
+
     /// Saves article rows (what a build parsed) in one transaction; the bodies they
     /// carry are appended to the body file and flushed first.
     pub(crate) fn save_articles(&mut self, rows: &[StoredArticle]) -> Result<(), StateError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let bodies = rows
-            .iter()
-            .any(|r| matches!(r.article, Some(RowBody::Parsed(_))))
-            .then(|| self.open_body_file())
-            .transpose()?;
+        let bodies = self.body_file_for(rows)?;
         let legacy = self.has_legacy_bodies()?;
         let tx = self.write_transaction()?;
         upsert_articles(&tx, rows, bodies.as_deref(), legacy).map_err(|e| self.wrap_save(e))?;
@@ -363,6 +371,20 @@ impl State {
         }
         Ok(found)
     }
+}
+
+/// Appends the bodies `rows` carry in memory to `bodies` and flushes it, so that
+/// saving the rows ([`State::save_articles`]) only commits them: a build does this
+/// on another thread while its pages render, instead of waiting for the disk after.
+pub(crate) fn write_bodies(bodies: &BodyFile, rows: &mut [StoredArticle]) -> std::io::Result<()> {
+    for row in rows.iter_mut() {
+        if let Some(RowBody::Parsed(article)) = &row.article {
+            let mut record = start_record(&row.id, &row.content_hash, 4096);
+            serde_json::to_writer(&mut record, article.as_ref())?;
+            row.article = Some(RowBody::Stored(bodies.append(&record)?));
+        }
+    }
+    bodies.flush()
 }
 
 /// Saves article rows on a thread of its own while the catalog is still being read,

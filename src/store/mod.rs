@@ -16,7 +16,7 @@ pub(crate) mod journal;
 mod outputs;
 pub mod subscribers;
 
-pub(crate) use articles::{BodyReader, RowBody, RowSaver, StoredArticle};
+pub(crate) use articles::{BodyReader, RowBody, RowSaver, StoredArticle, write_bodies};
 use articles::{add_listing_details, has_article_column, split_bodies};
 pub(crate) use build_record::StoredMemo;
 pub(crate) use editions::FrozenEdition;
