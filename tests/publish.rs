@@ -532,6 +532,69 @@ fn a_state_file_from_before_article_heads_is_upgraded_in_place() {
     );
 }
 
+/// The articles' texts live beside the state file. One that does not belong to
+/// the state (lost, cut short, restored from another backup) stops a build that
+/// needs a text from it, naming the article and the file, and never puts another
+/// text on the page; once the state is gone too, a build starts both afresh.
+#[test]
+fn a_body_file_that_does_not_match_the_state_stops_the_build_and_one_without_a_state_starts_over() {
+    let site = Site::with_shipped_seed();
+    site.write_seed(
+        "001_second.txt",
+        &simple_seed("2026-01-20", "Second piece", "其他的內文。"),
+    );
+    assert_eq!(site.run(&["build"]).code, 0);
+    let bodies = site.path("state/herald.sqlite-bodies");
+    let size = std::fs::metadata(&bodies).unwrap().len();
+    assert!(size > 1000, "{size}");
+    let page = "public/articles/1bd5276be7ff4f0b.html";
+    let before = site.read(page);
+
+    // Cut short: the shipped article's text is gone.
+    let whole = std::fs::read(&bodies).unwrap();
+    std::fs::write(&bodies, b"").unwrap();
+    std::fs::remove_file(site.path(page)).unwrap();
+    let run = site.run(&["build"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("1bd5276be7ff4f0b") && run.stderr.contains("herald.sqlite-bodies"),
+        "{}",
+        run.stderr
+    );
+    assert!(!site.path(page).exists());
+
+    // Another state's file: the same offsets hold other articles' texts.
+    let mut swapped = whole.clone();
+    let second = whole
+        .windows(b"\nsecond ".len())
+        .position(|w| w == b"\nsecond ")
+        .map(|at| at + 1);
+    let first_len = second.unwrap_or(whole.len());
+    swapped[..first_len].fill(b' ');
+    swapped[..b"second ".len()].copy_from_slice(b"second ");
+    std::fs::write(&bodies, &swapped).unwrap();
+    let run = site.run(&["build"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.stderr.contains("1bd5276be7ff4f0b"), "{}", run.stderr);
+    assert!(!site.path(page).exists());
+
+    // Put back, the build completes as before.
+    std::fs::write(&bodies, &whole).unwrap();
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(site.read(page), before);
+
+    // Without the state, the texts beside it belong to nothing: the file starts over
+    // instead of growing.
+    for file in ["herald.sqlite", "herald.sqlite-wal", "herald.sqlite-shm"] {
+        let _ = std::fs::remove_file(site.path("state").join(file));
+    }
+    let run = site.run(&["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::metadata(&bodies).unwrap().len(), size);
+    assert_eq!(site.read(page), before);
+}
+
 /// Turns a state file of this version back into version 4's layout: the bodies in
 /// the `article_bodies` table, no body file beside it.
 fn move_bodies_into_the_database(state: &std::path::Path) {
