@@ -549,6 +549,32 @@ fn entry_from(
     }
 }
 
+/// The bytes of the seed at `path`, which the listing found `len` bytes long: the
+/// buffer is sized from that, where `std::fs::read` asks for the size again (one of
+/// the five calls that reading a seed took). A seed that changed since is read to
+/// its end all the same.
+fn read_seed(path: &std::path::Path, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    // One byte to spare, so the read that finds the end needs no larger buffer.
+    // (`File::read_to_end` would ask for the size itself.)
+    let mut bytes = vec![0; usize::try_from(len).unwrap_or(0).saturating_add(1)];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(bytes.len() * 2, 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
 fn read_candidate(
     config: &Config,
     rules: &str,
@@ -615,7 +641,7 @@ fn read_candidate(
         });
     }
     let stat_key = stat_key.to_string();
-    let bytes = std::fs::read(config.paths.seeds.join(name)).map_err(|e| {
+    let bytes = read_seed(&config.paths.seeds.join(name), stat.len).map_err(|e| {
         SeedError::new(
             name,
             None,
@@ -643,4 +669,28 @@ fn read_candidate(
         result,
         stat_key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_is_read_whole_whatever_size_the_listing_saw() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("001_a.txt");
+        let text = "date: 2026-01-05\n標題\n".repeat(300);
+        std::fs::write(&path, &text).unwrap();
+        let len = text.len() as u64;
+        for listed in [len, 0, 1, len - 1, len + 1, len * 3] {
+            assert_eq!(
+                read_seed(&path, listed).unwrap(),
+                text.as_bytes(),
+                "{listed}"
+            );
+        }
+        std::fs::write(&path, "").unwrap();
+        assert!(read_seed(&path, len).unwrap().is_empty());
+        assert!(read_seed(&dir.path().join("missing.txt"), 0).is_err());
+    }
 }
