@@ -41,6 +41,35 @@ fn integrity_ok(site: &Site) -> bool {
     result == "ok"
 }
 
+/// Every body the state's rows name is in the body file beside it, as the version
+/// the row says (the file is appended to and flushed before the rows commit).
+fn bodies_ok(site: &Site) -> Result<usize, String> {
+    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
+    let bodies = std::fs::read(site.path("state/herald.sqlite-bodies")).unwrap_or_default();
+    let rows: Vec<(String, String, i64, i64)> = conn
+        .prepare(
+            "SELECT id, content_hash, body_at, body_len FROM articles WHERE body_at IS NOT NULL",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (id, hash, at, len) in &rows {
+        let (at, len) = (*at as usize, *len as usize);
+        let record = bodies
+            .get(at..at + len)
+            .ok_or(format!("{id}: past the end"))?;
+        let header = format!("{id} {hash}\n");
+        if !record.starts_with(header.as_bytes()) {
+            return Err(format!("{id}: another text at {at}"));
+        }
+        serde_json::from_slice::<serde_json::Value>(&record[header.len()..])
+            .map_err(|e| format!("{id}: {e}"))?;
+    }
+    Ok(rows.len())
+}
+
 fn spawn(site: &Site, args: &[&str]) -> std::process::Child {
     site.command(DUE, args)
         .stdout(Stdio::null())
@@ -88,6 +117,10 @@ fn kill_9_during_build_never_leaves_broken_state_or_half_feeds() {
         let _ = child.kill();
         child.wait().unwrap();
         assert!(integrity_ok(&site), "kill point {point}: state damaged");
+        match bodies_ok(&site) {
+            Ok(named) => assert_eq!(named, articles, "kill point {point}"),
+            Err(problem) => panic!("kill point {point}: {problem}"),
+        }
         for file in ["feed.xml", "atom.xml", "feed.json"] {
             // Parses in full: the old or the new version, never a torn one.
             let feed = parse_feed(&site, file);
