@@ -17,7 +17,7 @@ pub use crate::content::listing::CatalogError;
 use crate::content::listing::{FileKind, PendingListing, SeedFile};
 pub(crate) use crate::content::listing::{SeedListing, SeedsPrint};
 use crate::content::seed::{Parsed as ParsedSeed, SeedError, parse_seed_with_warnings, seed_id};
-use crate::store::bodies::{BodyFile, BodyRef, start_record};
+use crate::store::bodies::{BodyFile, BodyRef, article_record};
 use crate::store::{RowBody, RowSaver, State, StoredArticle};
 use crate::support::parallel::{drop_in_background, map_in_parallel};
 use crate::support::stamp::{StampClock, is_settled};
@@ -132,13 +132,10 @@ impl FreshArticle {
         let body = match bodies {
             None => FreshBody::Kept(article),
             Some(bodies) => {
-                let mut record = start_record(id, hash, seed_len + 512);
-                let json_at = record.len();
-                let written = serde_json::to_writer(&mut record, &article)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| bodies.append(&record));
+                let written = article_record((id, hash), &article, seed_len + 512)
+                    .and_then(|(record, json_at)| Ok((bodies.append(&record)?, record, json_at)));
                 match written {
-                    Ok(place) => FreshBody::Written {
+                    Ok((place, record, json_at)) => FreshBody::Written {
                         record,
                         json_at,
                         place,

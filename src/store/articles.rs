@@ -9,7 +9,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::article::{Article, ArticleHead};
 
-use super::bodies::{BODIES_SUFFIX, BodyFile, BodyRef, open_for_reading, read_body, start_record};
+use super::bodies::{
+    BODIES_SUFFIX, BodyFile, BodyRef, article_record, open_for_reading, read_body,
+};
 use super::companion::companion_path;
 use super::{State, StateError};
 
@@ -76,10 +78,9 @@ fn upsert_articles(
         let body = match &a.article {
             Some(RowBody::Parsed(full)) => {
                 let bodies = bodies.ok_or(SaveError::NoBodyFile)?;
-                let mut record = start_record(&a.id, &a.content_hash, 4096);
-                serde_json::to_writer(&mut record, full.as_ref())
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                Some(bodies.append(&record).map_err(SaveError::Bodies)?)
+                let appended = article_record((&a.id, &a.content_hash), full, 4096)
+                    .and_then(|(record, _)| bodies.append(&record));
+                Some(appended.map_err(SaveError::Bodies)?)
             }
             Some(RowBody::Stored(place)) => Some(*place),
             None => None,
@@ -379,8 +380,7 @@ impl State {
 pub(crate) fn write_bodies(bodies: &BodyFile, rows: &mut [StoredArticle]) -> std::io::Result<()> {
     for row in rows.iter_mut() {
         if let Some(RowBody::Parsed(article)) = &row.article {
-            let mut record = start_record(&row.id, &row.content_hash, 4096);
-            serde_json::to_writer(&mut record, article.as_ref())?;
+            let (record, _) = article_record((&row.id, &row.content_hash), article, 4096)?;
             row.article = Some(RowBody::Stored(bodies.append(&record)?));
         }
     }
@@ -590,6 +590,7 @@ impl BodyReader {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bodies::start_record;
     use super::*;
 
     fn article(id: &str, title: &str) -> Arc<Article> {

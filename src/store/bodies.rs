@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::companion::companion_path;
+use crate::article::Article;
 
 /// The suffix naming the body file beside the state file.
 pub(crate) const BODIES_SUFFIX: &str = "-bodies";
@@ -130,6 +131,20 @@ pub(crate) fn start_record(id: &str, hash: &str, capacity: usize) -> Vec<u8> {
     record.extend_from_slice(hash.as_bytes());
     record.push(b'\n');
     record
+}
+
+/// The record of `article` as article `id`'s version `hash`, and where its JSON
+/// starts in it, in one allocation of about `capacity` bytes (the article's JSON is
+/// about its seed's size) rather than the doublings a growing buffer takes.
+pub(crate) fn article_record(
+    (id, hash): (&str, &str),
+    article: &Article,
+    capacity: usize,
+) -> io::Result<(Vec<u8>, usize)> {
+    let mut record = start_record(id, hash, capacity);
+    let json_at = record.len();
+    serde_json::to_writer(&mut record, article)?;
+    Ok((record, json_at))
 }
 
 /// Reads the body at `place` from `file`: `None` when the bytes there are not
