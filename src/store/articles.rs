@@ -132,10 +132,7 @@ impl State {
     }
 
     pub(crate) fn bodies_error(&self, source: std::io::Error) -> StateError {
-        StateError::Bodies {
-            path: companion_path(&self.path, BODIES_SUFFIX),
-            source,
-        }
+        bodies_error(&self.path, source)
     }
 
     /// Whether bodies remain in the `article_bodies` table (from an older version).
@@ -148,33 +145,24 @@ impl State {
     }
 
     /// The body file, open for appending (waiting for another process appending to
-    /// it): emptied first when no row names a body in it.
+    /// it): emptied first when no row names a body in it (its bytes belong to a
+    /// state that is gone).
     pub(crate) fn open_body_file(&self) -> Result<Arc<BodyFile>, StateError> {
-        let referenced = || {
-            self.conn
+        let mut bodies = BodyFile::open(&self.path).map_err(|e| self.bodies_error(e))?;
+        if !bodies.is_empty() {
+            let referenced: bool = self
+                .conn
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM articles WHERE body_at IS NOT NULL)",
                     [],
-                    |r| r.get::<_, bool>(0),
+                    |r| r.get(0),
                 )
-                .map_err(|e| self.wrap(e))
-        };
-        let opened = BodyFile::open(&self.path, || referenced().map_err(OpenError::State));
-        opened.map(Arc::new).map_err(|e| match e {
-            OpenError::State(e) => e,
-            OpenError::Io(e) => self.bodies_error(e),
-        })
-    }
-}
-
-enum OpenError {
-    State(StateError),
-    Io(std::io::Error),
-}
-
-impl From<std::io::Error> for OpenError {
-    fn from(e: std::io::Error) -> OpenError {
-        OpenError::Io(e)
+                .map_err(|e| self.wrap(e))?;
+            if !referenced {
+                bodies.empty().map_err(|e| self.bodies_error(e))?;
+            }
+        }
+        Ok(Arc::new(bodies))
     }
 }
 
@@ -309,15 +297,7 @@ impl State {
     /// The stored article JSON of `id` (removed articles included).
     pub(crate) fn article_json(&self, id: &str) -> Result<Option<String>, StateError> {
         let stored = stored_body(&self.conn, self.layout, id, None).map_err(|e| self.wrap(e))?;
-        match stored {
-            None => Ok(None),
-            Some(StoredBody::Json(json)) => Ok(Some(json)),
-            Some(StoredBody::InFile { place, hash }) => {
-                let file = open_for_reading(&self.path).map_err(|e| self.bodies_error(e))?;
-                let Some(file) = file else { return Ok(None) };
-                read_body(&file, place, id, &hash).map_err(|e| self.bodies_error(e))
-            }
-        }
+        stored_json(stored, id, || open_for_reading(&self.path)).map_err(|e| self.bodies_error(e))
     }
 
     /// The body file open for the bodies `rows` carry in memory, if any do: for a
@@ -479,6 +459,31 @@ enum StoredBody {
     Json(String),
 }
 
+/// The JSON of the body `stored` names (of article `id`), reading the state's body
+/// file, which `file` opens (`None` when there is none), only if it is there.
+fn stored_json<F: std::borrow::Borrow<std::fs::File>>(
+    stored: Option<StoredBody>,
+    id: &str,
+    file: impl FnOnce() -> std::io::Result<Option<F>>,
+) -> std::io::Result<Option<String>> {
+    match stored {
+        None => Ok(None),
+        Some(StoredBody::Json(json)) => Ok(Some(json)),
+        Some(StoredBody::InFile { place, hash }) => match file()? {
+            Some(file) => read_body(file.borrow(), place, id, &hash),
+            None => Ok(None),
+        },
+    }
+}
+
+/// The error for the body file beside the state file `state`.
+fn bodies_error(state: &Path, source: std::io::Error) -> StateError {
+    StateError::Bodies {
+        path: companion_path(state, BODIES_SUFFIX),
+        source,
+    }
+}
+
 /// Where the body of `id` is, if the state has it (and, with `hash`, only if the
 /// stored version is that one).
 fn stored_body(
@@ -557,23 +562,11 @@ impl BodyReader {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             stored_body(&conn, self.layout, id, Some(content_hash))
         };
-        let bodies_error = |source| StateError::Bodies {
-            path: companion_path(&self.path, BODIES_SUFFIX),
-            source,
-        };
-        match stored.map_err(|source| StateError::Sqlite {
+        let stored = stored.map_err(|source| StateError::Sqlite {
             path: self.path.clone(),
             source,
-        })? {
-            None => Ok(None),
-            Some(StoredBody::Json(json)) => Ok(Some(json)),
-            Some(StoredBody::InFile { place, hash }) => {
-                let Some(file) = self.file().map_err(bodies_error)? else {
-                    return Ok(None);
-                };
-                read_body(&file, place, id, &hash).map_err(bodies_error)
-            }
-        }
+        })?;
+        stored_json(stored, id, || self.file()).map_err(|e| bodies_error(&self.path, e))
     }
 
     fn file(&self) -> std::io::Result<Option<Arc<std::fs::File>>> {

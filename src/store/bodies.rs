@@ -63,13 +63,9 @@ pub(crate) struct BodyFile {
 
 impl BodyFile {
     /// Opens the body file of the state file `state`, creating it (private to its
-    /// owner, as the state is), and waits for its lock. `referenced` is asked, under
-    /// the lock, whether any stored row names a body: when none does, the file's
-    /// bytes belong to a state that is gone, and it is emptied.
-    pub(crate) fn open<E: From<io::Error>>(
-        state: &Path,
-        referenced: impl FnOnce() -> Result<bool, E>,
-    ) -> Result<BodyFile, E> {
+    /// owner, as the state is), and waits for its lock: until this is dropped, no
+    /// other process appends to it or empties it.
+    pub(crate) fn open(state: &Path) -> io::Result<BodyFile> {
         use std::os::unix::fs::OpenOptionsExt;
         use std::os::unix::io::AsRawFd;
         let path = companion_path(state, BODIES_SUFFIX);
@@ -82,18 +78,27 @@ impl BodyFile {
             .open(&path)?;
         // SAFETY: the descriptor is open (owned by `file`) for the whole call.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io::Error::last_os_error().into());
+            return Err(io::Error::last_os_error());
         }
-        let mut end = file.metadata()?.len();
-        if end > 0 && !referenced()? {
-            file.set_len(0)?;
-            end = 0;
-        }
+        let end = file.metadata()?.len();
         Ok(BodyFile {
             file,
             end: AtomicU64::new(end),
             path,
         })
+    }
+
+    /// Empties the file: for one whose bytes belong to a state that is gone (no
+    /// stored row names a body in it), which the caller asks while it holds the lock.
+    pub(crate) fn empty(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        *self.end.get_mut() = 0;
+        Ok(())
+    }
+
+    /// Whether nothing was ever appended (or it was emptied).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.end.load(Ordering::Relaxed) == 0
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -197,7 +202,7 @@ mod tests {
     fn bodies_appended_from_many_threads_read_back_as_their_own_article() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.sqlite");
-        let file = BodyFile::open(&state, || Ok::<_, io::Error>(true)).unwrap();
+        let file = BodyFile::open(&state).unwrap();
         let places: Vec<(String, String, BodyRef)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..4)
                 .map(|t| {
@@ -255,20 +260,23 @@ mod tests {
     }
 
     #[test]
-    fn a_file_no_row_names_is_emptied_and_one_that_is_named_is_kept() {
+    fn a_file_reopened_is_appended_to_after_its_end_and_an_emptied_one_from_the_start() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.sqlite");
         let place = {
-            let file = BodyFile::open(&state, || Ok::<_, io::Error>(true)).unwrap();
+            let file = BodyFile::open(&state).unwrap();
             file.append(&record("a", "h", "{}")).unwrap()
         };
         {
-            let file = BodyFile::open(&state, || Ok::<_, io::Error>(true)).unwrap();
+            let file = BodyFile::open(&state).unwrap();
             assert_eq!(file.read(place, "a", "h").unwrap().as_deref(), Some("{}"));
             let next = file.append(&record("b", "h", "[]")).unwrap();
             assert_eq!(next.at, u64::from(place.len), "appended after the first");
         }
-        let file = BodyFile::open(&state, || Ok::<_, io::Error>(false)).unwrap();
+        let mut file = BodyFile::open(&state).unwrap();
+        assert!(!file.is_empty());
+        file.empty().unwrap();
+        assert!(file.is_empty());
         assert_eq!(file.read(place, "a", "h").unwrap(), None);
         assert_eq!(file.append(&record("c", "h", "{}")).unwrap().at, 0);
         let mode = std::fs::metadata(file.path()).unwrap();
@@ -280,11 +288,11 @@ mod tests {
     fn a_second_writer_waits_for_the_first() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.sqlite");
-        let first = BodyFile::open(&state, || Ok::<_, io::Error>(true)).unwrap();
+        let first = BodyFile::open(&state).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let path = state.clone();
         let second = std::thread::spawn(move || {
-            let file = BodyFile::open(&path, || Ok::<_, io::Error>(true)).unwrap();
+            let file = BodyFile::open(&path).unwrap();
             tx.send(()).unwrap();
             file.append(&record("b", "h", "{}")).unwrap()
         });
