@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::smtp::TestSmtp;
-use common::{Site, parse_feed, simple_seed};
+use common::{Site, parse_feed, simple_seed, stored_bodies};
 
 const DUE: &str = "2026-01-26T01:00:00Z";
 
@@ -44,30 +44,14 @@ fn integrity_ok(site: &Site) -> bool {
 /// Every body the state's rows name is in the body file beside it, as the version
 /// the row says (the file is appended to and flushed before the rows commit).
 fn bodies_ok(site: &Site) -> Result<usize, String> {
-    let conn = rusqlite::Connection::open(site.path("state/herald.sqlite")).unwrap();
-    let bodies = std::fs::read(site.path("state/herald.sqlite-bodies")).unwrap_or_default();
-    let rows: Vec<(String, String, i64, i64)> = conn
-        .prepare(
-            "SELECT id, content_hash, body_at, body_len FROM articles WHERE body_at IS NOT NULL",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for (id, hash, at, len) in &rows {
-        let (at, len) = (*at as usize, *len as usize);
-        let record = bodies
-            .get(at..at + len)
-            .ok_or(format!("{id}: past the end"))?;
-        let header = format!("{id} {hash}\n");
-        if !record.starts_with(header.as_bytes()) {
-            return Err(format!("{id}: another text at {at}"));
-        }
-        serde_json::from_slice::<serde_json::Value>(&record[header.len()..])
-            .map_err(|e| format!("{id}: {e}"))?;
+    let bodies = stored_bodies(&site.path("state/herald.sqlite"));
+    for (id, json) in &bodies {
+        let json = json
+            .as_ref()
+            .map_err(|problem| format!("{id}: {problem}"))?;
+        serde_json::from_str::<serde_json::Value>(json).map_err(|e| format!("{id}: {e}"))?;
     }
-    Ok(rows.len())
+    Ok(bodies.len())
 }
 
 fn spawn(site: &Site, args: &[&str]) -> std::process::Child {

@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{TimeZone, Utc};
-use common::{SHIPPED_SEED, Site, parse_feed, simple_seed};
+use common::{SHIPPED_SEED, Site, parse_feed, simple_seed, stored_bodies};
 
 const URL: &str = "https://example.com/herald/articles/1bd5276be7ff4f0b.html";
 const TITLE: &str = "DeepSeek一週年：中國AI崛起的轉捩點";
@@ -598,26 +598,13 @@ fn a_body_file_that_does_not_match_the_state_stops_the_build_and_one_without_a_s
 /// Turns a state file of this version back into version 4's layout: the bodies in
 /// the `article_bodies` table, no body file beside it.
 fn move_bodies_into_the_database(state: &std::path::Path) {
-    let file = state.with_file_name("herald.sqlite-bodies");
-    let bodies = std::fs::read(&file).unwrap();
+    let bodies = stored_bodies(state);
+    assert!(!bodies.is_empty());
     let conn = rusqlite::Connection::open(state).unwrap();
-    let rows: Vec<(String, i64, i64)> = conn
-        .prepare("SELECT id, body_at, body_len FROM articles WHERE body_at IS NOT NULL")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert!(!rows.is_empty());
-    for (id, at, len) in rows {
-        let (at, len) = (at as usize, len as usize);
-        let record = &bodies[at..at + len];
-        let header = record.iter().position(|&b| b == b'\n').unwrap();
-        assert!(record.starts_with(format!("{id} ").as_bytes()));
-        let json = std::str::from_utf8(&record[header + 1..]).unwrap();
+    for (id, json) in bodies {
         conn.execute(
             "INSERT INTO article_bodies (id, article_json) VALUES (?1, ?2)",
-            rusqlite::params![id, json],
+            rusqlite::params![id, json.unwrap()],
         )
         .unwrap();
     }
@@ -627,7 +614,7 @@ fn move_bodies_into_the_database(state: &std::path::Path) {
          PRAGMA user_version = 4;",
     )
     .unwrap();
-    std::fs::remove_file(file).unwrap();
+    std::fs::remove_file(state.with_file_name("herald.sqlite-bodies")).unwrap();
 }
 
 /// Version 3 heads lacked the listing details that summary-only outputs show: an

@@ -360,3 +360,37 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The texts the state file `state` names in its body file beside it, one for
+/// each row that names one: its id, and its JSON, or why the bytes at the row's
+/// place are not that article's version (past the file's end, another text, not
+/// UTF-8).
+pub fn stored_bodies(state: &Path) -> Vec<(String, Result<String, String>)> {
+    let bodies = std::fs::read(state.with_file_name("herald.sqlite-bodies")).unwrap_or_default();
+    let conn = rusqlite::Connection::open(state).unwrap();
+    let rows: Vec<(String, String, i64, i64)> = conn
+        .prepare(
+            "SELECT id, content_hash, body_at, body_len FROM articles WHERE body_at IS NOT NULL",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.into_iter()
+        .map(|(id, hash, at, len)| {
+            let (at, len) = (at as usize, len as usize);
+            let header = format!("{id} {hash}\n");
+            let json = match bodies.get(at..at + len) {
+                None => Err(format!("past the end, at {at}")),
+                Some(record) if !record.starts_with(header.as_bytes()) => {
+                    Err(format!("another text at {at}"))
+                }
+                Some(record) => {
+                    String::from_utf8(record[header.len()..].to_vec()).map_err(|e| e.to_string())
+                }
+            };
+            (id, json)
+        })
+        .collect()
+}
